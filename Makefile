@@ -1,0 +1,67 @@
+# chatrpc — the single entry point. `make run` serves, `make test` tests; both install first.
+
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+PROTO_FILES := $(shell find proto -name '*.proto')
+STUBS       := clients/chatrpc/v1/chat_service_pb2.py
+
+# llama-cpp-python compiles llama.cpp from source the first time (pip caches the wheel);
+# skipping the multimodal library, tools and examples roughly halves that build.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+.PHONY: help install proto proto-lint run run-core fmt lint typecheck test check clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(STAMP)  ## create .venv and install the service, the SDK, the model and dev tools
+
+$(STAMP): pyproject.toml clients/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ./clients -e '.[model,dev]'
+	touch $(STAMP)
+
+proto: $(STUBS)  ## generate the Python stubs into clients/chatrpc/v1/ (git-ignored)
+
+$(STUBS): $(PROTO_FILES) $(STAMP)
+	PATH=$(BIN):$$PATH $(PY) -m grpc_tools.protoc -I proto \
+	  --python_out=clients --grpc_python_out=clients \
+	  --mypy_out=clients --mypy_grpc_out=clients \
+	  $(PROTO_FILES)
+	$(PY) -m grpc_tools.protoc -I proto --include_imports --include_source_info \
+	  --descriptor_set_out=clients/chatrpc/v1/chat_service.protoset $(PROTO_FILES)
+
+proto-lint:  ## buf lint on the contract (needs npm; fetches the pinned buf once)
+	cd proto && npx --yes @bufbuild/buf@1.50.0 lint
+
+run: proto  ## serve the embedded model: gRPC core on 127.0.0.1:50051
+	$(PY) -m core
+
+run-core: proto  ## the gRPC core alone
+	$(PY) -m core
+
+fmt: $(STAMP)  ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: proto  ## ruff format --check + ruff check
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: proto  ## mypy --strict on core, gateway and the SDK
+	$(BIN)/mypy
+
+test: proto  ## the whole suite (starts PostgreSQL for its tests if none answers)
+	$(PY) -m pytest
+
+check: lint typecheck test  ## what CI runs
+
+clean:  ## remove generated stubs and caches
+	rm -f clients/chatrpc/v1/*_pb2*.py clients/chatrpc/v1/*_pb2*.pyi clients/chatrpc/v1/*.protoset
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

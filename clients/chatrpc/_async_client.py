@@ -1,0 +1,111 @@
+"""AsyncClient: the asyncio SDK client over a grpc.aio.Channel (the gateway uses it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Unpack
+
+import grpc
+
+from chatrpc._base import (
+    DEFAULT_TARGET,
+    ChunkParser,
+    Messages,
+    TurnOptions,
+    build_request,
+    call_metadata,
+    model_from_pb,
+    reply_from_pb,
+)
+from chatrpc._errors import from_rpc_error
+from chatrpc._types import Model, Reply, ReplyChunk
+from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+
+
+class AsyncClient:
+    """Asyncio client for chatrpc.v1.ChatService; same arguments and results as `Client`.
+
+    Example:
+        >>> async with chatrpc.AsyncClient("127.0.0.1:50051") as client:
+        ...     reply = await client.chat("hello", max_tokens=32)
+        ...     async for chunk in client.chat_stream(model="", messages="hello"):
+        ...         print(chunk.content, end="")
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        channel: grpc.aio.Channel | None = None,
+        options: Sequence[tuple[str, str | int]] = (),
+    ) -> None:
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.aio.insecure_channel(target, options=list(options))
+        self._stub = pb_grpc.ChatServiceStub(self._channel)
+        self._api_key = api_key
+        self._timeout = timeout
+
+    async def chat(
+        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+    ) -> Reply:
+        """Runs one turn and returns the whole reply; see `Client.chat`."""
+        request = build_request(pb.ChatRequest(), messages, options)
+        try:
+            response = await self._stub.Chat(
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return reply_from_pb(response)
+
+    async def chat_stream(
+        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+    ) -> AsyncIterator[ReplyChunk]:
+        """Runs one turn and yields its events; see `Client.chat_stream`.
+
+        Leaving the loop early, or cancelling the task that iterates, cancels the call and
+        the server stops generating.
+        """
+        request = build_request(pb.StreamChatRequest(), messages, options)
+        call = self._stub.StreamChat(
+            request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+        )
+        parser = ChunkParser()
+        try:
+            async for response in call:
+                yield parser.parse(response)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()  # a no-op once the stream has ended
+
+    async def list_models(self, *, timeout: float | None = None) -> list[Model]:
+        """The models the server serves, the default first."""
+        try:
+            response = await self._stub.ListModels(
+                pb.ListModelsRequest(),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(self._api_key),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return [model_from_pb(m) for m in response.models]
+
+    async def close(self) -> None:
+        """Closes the channel (unless it was passed in)."""
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

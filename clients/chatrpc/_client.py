@@ -1,0 +1,133 @@
+"""Client: the synchronous SDK client over a grpc.Channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Unpack
+
+import grpc
+
+from chatrpc._base import (
+    DEFAULT_TARGET,
+    ChunkParser,
+    Messages,
+    TurnOptions,
+    build_request,
+    call_metadata,
+    model_from_pb,
+    reply_from_pb,
+)
+from chatrpc._errors import from_rpc_error
+from chatrpc._types import Model, Reply, ReplyChunk
+from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+
+
+class Client:
+    """Synchronous client for chatrpc.v1.ChatService.
+
+    Args:
+        target: gRPC target, for example "127.0.0.1:50051" or "dns:///chat.internal:50051".
+        api_key: Sent as `authorization: Bearer <key>` on every call, if given.
+        timeout: Default deadline in seconds for every call; None waits indefinitely.
+        channel: Use this channel instead of opening one (the client will not close it).
+        options: gRPC channel options, for example (("grpc.lb_policy_name", "round_robin"),).
+
+    Example:
+        >>> with chatrpc.Client("127.0.0.1:50051") as client:
+        ...     print(client.chat("hello", max_tokens=32).content)
+        ...     for chunk in client.chat_stream("hello", max_tokens=32):
+        ...         print(chunk.content, end="")
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        channel: grpc.Channel | None = None,
+        options: Sequence[tuple[str, str | int]] = (),
+    ) -> None:
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.insecure_channel(target, options=list(options))
+        self._stub = pb_grpc.ChatServiceStub(self._channel)
+        self._api_key = api_key
+        self._timeout = timeout
+
+    def chat(
+        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+    ) -> Reply:
+        """Runs one turn and returns the whole reply.
+
+        Args:
+            messages: A string (one user message) or a list of `Message`s or OpenAI-style dicts.
+            timeout: Deadline in seconds for this call (default: the client's).
+            **options: Model, thread and sampling settings; see `TurnOptions`.
+
+        Returns:
+            The assistant's Reply.
+
+        Raises:
+            ChatServiceError: A subclass matching the failure (InvalidRequestError, …).
+        """
+        request = build_request(pb.ChatRequest(), messages, options)
+        try:
+            response = self._stub.Chat(
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return reply_from_pb(response)
+
+    def chat_stream(
+        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+    ) -> Iterator[ReplyChunk]:
+        """Runs one turn and yields its events as they arrive; see `chat` for the arguments.
+
+        Closing the iterator early (or breaking out of the loop) cancels the call, and the
+        server stops generating.
+
+        Raises:
+            ChatServiceError: When the call fails, before or during the stream.
+        """
+        request = build_request(pb.StreamChatRequest(), messages, options)
+        call = self._stub.StreamChat(
+            request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+        )
+        parser = ChunkParser()
+        try:
+            for response in call:
+                yield parser.parse(response)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()  # a no-op once the stream has ended
+
+    def list_models(self, *, timeout: float | None = None) -> list[Model]:
+        """The models the server serves, the default first."""
+        try:
+            response = self._stub.ListModels(
+                pb.ListModelsRequest(),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(self._api_key),
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return [model_from_pb(m) for m in response.models]
+
+    def close(self) -> None:
+        """Closes the channel (unless it was passed in)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""chatrpc core: the gRPC ChatService process and the chat pipeline."""

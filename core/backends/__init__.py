@@ -1,0 +1,37 @@
+"""Backend registry: an explicit lazy table whose keys equal module names and `Backend.kind`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Final, Protocol, cast
+
+from core.backends.base import Backend
+from core.errors import ConfigError
+
+BACKENDS: Final[Mapping[str, str]] = {
+    "llama_cpp": "core.backends.llama_cpp:LlamaCppBackend",
+}
+
+
+class BackendFactory(Protocol):
+    """A backend class: builds an instance (loading weights or clients) from catalog options."""
+
+    kind: str
+
+    def from_options(self, options: Mapping[str, object]) -> Backend: ...
+
+
+def backend_class(kind: str) -> BackendFactory:
+    """Imports the backend class registered under `kind`."""
+    target = BACKENDS.get(kind)
+    if target is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise ConfigError(f"unknown backend kind {kind!r}; known kinds: {known}")
+    module_name, _, class_name = target.partition(":")
+    return cast(BackendFactory, getattr(importlib.import_module(module_name), class_name))
+
+
+def create_backend(kind: str, options: Mapping[str, object]) -> Backend:
+    """Builds the backend `kind` from its catalog options; may block (loads weights)."""
+    return backend_class(kind).from_options(options)

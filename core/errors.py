@@ -1,0 +1,163 @@
+"""Domain errors: every error the pipeline raises on purpose, with a stable reason (AIP-193).
+
+Hierarchy::
+
+    ChatError
+    ├── InvalidArgumentError            INVALID_ARGUMENT
+    │   └── ContextLengthExceededError  CONTEXT_LENGTH_EXCEEDED
+    ├── UnimplementedError              UNIMPLEMENTED
+    ├── ModelNotFoundError              MODEL_NOT_FOUND
+    ├── ThreadNotFoundError             THREAD_NOT_FOUND
+    ├── NotFoundError                   NOT_FOUND (apps, spaces, flows)
+    ├── ConflictError                   CONFLICT
+    │   ├── ThreadBusyError             THREAD_BUSY
+    │   ├── IdempotencyKeyReusedError   IDEMPOTENCY_KEY_REUSED
+    │   └── ThreadChangedError          THREAD_CHANGED
+    ├── UnauthenticatedError            UNAUTHENTICATED
+    ├── ResourceExhaustedError          RATE_LIMITED
+    ├── ModelNotReadyError              MODEL_NOT_READY
+    ├── BackendUnavailableError         BACKEND_UNAVAILABLE
+    ├── BackendTimeoutError             BACKEND_TIMEOUT
+    ├── BackendError                    BACKEND_ERROR
+    ├── ConfigError                     CONFIG_ERROR
+    └── StorageError                    STORAGE_UNAVAILABLE
+
+No transport is imported here: core/server/errors.py maps these to gRPC once.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ChatError(Exception):
+    """Base for every error the chat pipeline raises on purpose.
+
+    `message` is safe to show a client; `metadata` travels in ErrorInfo (for example the
+    offending `field`), so it must never carry secrets or prompt text.
+    """
+
+    reason: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata)
+
+
+class InvalidArgumentError(ChatError):
+    """The request is malformed or out of range; `field` names the offending field."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, *, field: str, **metadata: str) -> None:
+        super().__init__(message, field=field, **metadata)
+        self.field = field
+
+
+class ContextLengthExceededError(InvalidArgumentError):
+    """The prompt plus the requested reply does not fit the model's context window."""
+
+    reason = "CONTEXT_LENGTH_EXCEEDED"
+
+
+class UnimplementedError(ChatError):
+    """The request uses a feature this server or model does not serve (yet)."""
+
+    reason = "UNIMPLEMENTED"
+
+
+class ModelNotFoundError(ChatError):
+    """No model of that name is in the catalog."""
+
+    reason = "MODEL_NOT_FOUND"
+
+
+class ThreadNotFoundError(ChatError):
+    """No thread of that id belongs to the caller (another owner's thread looks absent)."""
+
+    reason = "THREAD_NOT_FOUND"
+
+
+class NotFoundError(ChatError):
+    """A named app, knowledge space or flow does not exist."""
+
+    reason = "NOT_FOUND"
+
+
+class ConflictError(ChatError):
+    """The request conflicts with the thread's state; the subclass reason says how."""
+
+    reason = "CONFLICT"
+
+
+class ThreadBusyError(ConflictError):
+    """Another turn is running on the thread and the wait for it ran out."""
+
+    reason = "THREAD_BUSY"
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An idempotency key was reused with a different request body."""
+
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+
+class ThreadChangedError(ConflictError):
+    """The thread gained a turn (from another replica) while this turn was generated."""
+
+    reason = "THREAD_CHANGED"
+
+
+class UnauthenticatedError(ChatError):
+    """No valid API key was presented."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class ResourceExhaustedError(ChatError):
+    """Too many requests; `retry_after` is in seconds."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **metadata: str) -> None:
+        if retry_after is not None:
+            metadata["retry_after"] = f"{retry_after:g}"
+        super().__init__(message, **metadata)
+        self.retry_after = retry_after
+
+
+class ModelNotReadyError(ChatError):
+    """The model is configured but cannot serve now (loading, or a key is missing)."""
+
+    reason = "MODEL_NOT_READY"
+
+
+class BackendUnavailableError(ChatError):
+    """The model backend failed or cannot be reached; retrying later may succeed."""
+
+    reason = "BACKEND_UNAVAILABLE"
+
+
+class BackendTimeoutError(ChatError):
+    """The model backend did not answer in time."""
+
+    reason = "BACKEND_TIMEOUT"
+
+
+class BackendError(ChatError):
+    """The model backend rejected the request (not retryable)."""
+
+    reason = "BACKEND_ERROR"
+
+
+class ConfigError(ChatError):
+    """The server's configuration is invalid; raised at start-up."""
+
+    reason = "CONFIG_ERROR"
+
+
+class StorageError(ChatError):
+    """Thread memory cannot be read or written now; retrying later may succeed."""
+
+    reason = "STORAGE_UNAVAILABLE"

@@ -1,0 +1,167 @@
+"""Append-only, named schema migrations for both stores, recorded in `_migrations` (llm pattern).
+
+Rules: a merged migration is never edited, reordered or removed; a schema change is a new
+`mNNN_name` entry at the end. Each migration carries its SQLite and its PostgreSQL statements,
+so dialect differences live here and the stores run whichever list is theirs. Stores apply the
+pending migrations at open, in one transaction, under a lock (SQLite `BEGIN IMMEDIATE`,
+PostgreSQL advisory lock), so concurrent openers apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: its name and the statements that perform it in each dialect."""
+
+    name: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+# Valid in both dialects (SQLite maps DOUBLE PRECISION to REAL affinity).
+CREATE_MIGRATIONS_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS _migrations"
+    " (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+)
+
+# Key for pg_advisory_xact_lock while migrating: an arbitrary constant ("chatrpc" in ASCII).
+POSTGRES_LOCK_KEY: Final = 0x636861747270
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        name="m001_threads",
+        sqlite=(
+            """CREATE TABLE threads (
+                owner TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                created REAL NOT NULL,
+                updated REAL NOT NULL,
+                message_count INTEGER NOT NULL,
+                PRIMARY KEY (owner, thread_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX threads_by_updated ON threads (owner, updated DESC, thread_id DESC)",
+        ),
+        postgres=(
+            """CREATE TABLE threads (
+                owner TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                updated DOUBLE PRECISION NOT NULL,
+                message_count BIGINT NOT NULL,
+                PRIMARY KEY (owner, thread_id)
+            )""",
+            "CREATE INDEX threads_by_updated ON threads (owner, updated DESC, thread_id DESC)",
+        ),
+    ),
+    Migration(
+        name="m002_messages",
+        sqlite=(
+            """CREATE TABLE messages (
+                owner TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                turn_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                name TEXT NOT NULL,
+                tool_calls TEXT NOT NULL,
+                tool_call_id TEXT NOT NULL,
+                created REAL NOT NULL,
+                PRIMARY KEY (owner, thread_id, seq),
+                FOREIGN KEY (owner, thread_id) REFERENCES threads (owner, thread_id)
+                    ON DELETE CASCADE
+            ) WITHOUT ROWID""",
+        ),
+        postgres=(
+            """CREATE TABLE messages (
+                owner TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                turn_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                name TEXT NOT NULL,
+                tool_calls TEXT NOT NULL,
+                tool_call_id TEXT NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (owner, thread_id, seq),
+                FOREIGN KEY (owner, thread_id) REFERENCES threads (owner, thread_id)
+                    ON DELETE CASCADE
+            )""",
+        ),
+    ),
+    Migration(
+        name="m003_turns",
+        sqlite=(
+            """CREATE TABLE turns (
+                owner TEXT NOT NULL,
+                turn_id TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                finish_reason TEXT NOT NULL,
+                prompt_tokens INTEGER NOT NULL,
+                completion_tokens INTEGER NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                created REAL NOT NULL,
+                first_seq INTEGER NOT NULL,
+                message_count INTEGER NOT NULL,
+                PRIMARY KEY (owner, turn_id),
+                FOREIGN KEY (owner, thread_id) REFERENCES threads (owner, thread_id)
+                    ON DELETE CASCADE
+            )""",
+            "CREATE INDEX turns_by_thread ON turns (owner, thread_id)",
+            """CREATE UNIQUE INDEX turns_by_idempotency_key ON turns (owner, idempotency_key)
+                WHERE idempotency_key <> ''""",
+        ),
+        postgres=(
+            """CREATE TABLE turns (
+                owner TEXT NOT NULL,
+                turn_id TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                finish_reason TEXT NOT NULL,
+                prompt_tokens BIGINT NOT NULL,
+                completion_tokens BIGINT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                first_seq BIGINT NOT NULL,
+                message_count BIGINT NOT NULL,
+                PRIMARY KEY (owner, turn_id),
+                FOREIGN KEY (owner, thread_id) REFERENCES threads (owner, thread_id)
+                    ON DELETE CASCADE
+            )""",
+            "CREATE INDEX turns_by_thread ON turns (owner, thread_id)",
+            """CREATE UNIQUE INDEX turns_by_idempotency_key ON turns (owner, idempotency_key)
+                WHERE idempotency_key <> ''""",
+        ),
+    ),
+)
+
+_NAME = re.compile(r"m(\d{3})_[a-z0-9_]+")
+
+
+def check_migrations(migrations: tuple[Migration, ...]) -> None:
+    """Raise ValueError unless names are well-formed, unique and numbered 001, 002, … in order."""
+    for number, migration in enumerate(migrations, start=1):
+        match = _NAME.fullmatch(migration.name)
+        if match is None or int(match.group(1)) != number:
+            raise ValueError(f"migration #{number} is misnamed: {migration.name!r}")
+        if not migration.sqlite or not migration.postgres:
+            raise ValueError(f"migration {migration.name} lacks a dialect")
+
+
+def pending(applied: Collection[str]) -> tuple[Migration, ...]:
+    """The migrations not yet recorded in `_migrations`, in order."""
+    return tuple(m for m in MIGRATIONS if m.name not in applied)
+
+
+check_migrations(MIGRATIONS)

@@ -1,0 +1,275 @@
+"""PostgresStore: thread memory in PostgreSQL through an asyncpg connection pool.
+
+Several core replicas may share one database. Commits run at READ COMMITTED and rely on the
+database for mutual exclusion: the thread row is advanced with a conditional UPDATE (or created
+with INSERT … ON CONFLICT DO NOTHING), which blocks on a concurrent writer of the same thread
+and then sees its result; unique indexes catch the rest. Every value travels as a parameter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import asyncpg
+
+from core.errors import ConfigError, StorageError, ThreadChangedError, ThreadNotFoundError
+from core.memory import migrations
+from core.memory.base import (
+    Thread,
+    ThreadPage,
+    TurnRecord,
+    check_commit,
+    check_page_size,
+    require_owner,
+    resolve_replay,
+)
+from core.memory.rows import (
+    decode_page_token,
+    encode_page_token,
+    message_to_params,
+    row_to_stored_message,
+    row_to_summary,
+    row_to_turn,
+    turn_to_params,
+)
+from core.types import Message
+
+logger = logging.getLogger(__name__)
+
+_SELECT_MESSAGES = (
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
+    " FROM messages WHERE owner = $1 AND thread_id = $2 ORDER BY seq"
+)
+_SELECT_TURN_MESSAGES = (
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
+    " FROM messages WHERE owner = $1 AND thread_id = $2 AND seq >= $3 AND seq < $4 ORDER BY seq"
+)
+# FOR SHARE: a concurrent delete_thread cannot remove the turn's messages between the reads.
+_SELECT_TURN = (
+    "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
+    " idempotency_key, request_hash, created, first_seq, message_count"
+    " FROM turns WHERE owner = $1 AND idempotency_key = $2 AND idempotency_key <> ''"
+    " FOR SHARE"
+)
+_SELECT_THREAD = (
+    "SELECT thread_id, created, updated, message_count FROM threads"
+    " WHERE owner = $1 AND thread_id = $2"
+)
+_LIST_FIRST = (
+    "SELECT thread_id, created, updated, message_count FROM threads WHERE owner = $1"
+    " ORDER BY updated DESC, thread_id DESC LIMIT $2"
+)
+_LIST_AFTER = (
+    "SELECT thread_id, created, updated, message_count FROM threads"
+    " WHERE owner = $1 AND (updated, thread_id) < ($2, $3)"
+    " ORDER BY updated DESC, thread_id DESC LIMIT $4"
+)
+_CREATE_THREAD = (
+    "INSERT INTO threads (owner, thread_id, created, updated, message_count)"
+    " VALUES ($1, $2, $3, $3, $4) ON CONFLICT (owner, thread_id) DO NOTHING RETURNING 1"
+)
+_ADVANCE_THREAD = (
+    "UPDATE threads SET updated = $1, message_count = $2"
+    " WHERE owner = $3 AND thread_id = $4 AND message_count = $5 RETURNING 1"
+)
+_INSERT_TURN = (
+    "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
+    " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+)
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
+    " tool_call_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+_DELETE_THREAD = "DELETE FROM threads WHERE owner = $1 AND thread_id = $2 RETURNING 1"
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """Turn driver and network failures into StorageError; its message names no server."""
+    try:
+        yield
+    except _DRIVER_ERRORS as exc:
+        logger.warning("PostgreSQL thread store failed: %s", type(exc).__name__)
+        raise StorageError("thread memory is unavailable") from exc
+
+
+async def _find_turn(conn: Any, owner: str, key: str) -> TurnRecord | None:
+    row = await conn.fetchrow(_SELECT_TURN, owner, key)
+    if row is None:
+        return None
+    first_seq, count = row["first_seq"], row["message_count"]
+    messages = await conn.fetch(
+        _SELECT_TURN_MESSAGES, owner, row["thread_id"], first_seq, first_seq + count
+    )
+    return row_to_turn(row, messages)
+
+
+async def _write_turn(conn: Any, owner: str, base_seq: int, record: TurnRecord) -> None:
+    """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
+    now = time.time()
+    head = base_seq + len(record.messages)
+    if base_seq == 0:
+        won = await conn.fetchval(_CREATE_THREAD, owner, record.thread_id, now, head)
+    else:
+        won = await conn.fetchval(_ADVANCE_THREAD, now, head, owner, record.thread_id, base_seq)
+    if won is None:
+        raise ThreadChangedError("the thread gained another turn; reload it and retry")
+    await conn.execute(_INSERT_TURN, *turn_to_params(owner, base_seq, record))
+    await conn.executemany(
+        _INSERT_MESSAGE,
+        [
+            (owner, record.thread_id, seq, record.turn_id, *message_to_params(m), record.created)
+            for seq, m in enumerate(record.messages, start=base_seq)
+        ],
+    )
+
+
+class PostgresStore:
+    """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
+
+    Open with `await PostgresStore.open(url)` (or core.memory.open_store). Options: `min_size`
+    (default 1) and `max_size` (default 10) of the pool, `connect_timeout` (seconds, default 10)
+    and `command_timeout` (seconds per statement, default 30; a timeout is a StorageError).
+    """
+
+    kind: ClassVar[str] = "postgres"
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        command_timeout: float | None = 30.0,
+    ) -> PostgresStore:
+        """Connect the pool and apply migrations."""
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ConfigError("PostgreSQL store needs 0 <= min_size <= max_size and max_size >= 1")
+        try:
+            with _driver_errors():
+                pool = await asyncpg.create_pool(
+                    url,
+                    min_size=min_size,
+                    max_size=max_size,
+                    timeout=connect_timeout,
+                    command_timeout=command_timeout,
+                )
+        except ValueError:  # asyncpg rejects a malformed DSN with a message that quotes it
+            raise ConfigError("malformed PostgreSQL store URL") from None
+        store = cls(pool)
+        try:
+            await store._migrate()
+        except BaseException:
+            await store.aclose()
+            raise
+        return store
+
+    async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
+        require_owner(owner)
+        with _driver_errors():
+            rows = await self._pool.fetch(_SELECT_MESSAGES, owner, thread_id)
+        return tuple(row_to_stored_message(r).message for r in rows), len(rows)
+
+    async def commit_turn(self, owner: str, base_seq: int, record: TurnRecord) -> TurnRecord:
+        check_commit(owner, base_seq, record)
+        key = record.idempotency_key
+        with _driver_errors():
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    replay = (
+                        resolve_replay(await _find_turn(conn, owner, key), record) if key else None
+                    )
+                    if replay is not None:
+                        return replay
+                    await _write_turn(conn, owner, base_seq, record)
+            except (ThreadChangedError, asyncpg.UniqueViolationError):
+                # A concurrent writer committed first. If it stored this key (a retry racing
+                # itself), the read above predates it: look again with a fresh snapshot.
+                replay = resolve_replay(await self.find_turn(owner, key), record) if key else None
+                if replay is not None:
+                    return replay
+                raise ThreadChangedError(
+                    "the thread gained another turn; reload it and retry"
+                ) from None
+        return record
+
+    async def find_turn(self, owner: str, idempotency_key: str) -> TurnRecord | None:
+        require_owner(owner)
+        if not idempotency_key:
+            return None
+        with _driver_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await _find_turn(conn, owner, idempotency_key)
+
+    async def get_thread(self, owner: str, thread_id: str) -> Thread:
+        require_owner(owner)
+        with _driver_errors():
+            async with (
+                self._pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                row = await conn.fetchrow(_SELECT_THREAD, owner, thread_id)
+                rows = await conn.fetch(_SELECT_MESSAGES, owner, thread_id) if row else []
+        if row is None:
+            raise ThreadNotFoundError("thread not found")
+        summary = row_to_summary(row)
+        return Thread(
+            thread_id=summary.thread_id,
+            created=summary.created,
+            updated=summary.updated,
+            messages=tuple(row_to_stored_message(r) for r in rows),
+        )
+
+    async def list_threads(self, owner: str, *, page_size: int, page_token: str = "") -> ThreadPage:
+        require_owner(owner)
+        check_page_size(page_size)
+        with _driver_errors():
+            if page_token:
+                updated, thread_id = decode_page_token(page_token)
+                rows = await self._pool.fetch(_LIST_AFTER, owner, updated, thread_id, page_size + 1)
+            else:
+                rows = await self._pool.fetch(_LIST_FIRST, owner, page_size + 1)
+        threads = tuple(row_to_summary(r) for r in rows[:page_size])
+        token = encode_page_token(threads[-1]) if len(rows) > page_size else ""
+        return ThreadPage(threads=threads, next_page_token=token)
+
+    async def delete_thread(self, owner: str, thread_id: str) -> None:
+        require_owner(owner)
+        # Messages and turns go with the thread: their foreign keys are ON DELETE CASCADE.
+        with _driver_errors():
+            deleted = await self._pool.fetchval(_DELETE_THREAD, owner, thread_id)
+        if deleted is None:
+            raise ThreadNotFoundError("thread not found")
+
+    async def aclose(self) -> None:
+        with _driver_errors():
+            await self._pool.close()
+
+    async def _migrate(self) -> None:
+        with _driver_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                # Serialises concurrent openers (replicas starting together) until commit.
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", migrations.POSTGRES_LOCK_KEY)
+                await conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
+                applied = {r["name"] for r in await conn.fetch("SELECT name FROM _migrations")}
+                for migration in migrations.pending(applied):
+                    for statement in migration.postgres:
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO _migrations (name, applied) VALUES ($1, $2)",
+                        migration.name,
+                        time.time(),
+                    )
+                    logger.info("Applied PostgreSQL migration %s", migration.name)

@@ -1,0 +1,99 @@
+"""Domain values ↔ database columns, shared by both stores (tool calls as JSON, page tokens).
+
+Each decoder documents the column order it expects; both stores select exactly those columns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from core.errors import InvalidArgumentError
+from core.memory.base import StoredMessage, ThreadSummary, TurnRecord
+from core.types import FinishReason, Message, Role, ToolCall, Usage
+
+MessageParams = tuple[str, str, str, str, str]
+
+
+def message_to_params(message: Message) -> MessageParams:
+    """(role, content, name, tool_calls JSON, tool_call_id) for an INSERT."""
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+    tool_calls = json.dumps(calls, ensure_ascii=False, separators=(",", ":"))
+    return (message.role.value, message.content, message.name, tool_calls, message.tool_call_id)
+
+
+def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
+    """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created)."""
+    seq, turn_id, role, content, name, tool_calls, tool_call_id, created = row
+    calls = tuple(
+        ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"])
+        for c in json.loads(tool_calls)
+    )
+    message = Message(
+        role=Role(role), content=content, name=name, tool_calls=calls, tool_call_id=tool_call_id
+    )
+    return StoredMessage(seq=seq, message=message, turn_id=turn_id, created=created)
+
+
+def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, ...]:
+    """(owner, turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
+    idempotency_key, request_hash, created, first_seq, message_count) for an INSERT."""
+    return (
+        owner,
+        record.turn_id,
+        record.thread_id,
+        record.model,
+        record.finish_reason.value,
+        record.usage.prompt_tokens,
+        record.usage.completion_tokens,
+        record.idempotency_key,
+        record.request_hash,
+        record.created,
+        base_seq,
+        len(record.messages),
+    )
+
+
+def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRecord:
+    """Decode (turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
+    idempotency_key, request_hash, created, …) plus the turn's message rows."""
+    turn_id, thread_id, model, finish, prompt, completion, key, request_hash, created = row[:9]
+    return TurnRecord(
+        turn_id=turn_id,
+        thread_id=thread_id,
+        messages=tuple(row_to_stored_message(m).message for m in messages),
+        model=model,
+        finish_reason=FinishReason(finish),
+        usage=Usage(prompt_tokens=prompt, completion_tokens=completion),
+        idempotency_key=key,
+        request_hash=request_hash,
+        created=created,
+    )
+
+
+def row_to_summary(row: Sequence[Any]) -> ThreadSummary:
+    """Decode (thread_id, created, updated, message_count)."""
+    thread_id, created, updated, message_count = row
+    return ThreadSummary(
+        thread_id=thread_id, created=created, updated=updated, message_count=message_count
+    )
+
+
+def encode_page_token(last: ThreadSummary) -> str:
+    """An opaque keyset cursor: the (updated, thread_id) of the last thread on the page."""
+    raw = json.dumps([last.updated, last.thread_id], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def decode_page_token(token: str) -> tuple[float, str]:
+    """Inverse of encode_page_token; anything else → InvalidArgumentError."""
+    try:
+        updated, thread_id = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        raise InvalidArgumentError("malformed page_token", field="page_token") from None
+    if not isinstance(updated, int | float) or not isinstance(thread_id, str):
+        raise InvalidArgumentError("malformed page_token", field="page_token")
+    return float(updated), thread_id

@@ -1,0 +1,1 @@
+"""The gRPC face of the core: servicer, conversions, error mapping, server assembly."""

@@ -1,0 +1,67 @@
+"""create_server(): the grpc.aio server with ChatService, standard health and reflection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+from core.pipeline import ChatPipeline
+from core.server.reflection import enable_reflection
+from core.server.servicer import ChatServicer
+from core.settings import Settings
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+# Keepalive and size limits (reference/reliability.md §1 "gRPC: limits", "keepalive").
+SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ("grpc.max_metadata_size", 16 * 1024),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+@dataclass(slots=True)
+class CoreServer:
+    """A started-or-not core: the server, the port it bound and its health servicer."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+    async def set_serving(self, serving: bool) -> None:
+        """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None) -> None:
+        """Health goes NOT_SERVING for good, then in-flight RPCs get `grace` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def create_server(pipeline: ChatPipeline, settings: Settings) -> CoreServer:
+    """Builds the server and binds it (port 0 picks a free port); health starts NOT_SERVING."""
+    server = grpc.aio.server(
+        options=SERVER_OPTIONS, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
+    )
+    pb_grpc.add_ChatServiceServicer_to_server(ChatServicer(pipeline), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    core = CoreServer(server=server, port=port, health=health_servicer)
+    await core.set_serving(False)
+    return core

@@ -1,0 +1,219 @@
+"""All protobuf ↔ domain conversions of the core (the only core module besides the servicer
+that imports chatrpc.v1). Decoding checks structure (enums, required sub-fields); ranges and
+limits are checked by core.validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from chatrpc.v1 import chat_service_pb2 as pb
+from core.catalog import ModelSpec
+from core.errors import InvalidArgumentError
+from core.types import (
+    ChatEvent,
+    ChatMode,
+    FinishReason,
+    GenerationParams,
+    JsonObject,
+    Message,
+    Reply,
+    ResponseFormat,
+    ResponseFormatType,
+    Role,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolSpec,
+    Turn,
+    TurnFinish,
+    TurnStart,
+    TurnUsage,
+    Usage,
+)
+
+ChatRequestPb = pb.ChatRequest | pb.StreamChatRequest
+
+_ROLES = {
+    pb.ROLE_SYSTEM: Role.SYSTEM,
+    pb.ROLE_USER: Role.USER,
+    pb.ROLE_ASSISTANT: Role.ASSISTANT,
+    pb.ROLE_TOOL: Role.TOOL,
+}
+_ROLES_PB = {role: value for value, role in _ROLES.items()}
+_MODES = {
+    pb.CHAT_MODE_UNSPECIFIED: ChatMode.NORMAL,
+    pb.CHAT_MODE_NORMAL: ChatMode.NORMAL,
+    pb.CHAT_MODE_APP: ChatMode.APP,
+    pb.CHAT_MODE_KNOWLEDGE: ChatMode.KNOWLEDGE,
+    pb.CHAT_MODE_FLOW: ChatMode.FLOW,
+}
+_TOOL_CHOICES = {
+    pb.TOOL_CHOICE_MODE_UNSPECIFIED: ToolChoiceMode.AUTO,
+    pb.TOOL_CHOICE_MODE_AUTO: ToolChoiceMode.AUTO,
+    pb.TOOL_CHOICE_MODE_NONE: ToolChoiceMode.NONE,
+    pb.TOOL_CHOICE_MODE_REQUIRED: ToolChoiceMode.REQUIRED,
+    pb.TOOL_CHOICE_MODE_FUNCTION: ToolChoiceMode.FUNCTION,
+}
+_FORMATS = {
+    pb.RESPONSE_FORMAT_TYPE_UNSPECIFIED: ResponseFormatType.TEXT,
+    pb.RESPONSE_FORMAT_TYPE_TEXT: ResponseFormatType.TEXT,
+    pb.RESPONSE_FORMAT_TYPE_JSON_OBJECT: ResponseFormatType.JSON_OBJECT,
+    pb.RESPONSE_FORMAT_TYPE_JSON_SCHEMA: ResponseFormatType.JSON_SCHEMA,
+}
+_FINISH_PB = {
+    FinishReason.STOP: pb.FINISH_REASON_STOP,
+    FinishReason.LENGTH: pb.FINISH_REASON_LENGTH,
+    FinishReason.TOOL_CALLS: pb.FINISH_REASON_TOOL_CALLS,
+}
+
+
+def request_to_turn(request: ChatRequestPb) -> Turn:
+    """Decodes a Chat/StreamChat request (they share their fields) into a Turn."""
+    return Turn(
+        messages=tuple(_message(m, f"messages[{i}]") for i, m in enumerate(request.messages)),
+        model=request.model,
+        thread_id=request.thread_id,
+        params=_params(request.generation_config),
+        tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(request.tools)),
+        tool_choice=_tool_choice(request.tool_choice),
+        parallel_tool_calls=(
+            request.parallel_tool_calls if request.HasField("parallel_tool_calls") else True
+        ),
+        response_format=_response_format(request.response_format),
+        mode=_enum(_MODES, request.mode, "mode"),
+        app_id=request.app_id,
+        space_id=request.space_id,
+        flow_id=request.flow_id,
+        user=request.user,
+        metadata=tuple(sorted(request.metadata.items())),
+    )
+
+
+def _enum(table: dict[Any, Any], value: int, field: str) -> Any:
+    try:
+        return table[value]
+    except KeyError:
+        raise InvalidArgumentError(f"{field} has an unknown value {value}.", field=field) from None
+
+
+def _message(message: pb.Message, field: str) -> Message:
+    if message.role == pb.ROLE_UNSPECIFIED:
+        raise InvalidArgumentError(f"{field}.role is required.", field=f"{field}.role")
+    return Message(
+        role=_enum(_ROLES, message.role, f"{field}.role"),
+        content=message.content,
+        name=message.name,
+        tool_calls=tuple(ToolCall(c.id, c.name, c.arguments) for c in message.tool_calls),
+        tool_call_id=message.tool_call_id,
+    )
+
+
+def _params(config: pb.GenerationConfig) -> GenerationParams:
+    def opt(name: str) -> Any:
+        return getattr(config, name) if config.HasField(name) else None  # type: ignore[arg-type]
+
+    return GenerationParams(
+        temperature=opt("temperature"),
+        top_p=opt("top_p"),
+        max_tokens=opt("max_tokens"),
+        stop=tuple(config.stop),
+        seed=opt("seed"),
+        presence_penalty=opt("presence_penalty"),
+        frequency_penalty=opt("frequency_penalty"),
+        repetition_penalty=opt("repetition_penalty"),
+    )
+
+
+def _tool(tool: pb.Tool, field: str) -> ToolSpec:
+    return ToolSpec(
+        name=tool.name, description=tool.description, parameters=_struct(tool.parameters)
+    )
+
+
+def _tool_choice(choice: pb.ToolChoice) -> ToolChoice:
+    mode = _enum(_TOOL_CHOICES, choice.mode, "tool_choice.mode")
+    return ToolChoice(mode=mode, name=choice.function_name)
+
+
+def _response_format(fmt: pb.ResponseFormat) -> ResponseFormat:
+    kind = _enum(_FORMATS, fmt.type, "response_format.type")
+    schema = _struct(fmt.json_schema) if fmt.HasField("json_schema") else None
+    return ResponseFormat(type=kind, name=fmt.schema_name, schema=schema)
+
+
+def _struct(value: struct_pb2.Struct) -> JsonObject:
+    return dict(json_format.MessageToDict(value))
+
+
+def _timestamp(seconds: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=seconds)
+
+
+def message_to_pb(message: Message) -> pb.Message:
+    return pb.Message(
+        role=_ROLES_PB[message.role],
+        content=message.content,
+        name=message.name,
+        tool_calls=[
+            pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
+        ],
+        tool_call_id=message.tool_call_id,
+    )
+
+
+def usage_to_pb(usage: Usage) -> pb.Usage:
+    return pb.Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def reply_to_pb(reply: Reply) -> pb.ChatResponse:
+    message = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
+    return pb.ChatResponse(
+        id=reply.id,
+        model=reply.model,
+        create_time=_timestamp(reply.created),
+        thread_id=reply.thread_id,
+        message=message_to_pb(message),
+        finish_reason=_FINISH_PB[reply.finish_reason],
+        usage=usage_to_pb(reply.usage),
+    )
+
+
+def event_to_pb(event: ChatEvent) -> pb.StreamChatResponse:
+    if isinstance(event, TurnStart):
+        start = pb.StreamStart(
+            id=event.id,
+            model=event.model,
+            create_time=_timestamp(event.created),
+            thread_id=event.thread_id,
+        )
+        return pb.StreamChatResponse(start=start)
+    if isinstance(event, TurnFinish):
+        finish = pb.StreamFinish(finish_reason=_FINISH_PB[event.finish_reason])
+        return pb.StreamChatResponse(finish=finish)
+    if isinstance(event, TurnUsage):
+        return pb.StreamChatResponse(usage=usage_to_pb(event.usage))
+    if isinstance(event, TextDelta):
+        return pb.StreamChatResponse(delta=pb.MessageDelta(content=event.text))
+    call = pb.ToolCallDelta(
+        index=event.index, id=event.id, name=event.name, arguments=event.arguments
+    )
+    return pb.StreamChatResponse(delta=pb.MessageDelta(tool_calls=[call]))
+
+
+def model_to_pb(spec: ModelSpec, ready: bool) -> pb.Model:
+    return pb.Model(
+        id=spec.name,
+        owned_by=spec.owned_by,
+        backend=spec.backend,
+        context_window=spec.context_window,
+        ready=ready,
+        create_time=_timestamp(spec.created),
+    )

@@ -1,0 +1,95 @@
+"""ChatError → gRPC status + google.rpc.ErrorInfo: the core's one error table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from core import errors
+
+logger = logging.getLogger(__name__)
+
+DOMAIN = "chatrpc"
+
+STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
+    errors.ChatError: grpc.StatusCode.INTERNAL,
+    errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
+    errors.ModelNotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.ThreadNotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.ConflictError: grpc.StatusCode.ABORTED,
+    errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.ModelNotReadyError: grpc.StatusCode.UNAVAILABLE,
+    errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
+    errors.BackendTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.BackendError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ConfigError: grpc.StatusCode.INTERNAL,
+    errors.StorageError: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_code_for(error: errors.ChatError) -> grpc.StatusCode:
+    """The most specific entry of STATUS_CODES along the error's MRO."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def error_to_status(error: errors.ChatError) -> grpc.Status:
+    """The rich status for a domain error: ErrorInfo always, BadRequest and RetryInfo if apt."""
+    code = status_code_for(error)
+    details = [
+        _pack(
+            error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
+        )
+    ]
+    if isinstance(error, errors.InvalidArgumentError):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=error.field, description=error.message
+        )
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(retry_after * 1e9))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    return rpc_status.to_status(status)
+
+
+def internal_status() -> grpc.Status:
+    """The status for an unexpected exception: generic message, no traceback."""
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN)
+    status = status_pb2.Status(
+        code=code_pb2.INTERNAL, message="Internal server error.", details=[_pack(info)]
+    )
+    return rpc_status.to_status(status)
+
+
+@asynccontextmanager
+async def status_on_error(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    """Turns exceptions raised inside an RPC into its status (used by every RPC)."""
+    try:
+        yield
+    except grpc.aio.AbortError:
+        raise
+    except errors.ChatError as exc:
+        await context.abort_with_status(error_to_status(exc))
+    except Exception:
+        logger.exception("unexpected error in %s", type(context).__name__)
+        await context.abort_with_status(internal_status())
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed

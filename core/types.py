@@ -1,0 +1,226 @@
+"""Domain value types shared by the pipeline, backends, memory, tool parsers and personas."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+class Role(enum.Enum):
+    """Author of a message."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class FinishReason(enum.Enum):
+    """Why the model stopped generating."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+
+
+class ChatMode(enum.Enum):
+    """Which pipeline variant serves a turn (DB-GPT's chat_mode)."""
+
+    NORMAL = "normal"
+    APP = "app"
+    KNOWLEDGE = "knowledge"
+    FLOW = "flow"
+
+
+class ToolChoiceMode(enum.Enum):
+    """How the model may use the tools it is given."""
+
+    AUTO = "auto"
+    NONE = "none"
+    REQUIRED = "required"
+    FUNCTION = "function"
+
+
+class ResponseFormatType(enum.Enum):
+    """Shape the reply text must take."""
+
+    TEXT = "text"
+    JSON_OBJECT = "json_object"
+    JSON_SCHEMA = "json_schema"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete call of a function the model requested; `arguments` is a JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation."""
+
+    role: Role
+    content: str = ""
+    name: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call; `parameters` is a JSON Schema object."""
+
+    name: str
+    description: str = ""
+    parameters: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """The caller's constraint on tool use; `name` is set only for FUNCTION."""
+
+    mode: ToolChoiceMode = ToolChoiceMode.AUTO
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """Requested reply format; `schema` is set only for JSON_SCHEMA."""
+
+    type: ResponseFormatType = ResponseFormatType.TEXT
+    name: str = ""
+    schema: JsonObject | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    """Sampling and length settings; None means the model's default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token accounting for one turn."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One validated request: the new messages plus everything that shapes the reply."""
+
+    messages: tuple[Message, ...]
+    model: str = ""
+    thread_id: str = ""
+    params: GenerationParams = GenerationParams()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
+    parallel_tool_calls: bool = True
+    response_format: ResponseFormat = ResponseFormat()
+    mode: ChatMode = ChatMode.NORMAL
+    app_id: str = ""
+    space_id: str = ""
+    flow_id: str = ""
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What a backend is asked to continue: the full message list plus tool settings."""
+
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
+    parallel_tool_calls: bool = True
+    response_format: ResponseFormat = ResponseFormat()
+
+
+# --- stream events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """First event of every turn."""
+
+    id: str
+    model: str
+    created: int
+    thread_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A fragment of the assistant's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call; `id` and `name` are set on the first fragment of an index."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinish:
+    """Why generation stopped; sent once, after the last delta."""
+
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True, slots=True)
+class TurnUsage:
+    """Token usage of the turn; the last event of a complete turn."""
+
+    usage: Usage
+
+
+ChatEvent = TurnStart | TextDelta | ToolCallDelta | TurnFinish | TurnUsage
+
+
+@dataclass(frozen=True, slots=True)
+class BackendChunk:
+    """What a backend yields: text and/or native tool-call deltas; the last has finish + usage."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole turn folded from its events (see core.aggregate.fold)."""
+
+    id: str
+    model: str
+    created: int
+    thread_id: str
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: FinishReason
+    usage: Usage

@@ -1,0 +1,195 @@
+"""validate_turn(): every range and limit a turn must meet, checked before any model work.
+
+Pure functions; each failure is an InvalidArgumentError naming the offending field, as the
+gRPC API is public and trusts no caller (the gateway's own checks are only about HTTP shape).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from core.catalog import ModelSpec
+from core.errors import InvalidArgumentError
+from core.settings import Limits
+from core.types import (
+    ChatMode,
+    GenerationParams,
+    JsonObject,
+    Message,
+    ResponseFormatType,
+    Role,
+    ToolChoiceMode,
+    Turn,
+)
+
+THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
+    """Raises InvalidArgumentError for the first problem found in `turn`."""
+    _check_messages(turn.messages, limits)
+    if turn.thread_id and not THREAD_ID.fullmatch(turn.thread_id):
+        _fail("thread_id must be 1-128 characters from [A-Za-z0-9_.:-].", "thread_id")
+    _check_params(turn.params, spec, limits)
+    _check_tools(turn, limits)
+    _check_mode(turn)
+    if len(turn.metadata) > limits.max_metadata:
+        _fail(f"metadata has more than {limits.max_metadata} entries.", "metadata")
+    for key, value in turn.metadata:
+        if not 0 < len(key) <= limits.max_metadata_key_chars:
+            _fail(
+                f"metadata keys must be 1-{limits.max_metadata_key_chars} characters.", "metadata"
+            )
+        if len(value) > limits.max_metadata_value_chars:
+            _fail(
+                f"metadata[{key!r}] is longer than {limits.max_metadata_value_chars}.", "metadata"
+            )
+    if len(turn.user) > limits.max_user_chars:
+        _fail(f"user is longer than {limits.max_user_chars} characters.", "user")
+
+
+def _fail(message: str, field: str) -> None:
+    raise InvalidArgumentError(message, field=field)
+
+
+def _check_messages(messages: tuple[Message, ...], limits: Limits) -> None:
+    if not messages:
+        _fail("messages must contain at least one message.", "messages")
+    if len(messages) > limits.max_messages:
+        _fail(f"messages has more than {limits.max_messages} entries.", "messages")
+    total = 0
+    for i, message in enumerate(messages):
+        _check_message(message, f"messages[{i}]", limits)
+        total += len(message.content)
+    if total > limits.max_total_chars:
+        _fail(f"messages hold more than {limits.max_total_chars} characters.", "messages")
+    if messages[-1].role is Role.ASSISTANT:
+        _fail("The last message must not be from the assistant.", f"messages[{len(messages) - 1}]")
+    if not any(m.role in (Role.USER, Role.TOOL) for m in messages):
+        _fail("messages must contain a user or tool message.", "messages")
+
+
+def _check_message(message: Message, field: str, limits: Limits) -> None:
+    if len(message.content) > limits.max_message_chars:
+        _fail(
+            f"{field}.content is longer than {limits.max_message_chars} characters.",
+            f"{field}.content",
+        )
+    if len(message.name) > limits.max_name_chars:
+        _fail(f"{field}.name is longer than {limits.max_name_chars} characters.", f"{field}.name")
+    if message.role in (Role.USER, Role.SYSTEM) and not message.content.strip():
+        _fail(f"{field}.content must not be empty.", f"{field}.content")
+    if message.role is Role.TOOL and not message.tool_call_id:
+        _fail(f"{field}.tool_call_id is required on tool messages.", f"{field}.tool_call_id")
+    if message.tool_calls and message.role is not Role.ASSISTANT:
+        _fail(f"{field}.tool_calls is allowed on assistant messages only.", f"{field}.tool_calls")
+    if message.role is Role.ASSISTANT and not message.content and not message.tool_calls:
+        _fail(f"{field} needs content or tool_calls.", f"{field}.content")
+    for j, call in enumerate(message.tool_calls):
+        where = f"{field}.tool_calls[{j}]"
+        if not call.id or not TOOL_NAME.fullmatch(call.name):
+            _fail(f"{where} needs an id and a valid function name.", where)
+        if not isinstance(_json_or_none(call.arguments), dict):
+            _fail(f"{where}.arguments must be a JSON object.", f"{where}.arguments")
+
+
+def _json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _check_params(params: GenerationParams, spec: ModelSpec, limits: Limits) -> None:
+    field = "generation_config"
+    t = params.temperature
+    if t is not None and not 0.0 <= t <= 2.0:
+        _fail("temperature must be between 0 and 2.", f"{field}.temperature")
+    if params.top_p is not None and not 0.0 < params.top_p <= 1.0:
+        _fail("top_p must be greater than 0 and at most 1.", f"{field}.top_p")
+    n = params.max_tokens
+    if n is not None and not 1 <= n <= spec.context_window:
+        _fail(
+            f"max_tokens must be between 1 and the model's context window ({spec.context_window}).",
+            f"{field}.max_tokens",
+        )
+    for name in ("presence_penalty", "frequency_penalty"):
+        value = getattr(params, name)
+        if value is not None and not -2.0 <= value <= 2.0:
+            _fail(f"{name} must be between -2 and 2.", f"{field}.{name}")
+    r = params.repetition_penalty
+    if r is not None and not 0.0 < r <= 2.0:
+        _fail(
+            "repetition_penalty must be greater than 0 and at most 2.",
+            f"{field}.repetition_penalty",
+        )
+    if len(params.stop) > limits.max_stop:
+        _fail(f"stop has more than {limits.max_stop} entries.", f"{field}.stop")
+    if any(not 0 < len(s) <= limits.max_stop_chars for s in params.stop):
+        _fail(f"each stop string must be 1-{limits.max_stop_chars} characters.", f"{field}.stop")
+
+
+def _check_tools(turn: Turn, limits: Limits) -> None:
+    if len(turn.tools) > limits.max_tools:
+        _fail(f"tools has more than {limits.max_tools} entries.", "tools")
+    names: set[str] = set()
+    for i, tool in enumerate(turn.tools):
+        if not TOOL_NAME.fullmatch(tool.name):
+            _fail("tool names must be 1-64 characters from [A-Za-z0-9_-].", f"tools[{i}].name")
+        if tool.name in names:
+            _fail(f"tool name {tool.name!r} is declared twice.", f"tools[{i}].name")
+        names.add(tool.name)
+        _check_schema(tool.parameters, f"tools[{i}].parameters", limits)
+    choice = turn.tool_choice
+    if choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.FUNCTION) and not turn.tools:
+        _fail("tool_choice requires tools.", "tool_choice")
+    if choice.mode is ToolChoiceMode.FUNCTION and choice.name not in names:
+        _fail(
+            f"tool_choice names {choice.name!r}, which is not in tools.",
+            "tool_choice.function_name",
+        )
+    fmt = turn.response_format
+    if fmt.type is ResponseFormatType.JSON_SCHEMA:
+        if fmt.schema is None:
+            _fail(
+                "response_format.json_schema is required for JSON_SCHEMA.",
+                "response_format.json_schema",
+            )
+        else:
+            _check_schema(fmt.schema, "response_format.json_schema", limits)
+
+
+def _check_schema(schema: JsonObject, field: str, limits: Limits) -> None:
+    size = len(json.dumps(schema, ensure_ascii=False))
+    if size > limits.max_tool_schema_bytes:
+        _fail(f"{field} is larger than {limits.max_tool_schema_bytes} bytes.", field)
+    if _depth(schema) > limits.max_tool_schema_depth:
+        _fail(f"{field} is nested deeper than {limits.max_tool_schema_depth} levels.", field)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(schema)):
+        _fail(f"{field} holds a non-finite number.", field)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _check_mode(turn: Turn) -> None:
+    required = {ChatMode.APP: "app_id", ChatMode.KNOWLEDGE: "space_id", ChatMode.FLOW: "flow_id"}
+    field = required.get(turn.mode)
+    if field and not getattr(turn, field):
+        _fail(f"{field} is required when mode is {turn.mode.name}.", field)

@@ -1,0 +1,143 @@
+"""SqliteStore: the contract suite, plus SQLite's own quirks (file, pragmas, locking)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.errors import StorageError, ThreadChangedError
+from core.memory import open_store
+from core.memory.base import TurnRecord
+from core.memory.sqlite import SqliteStore
+from tests.core.memory.contract import MemoryStoreContract, commit, record
+
+
+class TestSqlite(MemoryStoreContract):
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'memory.db'}"
+
+
+def _assert_safe(error: StorageError, *secrets: str) -> None:
+    text = f"{error.message} {error.metadata}"
+    for word in ("SELECT", "INSERT", "UPDATE", "sqlite3", *secrets):
+        assert word not in text
+
+
+async def test_open_creates_the_missing_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "memory.db"
+    store = await open_store(f"sqlite:///{path}")
+    await store.aclose()
+    assert path.is_file()
+
+
+async def test_a_relative_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = await open_store("sqlite:///var/memory.db")
+    await store.aclose()
+    assert (tmp_path / "var" / "memory.db").is_file()
+
+
+async def test_in_memory_database_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = await open_store("sqlite:///:memory:")
+    try:
+        turn = await commit(store, "alice", "t")
+        assert await store.load_history("alice", "t") == (turn.messages, 2)
+    finally:
+        await store.aclose()
+    assert await asyncio.to_thread(os.listdir, tmp_path) == []  # no file named ":memory:"
+
+
+async def test_connections_use_wal_busy_timeout_foreign_keys_and_normal_sync(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore.open(f"sqlite:///{tmp_path / 'm.db'}", busy_timeout_ms=1234)
+    try:
+        pragmas = await store._run(
+            lambda conn: [
+                conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+            ]
+        )
+    finally:
+        await store.aclose()
+    assert pragmas == ["wal", 1234, 1, 1]  # synchronous: 1 == NORMAL
+
+
+async def test_two_stores_on_one_file_race_like_two_processes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = await open_store(url), await open_store(url)
+    try:
+        records = [record("t") for _ in range(16)]
+        results = await asyncio.gather(
+            *(
+                s.commit_turn("alice", 0, r)
+                for s, r in zip([first, second] * 8, records, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, TurnRecord) for r in results) == 1
+        assert sum(isinstance(r, ThreadChangedError) for r in results) == 15
+        assert (await second.load_history("alice", "t"))[1] == 2
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_lock_held_beyond_the_busy_timeout_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = await SqliteStore.open(f"sqlite:///{path}", busy_timeout_ms=50)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StorageError) as caught:
+            await store.commit_turn("alice", 0, record("t"))
+        _assert_safe(caught.value, str(path))
+        other.execute("ROLLBACK")
+        await store.commit_turn("alice", 0, record("t"))  # the store recovers
+    finally:
+        other.close()
+        await store.aclose()
+
+
+async def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not a database, just some bytes" * 100)
+    with pytest.raises(StorageError) as caught:
+        await open_store(f"sqlite:///{path}")
+    _assert_safe(caught.value, str(path))
+
+
+async def test_a_parent_that_is_a_file_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError):
+        await open_store(f"sqlite:///{tmp_path / 'file' / 'memory.db'}")
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    tmp_path.chmod(0o555)
+    yield tmp_path
+    tmp_path.chmod(0o755)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+async def test_a_read_only_directory_is_a_storage_error(read_only_dir: Path) -> None:
+    with pytest.raises(StorageError):
+        await open_store(f"sqlite:///{read_only_dir / 'memory.db'}")
+
+
+async def test_a_closed_store_raises_storage_error(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    await store.aclose()
+    await store.aclose()  # idempotent
+    with pytest.raises(StorageError):
+        await store.load_history("alice", "t")
