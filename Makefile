@@ -14,7 +14,7 @@ STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: help install proto proto-lint run run-core fmt lint typecheck test check clean
+.PHONY: help install proto proto-lint run run-core fmt lint typecheck test pytest check clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,10 +57,12 @@ lint: proto  ## ruff format --check + ruff check
 typecheck: proto  ## mypy --strict on core, gateway and the SDK
 	$(BIN)/mypy
 
-test: proto  ## the whole suite (starts PostgreSQL for its tests if none answers)
-	$(PY) -m pytest
+test: lint typecheck pytest  ## what CI runs: linters, mypy --strict, then the whole suite
 
-check: lint typecheck test  ## what CI runs
+pytest: proto  ## the test suite alone (starts PostgreSQL for its tests if none answers)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: test
 
 clean:  ## remove generated stubs and caches
 	rm -f clients/chatrpc/v1/*_pb2*.py clients/chatrpc/v1/*_pb2*.pyi clients/chatrpc/v1/*.protoset

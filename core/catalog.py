@@ -26,7 +26,7 @@ class ModelSpec:
     options: Mapping[str, object] = field(default_factory=dict)
     tool_format: str = ""
     owned_by: str = "chatrpc"
-    defaults: GenerationParams = GenerationParams()
+    defaults: GenerationParams = field(default_factory=GenerationParams)
     created: int = field(default_factory=lambda: int(time.time()))
 
 

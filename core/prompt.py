@@ -1,4 +1,4 @@
-"""Prompt assembly: pure functions from a turn (and later history, persona, knowledge) to a Prompt."""
+"""Prompt assembly: pure functions from a turn (history, persona, knowledge later) to a Prompt."""
 
 from __future__ import annotations
 

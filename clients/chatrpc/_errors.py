@@ -61,7 +61,8 @@ class ChatServiceError(Exception):
         self.retry_after = retry_after
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, code={self.code.name}, reason={self.reason!r})"
+        name = type(self).__name__
+        return f"{name}({self.message!r}, code={self.code.name}, reason={self.reason!r})"
 
 
 class InvalidRequestError(ChatServiceError):
@@ -130,11 +131,11 @@ ERRORS_BY_CODE: dict[grpc.StatusCode, type[ChatServiceError]] = {
 
 def from_rpc_error(error: grpc.RpcError) -> ChatServiceError:
     """The SDK error for a failed call (sync `grpc.RpcError` or `grpc.aio.AioRpcError`)."""
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    message: str = error.details() or code.name  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or code.name
     reason, metadata, retry_after = "", {}, None
     try:
-        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        status = rpc_status.from_call(error)
     except ValueError:  # trailers disagree with the call's status: keep the code only
         status = None
     for detail in status.details if status is not None else ():

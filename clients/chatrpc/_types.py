@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """Author of a message."""
 
     SYSTEM = "system"
@@ -15,7 +15,7 @@ class Role(str, enum.Enum):
     TOOL = "tool"
 
 
-class FinishReason(str, enum.Enum):
+class FinishReason(enum.StrEnum):
     """Why the model stopped generating."""
 
     STOP = "stop"

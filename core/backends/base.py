@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import ClassVar, Protocol
 
 from core.types import BackendChunk, GenerationParams, Prompt
@@ -21,7 +21,9 @@ class Backend(Protocol):
     kind: ClassVar[str]
     supports_tools: ClassVar[bool]
 
-    def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[BackendChunk]: ...
+    def stream(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncGenerator[BackendChunk, None]: ...
 
     async def count_tokens(self, prompt: Prompt) -> int: ...
 

@@ -14,7 +14,7 @@ import importlib.metadata
 import os
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +72,42 @@ def locate_embedded_gguf() -> Path:
     raise ConfigError(f"no .gguf file found in the {EMBEDDED_DISTRIBUTION!r} distribution")
 
 
+def load_llama(options: Mapping[str, object]) -> Any:
+    """Opens a llama_cpp.Llama for options "model_path", "context_window" and "n_threads"."""
+    from llama_cpp import Llama
+
+    path = str(options.get("model_path") or locate_embedded_gguf())
+    if not os.path.isfile(path):
+        raise ConfigError(f"model file not found: {path}")
+    n_threads = int(str(options.get("n_threads") or 0)) or (os.cpu_count() or 1)
+    return Llama(
+        model_path=path,
+        n_ctx=int(str(options.get("context_window") or 4096)),
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+    )
+
+
+def chat_template(llama: Any) -> tuple[ChatRenderer, list[str]]:
+    """The GGUF's own chat template as a renderer, and the stop strings it implies."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ConfigError("the model file has no chat template (tokenizer.chat_template)")
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    # Jinja2ChatFormatter renders in jinja2's ImmutableSandboxedEnvironment (CVE-2024-34359).
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+
+    def render(messages: list[JsonObject]) -> str:
+        return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
+
+    return render, [eos] if eos else []
+
+
 @dataclass(slots=True)
 class _Result:
     finish_reason: FinishReason
@@ -93,38 +129,16 @@ class LlamaCppBackend:
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
         """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2)."""
-        from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        path = str(options.get("model_path") or locate_embedded_gguf())
-        if not os.path.isfile(path):
-            raise ConfigError(f"model file not found: {path}")
-        n_threads = int(str(options.get("n_threads") or 0)) or (os.cpu_count() or 1)
-        llama = Llama(
-            model_path=path,
-            n_ctx=int(str(options.get("context_window") or 4096)),
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
-        template = llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ConfigError(f"{path} has no chat template (tokenizer.chat_template)")
-        eos_id, bos_id = llama.token_eos(), llama.token_bos()
-        eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
-        bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
-        # Jinja2ChatFormatter renders in jinja2's ImmutableSandboxedEnvironment (CVE-2024-34359).
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-
-        def render(messages: list[JsonObject]) -> str:
-            return str(formatter(messages=messages).prompt)
-
-        return cls(llama, render, stop=[eos] if eos else [])
+        llama = load_llama(options)
+        render, stop = chat_template(llama)
+        return cls(llama, render, stop=stop)
 
     async def count_tokens(self, prompt: Prompt) -> int:
         return len(await asyncio.to_thread(self._encode, prompt))
 
-    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[BackendChunk]:
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncGenerator[BackendChunk, None]:
         tokens = await asyncio.to_thread(self._encode, prompt)
         loop = asyncio.get_running_loop()
         ready: asyncio.Queue[str | _Result | BaseException] = asyncio.Queue()
@@ -194,7 +208,7 @@ class LlamaCppBackend:
         llama = self._llama
         budget = llama.n_ctx() - len(tokens)
         limit = min(params.max_tokens, budget) if params.max_tokens is not None else budget
-        llama.set_seed(params.seed if params.seed is not None else secrets.randbits(31))
+        llama.set_seed(params.seed % 2**32 if params.seed is not None else secrets.randbits(32))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = _StopMatcher((*params.stop, *self._template_stop))
         eos, completion, finish = llama.token_eos(), 0, FinishReason.LENGTH

@@ -24,7 +24,6 @@ from core.types import (
     Role,
     TextDelta,
     ToolCall,
-    ToolCallDelta,
     ToolChoice,
     ToolChoiceMode,
     ToolSpec,

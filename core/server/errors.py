@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -63,7 +64,7 @@ def error_to_status(error: errors.ChatError) -> grpc.Status:
         delay.FromNanoseconds(int(retry_after * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
-    return rpc_status.to_status(status)
+    return cast(grpc.Status, rpc_status.to_status(status))
 
 
 def internal_status() -> grpc.Status:
@@ -72,11 +73,11 @@ def internal_status() -> grpc.Status:
     status = status_pb2.Status(
         code=code_pb2.INTERNAL, message="Internal server error.", details=[_pack(info)]
     )
-    return rpc_status.to_status(status)
+    return cast(grpc.Status, rpc_status.to_status(status))
 
 
 @asynccontextmanager
-async def status_on_error(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+async def status_on_error(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
     """Turns exceptions raised inside an RPC into its status (used by every RPC)."""
     try:
         yield

@@ -33,7 +33,7 @@ class _FileWithSource:
     def dependencies(self) -> list[_FileWithSource]:
         return [_FileWithSource(d, self._protos) for d in self._descriptor.dependencies]
 
-    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:  # noqa: N802
+    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:
         source = self._protos.get(self.name)
         if source is None:
             self._descriptor.CopyToProto(proto)
@@ -48,10 +48,10 @@ class _SourcePool:
         self._pool = descriptor_pool.Default()
         self._protos = {f.name: f for f in files.file}
 
-    def FindFileByName(self, name: str) -> _FileWithSource:  # noqa: N802
+    def FindFileByName(self, name: str) -> _FileWithSource:
         return _FileWithSource(self._pool.FindFileByName(name), self._protos)
 
-    def FindFileContainingSymbol(self, symbol: str) -> _FileWithSource:  # noqa: N802
+    def FindFileContainingSymbol(self, symbol: str) -> _FileWithSource:
         return _FileWithSource(self._pool.FindFileContainingSymbol(symbol), self._protos)
 
     def __getattr__(self, name: str) -> Any:  # FindMessageTypeByName, FindAllExtensions, ...

