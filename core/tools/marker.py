@@ -51,28 +51,28 @@ class MarkerSplitter:
 
     def feed(self, text: str, pos: int) -> tuple[str, int]:
         """Scan ``text[pos:]``: (certain text before the marker, position after it or -1)."""
-        m = len(self.marker)
+        marker = self.marker
         held = self._held
         if held:
             # The held part is shorter than the marker, so a marker starting inside it ends
-            # within the next m - 1 characters.
-            window = held + text[pos : pos + m - 1]
-            i = window.find(self.marker)
+            # within the next len(marker) - 1 characters.
+            window = held + text[pos : pos + len(marker) - 1]
+            i = window.find(marker)
             if 0 <= i < len(held):
                 self._held = ""
-                return held[:i], pos + i + m - len(held)
-        i = text.find(self.marker, pos)
+                return held[:i], pos + i + len(marker) - len(held)
+        i = text.find(marker, pos)
         if i != -1:
             self._held = ""
-            return held + text[pos:i], i + m
-        if len(text) - pos >= m - 1:
-            keep = partial_marker_length(text[len(text) - (m - 1) :], self.marker)
-            self._held = text[len(text) - keep :]
-            return held + text[pos : len(text) - keep], -1
-        window = held + text[pos:]
-        keep = partial_marker_length(window, self.marker)
-        self._held = window[len(window) - keep :]
-        return window[: len(window) - keep], -1
+            return held + text[pos:i], i + len(marker)
+        rest = held + text[pos:]  # a copy, but all of it is text the caller emits or holds
+        start = max(0, len(rest) - len(marker) + 1)
+        if rest.find(marker[0], start) == -1:  # the common case: nothing to hold back
+            self._held = ""
+            return rest, -1
+        keep = partial_marker_length(rest[start:], marker)
+        self._held = rest[len(rest) - keep :]
+        return rest[: len(rest) - keep], -1
 
     def flush(self) -> str:
         """Return (and forget) the held-back partial marker."""
