@@ -14,7 +14,7 @@ STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: help install proto proto-lint run run-core fmt lint typecheck test pytest check clean
+.PHONY: help install proto proto-lint run run-core run-gateway fmt lint typecheck test pytest check clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,11 +40,14 @@ $(STUBS): $(PROTO_FILES) $(STAMP)
 proto-lint:  ## buf lint on the contract (needs npm; fetches the pinned buf once)
 	cd proto && npx --yes @bufbuild/buf@1.50.0 lint
 
-run: proto  ## serve the embedded model: gRPC core on 127.0.0.1:50051
-	$(PY) -m core
+run: proto  ## the core (gRPC 127.0.0.1:50051) and the gateway (HTTP 127.0.0.1:8000); Ctrl-C stops both
+	@$(PY) -m core & core=$$!; trap 'kill $$core 2>/dev/null; wait $$core' EXIT; $(PY) -m gateway
 
 run-core: proto  ## the gRPC core alone
 	$(PY) -m core
+
+run-gateway: proto  ## the HTTP gateway alone (CHATRPC_CORE_TARGET says where the core is)
+	$(PY) -m gateway
 
 fmt: $(STAMP)  ## format and autofix
 	$(BIN)/ruff format .

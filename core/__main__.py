@@ -13,6 +13,7 @@ from core.errors import ChatError
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
+from core.types import GenerationParams
 
 logger = logging.getLogger("core")
 
@@ -23,6 +24,7 @@ def build_catalog(settings: Settings) -> ModelCatalog:
         name=settings.model_name,
         backend="llama_cpp",
         context_window=settings.context_window,
+        defaults=GenerationParams(max_tokens=settings.default_max_tokens),
         options={
             "model_path": settings.model_path,
             "context_window": settings.context_window,

@@ -10,7 +10,7 @@ from contextlib import aclosing
 
 from core.catalog import ModelCatalog
 from core.errors import BackendUnavailableError, UnimplementedError
-from core.prompt import build_prompt, check_context, with_defaults
+from core.prompt import build_prompt, reply_budget, with_defaults
 from core.settings import Limits
 from core.types import (
     ChatEvent,
@@ -62,8 +62,10 @@ class ChatPipeline:
         _check_served(turn)
         backend = self.catalog.backend(spec.name)
         prompt = build_prompt(turn)
-        params = with_defaults(turn.params, spec.defaults)
-        check_context(await backend.count_tokens(prompt), params.max_tokens, spec.context_window)
+        prompt_tokens = await backend.count_tokens(prompt)
+        default_max = spec.defaults.max_tokens
+        params = reply_budget(prompt_tokens, turn.params, default_max, spec.context_window)
+        params = with_defaults(params, spec.defaults)
 
         yield TurnStart(
             id=self._new_id(), model=spec.name, created=int(self._clock()), thread_id=turn.thread_id

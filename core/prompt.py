@@ -29,14 +29,24 @@ def with_defaults(params: GenerationParams, defaults: GenerationParams) -> Gener
     return replace(params, **missing)
 
 
-def check_context(prompt_tokens: int, max_tokens: int | None, window: int) -> None:
-    """Raises ContextLengthExceededError unless the prompt leaves room for the reply."""
-    reply = max_tokens if max_tokens is not None else 1
-    if prompt_tokens + reply > window:
+def reply_budget(
+    prompt_tokens: int, params: GenerationParams, default_max: int | None, window: int
+) -> GenerationParams:
+    """`params` with max_tokens settled against the context window.
+
+    A requested max_tokens must fit beside the prompt; unset, it is the model's default
+    (if any) cut to the room left. No room: ContextLengthExceededError.
+    """
+    room = window - prompt_tokens
+    needed = params.max_tokens if params.max_tokens is not None else 1
+    if needed > room:
         raise ContextLengthExceededError(
-            f"The prompt has {prompt_tokens} tokens and the reply may need {reply}, "
+            f"The prompt has {prompt_tokens} tokens and the reply may need {needed}, "
             f"but the model's context window is {window} tokens.",
             field="messages",
             prompt_tokens=str(prompt_tokens),
             context_window=str(window),
         )
+    if params.max_tokens is not None:
+        return params
+    return replace(params, max_tokens=min(default_max or room, room))

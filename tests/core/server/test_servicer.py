@@ -113,10 +113,37 @@ async def test_sampling_settings_reach_the_backend(stub, scripted):
     assert params.repetition_penalty == 1.1
 
 
-async def test_unset_sampling_settings_stay_unset(stub, scripted):
-    await stub.Chat(chat_request())
+async def test_unset_sampling_settings_stay_unset_and_max_tokens_fills_the_window(stub, scripted):
+    reply = await stub.Chat(chat_request())
     params = scripted.calls[0].params
-    assert params.temperature is None and params.max_tokens is None and params.seed is None
+    assert params.temperature is None and params.seed is None
+    assert params.max_tokens == 4096 - reply.usage.prompt_tokens
+
+
+async def test_the_models_default_max_tokens_caps_unset_max_tokens(catalog, scripted):
+    from dataclasses import replace
+
+    from core.catalog import ModelCatalog
+    from core.types import GenerationParams
+
+    spec = replace(
+        catalog.get("scripted"), defaults=GenerationParams(max_tokens=64, temperature=0.3)
+    )
+    capped = ModelCatalog([spec])
+    capped.attach("scripted", scripted)
+    server = CoreThread(capped)
+    try:
+        async with grpc.aio.insecure_channel(server.target) as channel:
+            stub = pb_grpc.ChatServiceStub(channel)
+            await stub.Chat(chat_request())
+            await stub.Chat(
+                chat_request(generation_config=pb.GenerationConfig(max_tokens=100, temperature=1))
+            )
+    finally:
+        server.stop()
+    first, second = (call.params for call in scripted.calls)
+    assert (first.max_tokens, first.temperature) == (64, 0.3)
+    assert (second.max_tokens, second.temperature) == (100, 1.0)
 
 
 async def test_list_models_reports_catalog_and_readiness(stub):

@@ -1,0 +1,244 @@
+"""OpenAI HTTP shapes ↔ chatrpc SDK types; no I/O. The only place that speaks OpenAI's words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+import chatrpc
+from gateway.errors import RequestError
+from gateway.openai_types import ChatCompletionRequest, ChatMessage
+
+JsonObject = dict[str, Any]
+
+
+def parse_request(body: bytes) -> ChatCompletionRequest:
+    """Validates the JSON body; errors become a 400 naming the offending parameter."""
+    try:
+        return ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> RequestError:
+    """The most specific pydantic error as an OpenAI-style 400 with `param` in indexed form.
+
+    For a union (content: str | parts), the deepest error says most ("content[0].type
+    should be 'text'" rather than "content should be a string").
+    """
+    error = max(exc.errors(include_url=False), key=lambda e: len(e["loc"]))
+    param = loc_to_param(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return RequestError(f"Unrecognized request argument supplied: {param}", param=param)
+    if error["type"] == "json_invalid":
+        return RequestError(f"The request body is not valid JSON: {error['msg']}", param=None)
+    return RequestError(f"Invalid value for '{param}': {error['msg']}", param=param or None)
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def loc_to_param(loc: Iterable[int | str]) -> str:
+    """("messages", 0, "content") → "messages[0].content"; union-branch names are dropped."""
+    param = ""
+    for part in loc:
+        if isinstance(part, int):
+            param += f"[{part}]"
+        elif part in _UNION_TAGS or "[" in part or part[:1].isupper():
+            continue  # pydantic names the union member it tried; OpenAI's param has no such part
+        else:
+            param += f".{part}" if param else part
+    return param
+
+
+def request_to_turn(request: ChatCompletionRequest, header_thread_id: str | None) -> dict[str, Any]:
+    """SDK chat()/chat_stream() keyword arguments for an OpenAI request."""
+    if request.n not in (None, 1):
+        raise RequestError("Only n=1 is supported.", param="n")
+    if request.stream_options is not None and not request.stream:
+        raise RequestError(
+            "stream_options is only allowed when stream is true.", param="stream_options"
+        )
+    turn: dict[str, Any] = {
+        "messages": [message_to_sdk(m, i) for i, m in enumerate(request.messages)],
+        "model": request.model,
+        "thread_id": _thread_id(request.thread_id, header_thread_id),
+    }
+    max_tokens = request.max_completion_tokens
+    if request.max_tokens is not None:
+        if max_tokens is not None and max_tokens != request.max_tokens:
+            raise RequestError("max_tokens and max_completion_tokens disagree.", param="max_tokens")
+        max_tokens = request.max_tokens
+    if max_tokens is not None:
+        turn["max_tokens"] = max_tokens
+    for name in (
+        "temperature",
+        "top_p",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+    ):
+        value = getattr(request, name)
+        if value is not None:
+            turn[name] = value
+    if request.stop is not None:
+        turn["stop"] = [request.stop] if isinstance(request.stop, str) else request.stop
+    if request.user:
+        turn["user"] = request.user
+    if request.metadata:
+        turn["metadata"] = request.metadata
+    _tools_to_turn(request, turn)
+    return turn
+
+
+def _thread_id(body: str | int | None, header: str | None) -> str:
+    value = "" if body is None else str(body)
+    if header and value and header != value:
+        raise RequestError(
+            "thread_id in the body and the X-Thread-Id header differ.", param="thread_id"
+        )
+    return value or header or ""
+
+
+def _tools_to_turn(request: ChatCompletionRequest, turn: dict[str, Any]) -> None:
+    if request.tools:
+        turn["tools"] = [tool.model_dump(exclude_none=True) for tool in request.tools]
+    choice = request.tool_choice
+    if choice is not None:
+        turn["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
+    if request.parallel_tool_calls is not None:
+        turn["parallel_tool_calls"] = request.parallel_tool_calls
+    fmt = request.response_format
+    if fmt is not None:
+        dumped: JsonObject = {"type": fmt.type}
+        if fmt.json_schema is not None:
+            dumped["json_schema"] = fmt.json_schema.model_dump(by_alias=True, exclude_none=True)
+        turn["response_format"] = dumped
+
+
+def message_to_sdk(message: ChatMessage, index: int) -> chatrpc.Message:
+    content = message.content
+    if isinstance(content, list):
+        content = "".join(part.text for part in content)
+    calls = tuple(
+        chatrpc.ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+        for c in message.tool_calls or ()
+    )
+    role = "system" if message.role == "developer" else message.role
+    return chatrpc.Message(
+        role=role,
+        content=content or "",
+        name=message.name or "",
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id or "",
+    )
+
+
+def usage_to_openai(usage: chatrpc.Usage) -> JsonObject:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def reply_to_openai(reply: chatrpc.Reply) -> JsonObject:
+    """A `chat.completion` object."""
+    message: JsonObject = {"role": "assistant", "content": reply.content, "refusal": None}
+    if reply.tool_calls:
+        message["content"] = reply.content or None
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ]
+    body: JsonObject = {
+        "id": reply.id,
+        "object": "chat.completion",
+        "created": reply.created,
+        "model": reply.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": reply.finish_reason.value,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_to_openai(reply.usage),
+    }
+    if reply.thread_id:
+        body["thread_id"] = reply.thread_id
+    return body
+
+
+def model_to_openai(model: chatrpc.Model) -> JsonObject:
+    return {"id": model.id, "object": "model", "created": model.created, "owned_by": model.owned_by}
+
+
+class ChunkEncoder:
+    """Encodes one stream's ReplyChunks as `chat.completion.chunk` JSON texts.
+
+    The envelope (id, created, model) is rendered once per stream; each delta then costs one
+    json.dumps of its text. `include_usage` follows OpenAI's stream_options.
+    """
+
+    def __init__(self, first: chatrpc.ReplyChunk, include_usage: bool) -> None:
+        head = json.dumps(
+            {
+                "id": first.id,
+                "object": "chat.completion.chunk",
+                "created": first.created,
+                "model": first.model,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )[:-1]
+        self._head = head + (',"usage":null' if include_usage else "") + ',"choices":['
+        self._usage_head = head + ',"choices":[],"usage":'
+        self._include_usage = include_usage
+
+    def _choice(self, delta: str, finish: str = "null") -> str:
+        return (
+            f'{self._head}{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish}}}]}}'
+        )
+
+    def encode(self, chunk: chatrpc.ReplyChunk) -> str | None:
+        """The JSON text for `chunk`, or None when it has nothing to send."""
+        if chunk.event == "start":
+            return self._choice('{"role":"assistant","content":""}')
+        if chunk.event == "delta":
+            delta: JsonObject = {}
+            if chunk.content:
+                delta["content"] = chunk.content
+            if chunk.tool_calls:
+                delta["tool_calls"] = [_tool_call_delta(d) for d in chunk.tool_calls]
+            return (
+                self._choice(json.dumps(delta, ensure_ascii=False, separators=(",", ":")))
+                if delta
+                else None
+            )
+        if chunk.event == "finish":
+            reason = chunk.finish_reason.value if chunk.finish_reason else "stop"
+            return self._choice("{}", f'"{reason}"')
+        if chunk.event == "usage" and self._include_usage and chunk.usage is not None:
+            return (
+                self._usage_head
+                + json.dumps(usage_to_openai(chunk.usage), separators=(",", ":"))
+                + "}"
+            )
+        return None
+
+
+def _tool_call_delta(delta: chatrpc.ToolCallDelta) -> JsonObject:
+    function: JsonObject = {"arguments": delta.arguments}
+    item: JsonObject = {"index": delta.index, "function": function}
+    if delta.id:
+        item["id"] = delta.id
+        item["type"] = "function"
+    if delta.name:
+        function["name"] = delta.name
+    return item

@@ -1,0 +1,143 @@
+"""Errors → HTTP status + OpenAI's envelope `{"error": {"message", "type", "param", "code"}}`.
+
+One table maps the SDK's gRPC codes to HTTP (google/rpc/code.proto's mapping); handlers
+installed once in create_app cover our errors, FastAPI's validation errors and Starlette's
+HTTP errors, so no response body is ever `{"detail": ...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+import chatrpc
+from gateway.disconnect import ClientDisconnected
+
+logger = logging.getLogger(__name__)
+
+# gRPC status code name → (HTTP status, OpenAI error type, extra headers)
+STATUS: dict[str, tuple[int, str, dict[str, str]]] = {
+    "INVALID_ARGUMENT": (400, "invalid_request_error", {}),
+    "OUT_OF_RANGE": (400, "invalid_request_error", {}),
+    "FAILED_PRECONDITION": (400, "invalid_request_error", {}),
+    "UNAUTHENTICATED": (401, "authentication_error", {"www-authenticate": "Bearer"}),
+    "PERMISSION_DENIED": (403, "permission_error", {}),
+    "NOT_FOUND": (404, "not_found_error", {}),
+    "ABORTED": (409, "conflict_error", {"x-should-retry": "false"}),
+    "ALREADY_EXISTS": (409, "conflict_error", {"x-should-retry": "false"}),
+    "RESOURCE_EXHAUSTED": (429, "rate_limit_error", {}),
+    "CANCELLED": (499, "cancelled_error", {}),
+    "DEADLINE_EXCEEDED": (504, "timeout_error", {}),
+    "UNIMPLEMENTED": (501, "invalid_request_error", {"x-should-retry": "false"}),
+    "UNAVAILABLE": (503, "service_unavailable_error", {"retry-after": "1"}),
+}
+INTERNAL: tuple[int, str, dict[str, str]] = (500, "server_error", {})
+
+
+# The core names fields of the gRPC contract; OpenAI clients know them by their HTTP names.
+_PARAM_PREFIXES = (
+    ("generation_config.", ""),
+    ("tool_choice.function_name", "tool_choice.function.name"),
+    ("response_format.json_schema", "response_format.json_schema.schema"),
+)
+
+
+def field_to_param(field: str | None) -> str | None:
+    """The OpenAI param for a core field: `generation_config.temperature` → `temperature`."""
+    if not field:
+        return None
+    for prefix, replacement in _PARAM_PREFIXES:
+        if field.startswith(prefix):
+            return replacement + field[len(prefix) :]
+    if field.startswith("tools[") and field.count(".") == 1:
+        head, tail = field.split(".")
+        return f"{head}.function.{tail}"
+    return field
+
+
+class RequestError(Exception):
+    """A request the gateway refuses on its own (HTTP shape), as a 400 unless told otherwise."""
+
+    def __init__(
+        self, message: str, *, param: str | None, status: int = 400, code: str = "invalid_request"
+    ) -> None:
+        super().__init__(message)
+        self.message, self.param, self.status, self.code = message, param, status, code
+
+
+def envelope(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def service_error_to_http(
+    exc: chatrpc.ChatServiceError,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for an error the core (or the SDK) reported."""
+    status, type_, headers = STATUS.get(exc.code.name, INTERNAL)
+    headers = dict(headers)
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(max(1, round(exc.retry_after)))
+    message = exc.message if status != 500 else "The server had an error processing the request."
+    param = field_to_param(exc.metadata.get("field"))
+    body = envelope(message, type_, param, exc.reason.lower() or None)
+    return status, body, headers
+
+
+async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, chatrpc.ChatServiceError)
+    status, body, headers = service_error_to_http(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _on_request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
+    body = envelope(exc.message, "invalid_request_error", exc.param, exc.code)
+    return JSONResponse(body, status_code=exc.status)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    param = ".".join(str(p) for p in first.get("loc", ())) or None
+    body = envelope(
+        f"Invalid request: {first.get('msg')}", "invalid_request_error", param, "invalid_request"
+    )
+    return JSONResponse(body, status_code=400)
+
+
+_HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+    body = envelope(str(exc.detail), type_, None, None)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _on_disconnected(request: Request, exc: Exception) -> Response:
+    return Response(status_code=499)  # nobody reads it; uvicorn drops it
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    status, type_, _ = INTERNAL
+    body = envelope("The server had an error processing the request.", type_, None, "internal")
+    return JSONResponse(body, status_code=status)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Registers every error handler once (called by create_app)."""
+    app.add_exception_handler(chatrpc.ChatServiceError, _on_service_error)
+    app.add_exception_handler(RequestError, _on_request_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnected, _on_disconnected)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,117 @@
+"""Pydantic models for the OpenAI request subset the gateway accepts (HTTP shape only).
+
+Ranges and limits are the core's job (it validates every request itself); these models
+check types strictly (`"stream": "yes"` is an error, NaN and Infinity are refused) and
+refuse fields we do not serve, naming them, rather than silently behaving differently.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+Number = StrictFloat | StrictInt
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class TextPart(_Strict):
+    """A text content part; the only part type served."""
+
+    type: Literal["text"]
+    text: StrictStr
+
+
+class FunctionCall(_Strict):
+    name: StrictStr
+    arguments: StrictStr
+
+
+class ToolCall(_Strict):
+    """A tool call in an assistant message of the history."""
+
+    id: StrictStr
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(_Strict):
+    """One message; `developer` is OpenAI's newer name for `system`."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: StrictStr | list[TextPart] | None = None
+    name: StrictStr | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: StrictStr | None = None
+    refusal: StrictStr | None = None
+
+
+class FunctionSpec(_Strict):
+    name: StrictStr
+    description: StrictStr | None = None
+    parameters: dict[str, Any] | None = None
+    strict: StrictBool | None = None
+
+
+class Tool(_Strict):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class NamedFunction(_Strict):
+    name: StrictStr
+
+
+class NamedToolChoice(_Strict):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class JsonSchemaFormat(_Strict):
+    name: StrictStr
+    description: StrictStr | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormat(_Strict):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class StreamOptions(_Strict):
+    include_usage: StrictBool | None = None
+    include_obfuscation: StrictBool | None = None
+
+
+class ChatCompletionRequest(_Strict):
+    """POST /v1/chat/completions. Fields outside this model are refused with a 400 naming them."""
+
+    model: StrictStr = ""
+    messages: list[ChatMessage]
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    temperature: Number | None = None
+    top_p: Number | None = None
+    max_tokens: StrictInt | None = None
+    max_completion_tokens: StrictInt | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    seed: StrictInt | None = None
+    presence_penalty: Number | None = None
+    frequency_penalty: Number | None = None
+    repetition_penalty: Number | None = None
+    n: StrictInt | None = None
+    user: StrictStr | None = None
+    metadata: dict[str, StrictStr] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: StrictBool | None = None
+    response_format: ResponseFormat | None = None
+    # chatrpc extension: the conversation thread (the seed clients send an integer).
+    thread_id: Annotated[StrictStr | StrictInt | None, Field(union_mode="left_to_right")] = None
+    # Accepted only at their "off" values, which change nothing.
+    logprobs: Literal[False] | None = None
+    store: Literal[False] | None = None

@@ -1,0 +1,31 @@
+"""POST /v1/chat/completions: OpenAI chat completions, JSON or SSE, over the core's RPCs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.body import read_json_body
+from gateway.convert import ChunkEncoder, parse_request, reply_to_openai, request_to_turn
+from gateway.disconnect import cancel_on_disconnect
+from gateway.sse import EventStreamResponse, event_stream, read_head
+from gateway.state import core_client
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def create_chat_completion(request: Request) -> Response:
+    """Creates a model response for the conversation; `stream: true` answers with SSE."""
+    body = parse_request(await read_json_body(request))
+    turn = request_to_turn(body, request.headers.get("x-thread-id"))
+    client, timeout = core_client(request)
+    if not body.stream:
+        reply = await cancel_on_disconnect(request, client.chat(timeout=timeout, **turn))
+        return JSONResponse(reply_to_openai(reply))
+    chunks = client.chat_stream(timeout=timeout, **turn)
+    # A failure before the first token keeps its HTTP status (see read_head).
+    head = await cancel_on_disconnect(request, read_head(chunks))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    encoder = ChunkEncoder(head[0], include_usage)
+    return EventStreamResponse(event_stream(head, chunks, encoder.encode))

@@ -1,0 +1,32 @@
+"""GET /v1/models and GET /v1/models/{model}: the core's models in OpenAI's list shape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from gateway.convert import model_to_openai
+from gateway.errors import RequestError
+from gateway.state import core_client
+
+router = APIRouter()
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> JSONResponse:
+    """Lists the models the core serves, the default first."""
+    client, timeout = core_client(request)
+    models = await client.list_models(timeout=timeout)
+    return JSONResponse({"object": "list", "data": [model_to_openai(m) for m in models]})
+
+
+@router.get("/v1/models/{model:path}")
+async def retrieve_model(model: str, request: Request) -> JSONResponse:
+    """One model by id; 404 `model_not_found` if the core does not serve it."""
+    client, timeout = core_client(request)
+    for found in await client.list_models(timeout=timeout):
+        if found.id == model:
+            return JSONResponse(model_to_openai(found))
+    raise RequestError(
+        f"The model {model!r} does not exist.", param="model", status=404, code="model_not_found"
+    )

@@ -1,0 +1,52 @@
+"""GET / (service info), GET /health (liveness) and GET /ready (the core's gRPC health)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+import chatrpc
+from gateway import __version__
+from gateway.errors import envelope
+from gateway.state import core_client
+
+router = APIRouter()
+
+ENDPOINTS = [
+    "POST /v1/chat/completions",
+    "GET /v1/models",
+    "GET /v1/models/{model}",
+    "GET /health",
+    "GET /ready",
+]
+
+
+@router.get("/")
+async def service_info() -> JSONResponse:
+    """Name, version and endpoints of this gateway."""
+    return JSONResponse({"name": "chatrpc", "version": __version__, "endpoints": ENDPOINTS})
+
+
+@router.get("/health")
+async def liveness() -> JSONResponse:
+    """The gateway process is up (it says nothing about the core; see /ready)."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/ready")
+async def readiness(request: Request) -> JSONResponse:
+    """200 when the core reports SERVING over grpc.health.v1; 503 while it is down or loading."""
+    client, _ = core_client(request)
+    try:
+        status = await client.health(timeout=2.0)
+    except chatrpc.ChatServiceError:
+        status = "UNREACHABLE"
+    if status == "SERVING":
+        return JSONResponse({"status": "ready", "core": status})
+    body = envelope(
+        f"The core is not serving (health: {status}).",
+        "service_unavailable_error",
+        None,
+        "core_not_ready",
+    )
+    return JSONResponse(body, status_code=503, headers={"retry-after": "1"})

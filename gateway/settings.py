@@ -1,0 +1,35 @@
+"""Gateway settings: a frozen dataclass, the only place the gateway reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway process needs; built once, at start-up."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    core_target: str = "127.0.0.1:50051"
+    # Deadline of every call to the core (the OpenAI SDK's own default timeout is 600 s).
+    call_timeout: float = 600.0
+    max_body_bytes: int = 1024 * 1024
+    graceful_shutdown_seconds: float = 35.0
+    # uvicorn/h11: the largest incomplete request head (reference/reliability.md, H32).
+    max_header_bytes: int = 32 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads CHATRPC_GATEWAY_* and CHATRPC_CORE_TARGET; unset ones keep the defaults."""
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            host=env.get("CHATRPC_GATEWAY_HOST", d.host),
+            port=int(env.get("CHATRPC_GATEWAY_PORT", d.port)),
+            core_target=env.get("CHATRPC_CORE_TARGET", d.core_target),
+            call_timeout=float(env.get("CHATRPC_GATEWAY_CALL_TIMEOUT", d.call_timeout)),
+            max_body_bytes=int(env.get("CHATRPC_GATEWAY_MAX_BODY_BYTES", d.max_body_bytes)),
+        )

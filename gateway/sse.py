@@ -1,0 +1,96 @@
+"""Server-sent events: the only module that writes `data: …`, `data: [DONE]` and in-stream errors.
+
+Payloads are JSON texts, and JSON escapes CR and LF, so model text containing
+"\\n\\ndata: [DONE]\\n\\n" cannot break the framing. An error after the first byte (the status
+is already 200) becomes one `data: {"error": {...}}` event and the stream ends WITHOUT
+`[DONE]`, so no client mistakes a failed stream for a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+import chatrpc
+from gateway.errors import service_error_to_http
+
+DONE = b"data: [DONE]\n\n"
+HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def frame(data: str) -> bytes:
+    """One SSE event carrying `data` (a JSON text, so it holds no raw newline)."""
+    return b"data: " + data.encode("utf-8") + b"\n\n"
+
+
+async def read_head(chunks: AsyncGenerator[chatrpc.ReplyChunk, None]) -> list[chatrpc.ReplyChunk]:
+    """The stream's first events up to and including the first one after "start".
+
+    The HTTP status is sent with the first byte, so the response waits for the model's first
+    token (or its failure): an error before any output is a real 4xx/5xx that clients can
+    retry, and after it only an in-stream error event is possible (LiteLLM's pre-first-chunk
+    rule). Time to first token is unchanged: start and first delta leave together.
+    """
+    head = [await anext(chunks)]
+    if head[0].event == "start":
+        head.append(await anext(chunks))
+    return head
+
+
+async def event_stream(
+    head: list[chatrpc.ReplyChunk],
+    rest: AsyncGenerator[chatrpc.ReplyChunk, None],
+    encode: Callable[[chatrpc.ReplyChunk], str | None],
+    *,
+    done: bool = True,
+) -> AsyncIterator[bytes]:
+    """Frames `head` and then `rest` as JSON events; ends with [DONE] or one error event.
+
+    Closing this iterator (the client went away) closes `rest`, which cancels the call.
+    """
+    async with aclosing(rest):
+        for chunk in head:
+            data = encode(chunk)
+            if data is not None:
+                yield frame(data)
+        try:
+            async for chunk in rest:
+                data = encode(chunk)
+                if data is not None:
+                    yield frame(data)
+        except chatrpc.ChatServiceError as exc:
+            _, body, _ = service_error_to_http(exc)
+            yield frame(json.dumps(body, ensure_ascii=False))
+            return
+    if done:
+        yield DONE
+
+
+class EventStreamResponse(StreamingResponse):
+    """A text/event-stream response that always watches for the client going away.
+
+    Starlette relies on a failing `send` to notice a disconnect under ASGI 2.4, which never
+    happens while the model is thinking; here a disconnect cancels the body iterator at
+    once, which cancels the gRPC call, and the core stops generating.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[bytes]) -> None:
+        super().__init__(content, headers=HEADERS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def stream() -> None:
+                await self.stream_response(send)
+                group.cancel_scope.cancel()
+
+            group.start_soon(stream)
+            await self.listen_for_disconnect(receive)
+            group.cancel_scope.cancel()
