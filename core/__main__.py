@@ -10,9 +10,11 @@ import sys
 from core.backends import create_backend
 from core.catalog import ModelCatalog, ModelSpec
 from core.errors import ChatError
+from core.memory import open_store
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
+from core.threads import ThreadMemory
 from core.types import GenerationParams
 
 logger = logging.getLogger("core")
@@ -44,7 +46,10 @@ async def load_models(catalog: ModelCatalog) -> None:
 
 async def serve(settings: Settings) -> None:
     catalog = build_catalog(settings)
-    core: CoreServer = await create_server(ChatPipeline(catalog, settings.limits), settings)
+    store = await open_store(settings.database_url)
+    memory = ThreadMemory(store, wait=settings.thread_wait_seconds)
+    pipeline = ChatPipeline(catalog, settings.limits, memory=memory)
+    core: CoreServer = await create_server(pipeline, settings)
     await core.server.start()
     logger.info(
         "chatrpc core listening on %s:%d (NOT_SERVING until loaded)", settings.host, core.port
@@ -62,6 +67,7 @@ async def serve(settings: Settings) -> None:
     finally:
         await core.stop(settings.grace_seconds)
         await catalog.aclose()
+        await store.aclose()
 
 
 def main() -> None:

@@ -65,6 +65,7 @@ class ReplyBuilder:
             tool_calls=calls,
             finish_reason=finish,
             usage=usage,
+            trimmed=start.trimmed,
         )
 
 

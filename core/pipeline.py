@@ -1,4 +1,4 @@
-"""ChatPipeline.run(turn): one turn as a stream of events. Unary replies fold this stream."""
+"""ChatPipeline.run(turn, caller): one turn as a stream of events. Unary replies fold this stream."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
-from core.catalog import ModelCatalog
+from core.aggregate import ReplyBuilder
+from core.backends.base import Backend
+from core.catalog import ModelCatalog, ModelSpec
 from core.errors import BackendUnavailableError, UnimplementedError
-from core.prompt import build_prompt, reply_budget, with_defaults
+from core.prompt import build_prompt, fit_to_context, reply_budget, with_defaults
 from core.settings import Limits
+from core.threads import ThreadMemory, TurnSession, replay_events
 from core.types import (
+    DEFAULT_OWNER,
+    Caller,
     ChatEvent,
     ChatMode,
     FinishReason,
+    Message,
+    Prompt,
     ResponseFormatType,
     TextDelta,
     ToolChoiceMode,
@@ -36,39 +43,95 @@ def new_reply_id() -> str:
 
 
 class ChatPipeline:
-    """Sequences the stages of a turn: validate, build the prompt, generate, emit events."""
+    """Sequences the stages of a turn: validate, load the thread, build and fit the prompt,
+    generate, emit events, and store the completed turn."""
 
     def __init__(
         self,
         catalog: ModelCatalog,
         limits: Limits | None = None,
         *,
+        memory: ThreadMemory | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_reply_id,
     ) -> None:
         self.catalog = catalog
+        self.memory = memory
         self._limits = limits or Limits()
         self._clock = clock
         self._new_id = new_id
 
-    async def run(self, turn: Turn) -> AsyncIterator[ChatEvent]:
+    async def run(self, turn: Turn, caller: Caller | None = None) -> AsyncIterator[ChatEvent]:
         """Yields TurnStart, deltas, TurnFinish and TurnUsage; raises ChatError on failure.
 
-        Everything that can reject the request happens before the first event, so callers
-        see a clean error status instead of a started reply.
+        Everything that can reject the request happens before the first event. With a thread,
+        TurnFinish and TurnUsage follow the turn's commit: a stream that ends without them
+        was not stored.
         """
+        caller = caller or Caller(DEFAULT_OWNER)
         spec = self.catalog.get(turn.model)
         validate_turn(turn, spec, self._limits)
-        _check_served(turn)
+        _check_served(turn, threads=self.memory is not None)
         backend = self.catalog.backend(spec.name)
-        prompt = build_prompt(turn)
-        prompt_tokens = await backend.count_tokens(prompt)
-        default_max = spec.defaults.max_tokens
-        params = reply_budget(prompt_tokens, turn.params, default_max, spec.context_window)
+        if not turn.thread_id or self.memory is None:
+            async for event in self._generate(turn, spec, backend, None):
+                yield event
+            return
+        async with self.memory.session(caller, turn) as session:
+            if session.replay is not None:
+                for event in replay_events(session.replay):
+                    yield event
+                return
+            async for event in self._generate_in_thread(turn, spec, backend, session):
+                yield event
+
+    async def _generate_in_thread(
+        self, turn: Turn, spec: ModelSpec, backend: Backend, session: TurnSession
+    ) -> AsyncIterator[ChatEvent]:
+        builder = ReplyBuilder()
+        held: list[ChatEvent] = []
+        async for event in self._generate(turn, spec, backend, session):
+            builder.add(event)
+            if isinstance(event, TurnFinish | TurnUsage):
+                held.append(event)  # released once the turn is stored
+            else:
+                yield event
+        await session.commit(builder.build())
+        for event in held:
+            yield event
+
+    async def _generate(
+        self,
+        turn: Turn,
+        spec: ModelSpec,
+        backend: Backend,
+        session: TurnSession | None,
+    ) -> AsyncIterator[ChatEvent]:
+        async def count(candidate: tuple[Message, ...]) -> int:
+            return await backend.count_tokens(Prompt(messages=candidate))
+
+        if session is None:
+            messages, trimmed = turn.messages, 0
+            prompt_tokens = await count(messages)
+        else:
+            reserve = turn.params.max_tokens or spec.defaults.max_tokens or 1
+            messages, trimmed, prompt_tokens = await fit_to_context(
+                session.instructions,
+                session.history,
+                session.new,
+                count,
+                spec.context_window - reserve,
+            )
+        prompt = build_prompt(turn, messages)
+        params = reply_budget(prompt_tokens, turn.params, spec.defaults.max_tokens, spec.context_window)
         params = with_defaults(params, spec.defaults)
 
         yield TurnStart(
-            id=self._new_id(), model=spec.name, created=int(self._clock()), thread_id=turn.thread_id
+            id=self._new_id(),
+            model=spec.name,
+            created=int(self._clock()),
+            thread_id=turn.thread_id,
+            trimmed=trimmed,
         )
         finish: FinishReason | None = None
         usage = Usage()
@@ -86,10 +149,10 @@ class ChatPipeline:
         yield TurnUsage(usage)
 
 
-def _check_served(turn: Turn) -> None:
+def _check_served(turn: Turn, *, threads: bool) -> None:
     """Rejects declared contract fields this server does not serve yet, instead of ignoring them."""
     unserved = [
-        ("thread_id", bool(turn.thread_id), "thread memory"),
+        ("thread_id", bool(turn.thread_id) and not threads, "thread memory"),
         ("tools", bool(turn.tools), "tool calling"),
         ("tool_choice", turn.tool_choice.mode is not ToolChoiceMode.AUTO, "tool choice"),
         (

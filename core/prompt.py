@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
 
 from core.errors import ContextLengthExceededError
-from core.types import GenerationParams, Prompt, Turn
+from core.types import GenerationParams, Message, Prompt, Role, Turn
 
 
-def build_prompt(turn: Turn) -> Prompt:
-    """The prompt a backend continues for `turn`."""
+def build_prompt(turn: Turn, messages: tuple[Message, ...] | None = None) -> Prompt:
+    """The prompt a backend continues for `turn` (with `messages` if the thread supplied them)."""
     return Prompt(
-        messages=turn.messages,
+        messages=turn.messages if messages is None else messages,
         tools=turn.tools,
         tool_choice=turn.tool_choice,
         parallel_tool_calls=turn.parallel_tool_calls,
@@ -50,3 +51,43 @@ def reply_budget(
     if params.max_tokens is not None:
         return params
     return replace(params, max_tokens=min(default_max or room, room))
+
+
+TokenCounter = Callable[[tuple[Message, ...]], Awaitable[int]]
+
+
+def turn_groups(history: tuple[Message, ...]) -> list[tuple[Message, ...]]:
+    """History cut before each user message, so trimming never orphans a reply or tool result."""
+    groups: list[list[Message]] = []
+    for message in history:
+        if message.role is Role.USER or not groups:
+            groups.append([])
+        groups[-1].append(message)
+    return [tuple(g) for g in groups]
+
+
+async def fit_to_context(
+    instructions: tuple[Message, ...],
+    history: tuple[Message, ...],
+    new: tuple[Message, ...],
+    count: TokenCounter,
+    limit: int,
+) -> tuple[tuple[Message, ...], int, int]:
+    """Drops the oldest history turns until the prompt fits `limit` tokens.
+
+    Returns (messages, trimmed message count, prompt tokens). Instructions (system messages)
+    and the new messages are always kept; if they alone exceed the limit the caller's
+    reply_budget reports it.
+    """
+    groups = turn_groups(history)
+    trimmed = 0
+    while True:
+        messages = (*instructions, *(m for g in groups for m in g), *new)
+        tokens = await count(messages)
+        if tokens <= limit or not groups:
+            return messages, trimmed, tokens
+        excess = tokens - limit
+        while groups and excess > 0:  # per-group counts estimate; the loop re-checks
+            group = groups.pop(0)
+            trimmed += len(group)
+            excess -= await count(group)

@@ -43,6 +43,9 @@ class Settings:
     n_threads: int = 0  # 0: one per CPU
     max_concurrent_rpcs: int = 64
     grace_seconds: float = 30.0
+    # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
+    database_url: str = "sqlite:///var/chatrpc.db"
+    thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     reflection: bool = True
     limits: Limits = field(default_factory=Limits)
 
@@ -64,6 +67,10 @@ class Settings:
             ),
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
+            database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
+            thread_wait_seconds=float(
+                _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
+            ),
         )
 
 

@@ -159,13 +159,25 @@ class Prompt:
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the owner of any thread they touch, and their idempotency key."""
+
+    owner: str
+    idempotency_key: str = ""
+
+
+DEFAULT_OWNER = "default"  # every caller, until API keys give callers identities
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
-    """First event of every turn."""
+    """First event of every turn; `trimmed` counts stored messages left out of the prompt."""
 
     id: str
     model: str
     created: int
     thread_id: str = ""
+    trimmed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,3 +236,4 @@ class Reply:
     tool_calls: tuple[ToolCall, ...]
     finish_reason: FinishReason
     usage: Usage
+    trimmed: int = 0

@@ -28,11 +28,18 @@ THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+def check_thread_id(thread_id: str) -> str:
+    """`thread_id` if well formed; InvalidArgumentError otherwise (also when empty)."""
+    if not THREAD_ID.fullmatch(thread_id):
+        _fail("thread_id must be 1-128 characters from [A-Za-z0-9_.:-].", "thread_id")
+    return thread_id
+
+
 def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
     """Raises InvalidArgumentError for the first problem found in `turn`."""
     _check_messages(turn.messages, limits)
-    if turn.thread_id and not THREAD_ID.fullmatch(turn.thread_id):
-        _fail("thread_id must be 1-128 characters from [A-Za-z0-9_.:-].", "thread_id")
+    if turn.thread_id:
+        check_thread_id(turn.thread_id)
     _check_params(turn.params, spec, limits)
     _check_tools(turn, limits)
     _check_mode(turn)

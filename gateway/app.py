@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
-from gateway.routes import chat_completions, models, service
+from gateway.routes import chat_completions, models, service, threads
 from gateway.settings import Settings
 from gateway.state import GatewayState
 
@@ -40,6 +40,6 @@ def create_app(
         redoc_url=None,
     )
     install_handlers(app)
-    for module in (chat_completions, models, service):
+    for module in (chat_completions, models, service, threads):
         app.include_router(module.router)
     return app

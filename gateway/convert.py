@@ -138,6 +138,11 @@ def message_to_sdk(message: ChatMessage, index: int) -> chatrpc.Message:
     )
 
 
+def turn_headers(trimmed: int) -> dict[str, str]:
+    """Response headers of a turn: how many stored messages did not fit the context window."""
+    return {"x-trimmed-messages": str(trimmed)}
+
+
 def usage_to_openai(usage: chatrpc.Usage) -> JsonObject:
     return {
         "prompt_tokens": usage.prompt_tokens,
@@ -241,4 +246,35 @@ def _tool_call_delta(delta: chatrpc.ToolCallDelta) -> JsonObject:
         item["type"] = "function"
     if delta.name:
         function["name"] = delta.name
+    return item
+
+
+def thread_to_openai(thread: chatrpc.Thread) -> JsonObject:
+    """A thread in the gateway's JSON shape (README "Thread routes")."""
+    body: JsonObject = {
+        "id": thread.thread_id,
+        "object": "thread",
+        "created_at": thread.created,
+        "updated_at": thread.updated,
+        "message_count": thread.message_count,
+    }
+    if thread.messages:
+        body["messages"] = [_stored_message(m) for m in thread.messages]
+    return body
+
+
+def _stored_message(stored: chatrpc.ThreadMessage) -> JsonObject:
+    message = stored.message
+    item: JsonObject = {"seq": stored.seq, "role": str(message.role), "content": message.content}
+    if message.name:
+        item["name"] = message.name
+    if message.tool_calls:
+        item["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id:
+        item["tool_call_id"] = message.tool_call_id
+    item["turn_id"] = stored.turn_id
+    item["created_at"] = stored.created
     return item

@@ -78,8 +78,13 @@ def catalog(scripted: ScriptedBackend, embedded_backend: LlamaCppBackend) -> Mod
 
 
 @pytest.fixture
-def core_server(catalog: ModelCatalog) -> Iterator[CoreThread]:
-    """A real core on 127.0.0.1:0 (own loop thread) serving `catalog`."""
-    server = CoreThread(catalog)
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/threads.db"
+
+
+@pytest.fixture
+def core_server(catalog: ModelCatalog, sqlite_url: str) -> Iterator[CoreThread]:
+    """A real core on 127.0.0.1:0 (own loop thread) serving `catalog`, threads in SQLite."""
+    server = CoreThread(catalog, database_url=sqlite_url)
     yield server
     server.stop()

@@ -14,9 +14,11 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.catalog import ModelCatalog
+from core.memory import MemoryStore, open_store
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
+from core.threads import ThreadMemory
 
 T = TypeVar("T")
 
@@ -41,11 +43,21 @@ class LoopThread:
 class CoreThread:
     """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>"."""
 
-    def __init__(self, catalog: ModelCatalog, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        settings: Settings | None = None,
+        *,
+        database_url: str | None = None,
+    ) -> None:
         self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
         self.catalog = catalog
-        self.pipeline = ChatPipeline(catalog, self.settings.limits)
         self._loop = LoopThread()
+        self.store: MemoryStore | None = None
+        if database_url is not None:
+            self.store = self._loop.run(open_store(database_url))
+        memory = ThreadMemory(self.store, wait=self.settings.thread_wait_seconds) if self.store else None
+        self.pipeline = ChatPipeline(catalog, self.settings.limits, memory=memory)
         self.core: CoreServer = self._loop.run(self._start())
         self.target = f"127.0.0.1:{self.core.port}"
 
@@ -61,6 +73,8 @@ class CoreThread:
 
     def stop(self) -> None:
         self._loop.run(self.core.server.stop(0))
+        if self.store is not None:
+            self._loop.run(self.store.aclose())
         self._loop.close()
 
 

@@ -17,10 +17,12 @@ from chatrpc._base import (
     build_request,
     call_metadata,
     model_from_pb,
+    page_from_pb,
     reply_from_pb,
+    thread_from_pb,
 )
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import Model, Reply, ReplyChunk
+from chatrpc._types import Model, Reply, ReplyChunk, Thread, ThreadPage
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -51,20 +53,30 @@ class AsyncClient:
         self._timeout = timeout
 
     async def chat(
-        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+        self,
+        messages: Messages,
+        *,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[TurnOptions],
     ) -> Reply:
         """Runs one turn and returns the whole reply; see `Client.chat`."""
         request = build_request(pb.ChatRequest(), messages, options)
         try:
             response = await self._stub.Chat(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key, idempotency_key),
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         return reply_from_pb(response)
 
     async def chat_stream(
-        self, messages: Messages, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+        self,
+        messages: Messages,
+        *,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[TurnOptions],
     ) -> AsyncGenerator[ReplyChunk, None]:
         """Runs one turn and yields its events; see `Client.chat_stream`.
 
@@ -73,7 +85,9 @@ class AsyncClient:
         """
         request = build_request(pb.StreamChatRequest(), messages, options)
         call = self._stub.StreamChat(
-            request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            request,
+            timeout=timeout or self._timeout,
+            metadata=call_metadata(self._api_key, idempotency_key),
         )
         parser = ChunkParser()
         try:
@@ -95,6 +109,48 @@ class AsyncClient:
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         return [model_from_pb(m) for m in response.models]
+
+    async def get_thread(self, thread_id: str | int, *, timeout: float | None = None) -> Thread:
+        """One of the caller's threads with its stored messages, oldest first.
+
+        Raises:
+            NotFoundError: No such thread belongs to the caller.
+        """
+        request = pb.GetThreadRequest(thread_id=str(thread_id))
+        try:
+            response = await self._stub.GetThread(
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+        return thread_from_pb(response.thread)
+
+    async def list_threads(
+        self, *, page_size: int = 20, page_token: str = "", timeout: float | None = None
+    ) -> ThreadPage:
+        """The caller's threads, most recently updated first, without their messages."""
+        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
+        try:
+            response = await self._stub.ListThreads(
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+        return page_from_pb(response)
+
+    async def delete_thread(self, thread_id: str | int, *, timeout: float | None = None) -> None:
+        """Deletes one of the caller's threads and its messages.
+
+        Raises:
+            NotFoundError: No such thread belongs to the caller.
+        """
+        request = pb.DeleteThreadRequest(thread_id=str(thread_id))
+        try:
+            await self._stub.DeleteThread(
+                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
 
     async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeAlias, TypedDict, TypeVar
 
@@ -15,6 +15,9 @@ from chatrpc._types import (
     Reply,
     ReplyChunk,
     Role,
+    Thread,
+    ThreadMessage,
+    ThreadPage,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -206,12 +209,11 @@ def _response_format_to_pb(fmt: Mapping[str, Any]) -> pb.ResponseFormat:
     return result
 
 
-def call_metadata(
-    api_key: str | None, extra: Iterable[tuple[str, str]] = ()
-) -> tuple[tuple[str, str], ...]:
-    """gRPC metadata for a call: the API key as `authorization: Bearer …` plus `extra`."""
+def call_metadata(api_key: str | None, idempotency_key: str | None = None) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata for a call: `authorization: Bearer <key>` and `idempotency-key`, if given."""
     items = [("authorization", f"Bearer {api_key}")] if api_key else []
-    items.extend(extra)
+    if idempotency_key:
+        items.append(("idempotency-key", idempotency_key))
     return tuple(items)
 
 
@@ -233,7 +235,41 @@ def reply_from_pb(response: pb.ChatResponse) -> Reply:
         tool_calls=_calls_from_pb(response.message),
         finish_reason=_FINISH.get(response.finish_reason, FinishReason.STOP),
         usage=usage_from_pb(response.usage),
+        trimmed=response.trimmed_message_count,
     )
+
+
+_ROLE_NAMES = {value: Role(name) for name, value in _ROLES.items()}
+
+
+def thread_from_pb(thread: pb.Thread) -> Thread:
+    messages = tuple(
+        ThreadMessage(
+            seq=m.seq,
+            message=Message(
+                role=_ROLE_NAMES.get(m.message.role, Role.USER),
+                content=m.message.content,
+                name=m.message.name,
+                tool_calls=_calls_from_pb(m.message),
+                tool_call_id=m.message.tool_call_id,
+            ),
+            turn_id=m.turn_id,
+            created=m.create_time.seconds,
+        )
+        for m in thread.messages
+    )
+    return Thread(
+        thread_id=thread.thread_id,
+        created=thread.create_time.seconds,
+        updated=thread.update_time.seconds,
+        message_count=thread.message_count,
+        messages=messages,
+    )
+
+
+def page_from_pb(response: pb.ListThreadsResponse) -> ThreadPage:
+    threads = tuple(thread_from_pb(t) for t in response.threads)
+    return ThreadPage(threads=threads, next_page_token=response.next_page_token)
 
 
 def model_from_pb(model: pb.Model) -> Model:
@@ -263,6 +299,7 @@ class ChunkParser:
                 model=start.model,
                 created=start.create_time.seconds,
                 thread_id=start.thread_id,
+                trimmed=start.trimmed_message_count,
             )
             return self._head
         if kind == "delta":

@@ -75,6 +75,8 @@ class Reply:
         tool_calls: Function calls the assistant requested.
         finish_reason: Why generation stopped.
         usage: Token accounting.
+        trimmed: How many of the thread's oldest messages were left out of the prompt to fit
+            the model's context window (they stay stored).
     """
 
     id: str
@@ -85,6 +87,7 @@ class Reply:
     tool_calls: tuple[ToolCall, ...]
     finish_reason: FinishReason
     usage: Usage
+    trimmed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,8 @@ class ToolCallDelta:
 class ReplyChunk:
     """One event of a streamed reply (what `chat_stream()` yields).
 
-    Every chunk repeats the reply's `id`, `model`, `created` and `thread_id`. `event` says
+    Every chunk repeats the reply's `id`, `model`, `created`, `thread_id` and `trimmed`
+    (stored messages left out of the prompt to fit the context window). `event` says
     what the chunk carries: "start" (nothing more), "delta" (`content` and/or `tool_calls`),
     "finish" (`finish_reason`) or "usage" (`usage`, always last).
     """
@@ -111,6 +115,7 @@ class ReplyChunk:
     model: str
     created: int
     thread_id: str
+    trimmed: int = 0
     content: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
     finish_reason: FinishReason | None = None
@@ -127,3 +132,32 @@ class Model:
     context_window: int
     ready: bool
     created: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """A message as stored in a thread: its position, the turn (reply id) that stored it."""
+
+    seq: int
+    message: Message
+    turn_id: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A stored conversation thread (`messages` is empty in list results)."""
+
+    thread_id: str
+    created: int
+    updated: int
+    message_count: int
+    messages: tuple[ThreadMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    """One page of `list_threads()`; pass `next_page_token` for the next, empty on the last."""
+
+    threads: tuple[Thread, ...]
+    next_page_token: str

@@ -4,6 +4,7 @@ limits are checked by core.validation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -11,7 +12,10 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from chatrpc.v1 import chat_service_pb2 as pb
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
+from core.memory.base import Thread, ThreadPage
 from core.types import (
+    DEFAULT_OWNER,
+    Caller,
     ChatEvent,
     ChatMode,
     FinishReason,
@@ -172,6 +176,53 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
     )
 
 
+IDEMPOTENCY_KEY = "idempotency-key"
+
+
+def metadata_to_caller(metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
+    """The caller of an RPC. Every caller is the default owner until API keys exist."""
+    key = ""
+    for name, value in metadata or ():
+        if name == IDEMPOTENCY_KEY:
+            key = value if isinstance(value, str) else ""
+            if not 0 < len(key) <= 255 or not key.isprintable():
+                raise InvalidArgumentError(
+                    "idempotency-key must be 1-255 printable characters.", field="idempotency_key"
+                )
+    return Caller(owner=DEFAULT_OWNER, idempotency_key=key)
+
+
+def thread_to_pb(thread: Thread) -> pb.Thread:
+    return pb.Thread(
+        thread_id=thread.thread_id,
+        create_time=_timestamp(int(thread.created)),
+        update_time=_timestamp(int(thread.updated)),
+        message_count=len(thread.messages),
+        messages=[
+            pb.ThreadMessage(
+                seq=m.seq,
+                message=message_to_pb(m.message),
+                turn_id=m.turn_id,
+                create_time=_timestamp(int(m.created)),
+            )
+            for m in thread.messages
+        ],
+    )
+
+
+def page_to_pb(page: ThreadPage) -> pb.ListThreadsResponse:
+    threads = [
+        pb.Thread(
+            thread_id=t.thread_id,
+            create_time=_timestamp(int(t.created)),
+            update_time=_timestamp(int(t.updated)),
+            message_count=t.message_count,
+        )
+        for t in page.threads
+    ]
+    return pb.ListThreadsResponse(threads=threads, next_page_token=page.next_page_token)
+
+
 def reply_to_pb(reply: Reply) -> pb.ChatResponse:
     message = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
     return pb.ChatResponse(
@@ -182,6 +233,7 @@ def reply_to_pb(reply: Reply) -> pb.ChatResponse:
         message=message_to_pb(message),
         finish_reason=_FINISH_PB[reply.finish_reason],
         usage=usage_to_pb(reply.usage),
+        trimmed_message_count=reply.trimmed,
     )
 
 
@@ -192,6 +244,7 @@ def event_to_pb(event: ChatEvent) -> pb.StreamChatResponse:
             model=event.model,
             create_time=_timestamp(event.created),
             thread_id=event.thread_id,
+            trimmed_message_count=event.trimmed,
         )
         return pb.StreamChatResponse(start=start)
     if isinstance(event, TurnFinish):

@@ -8,9 +8,14 @@ import grpc
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 from core.aggregate import fold
+from core.errors import UnimplementedError
+from core.memory.base import MemoryStore
 from core.pipeline import ChatPipeline
 from core.server import convert
 from core.server.errors import status_on_error
+from core.validation import check_thread_id
+
+DEFAULT_PAGE_SIZE = 20
 
 
 class ChatServicer(pb_grpc.ChatServiceServicer):
@@ -26,7 +31,8 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
     ) -> pb.ChatResponse:
         async with status_on_error(context):
             turn = convert.request_to_turn(request)
-            return convert.reply_to_pb(await fold(self._pipeline.run(turn)))
+            caller = convert.metadata_to_caller(context.invocation_metadata())
+            return convert.reply_to_pb(await fold(self._pipeline.run(turn, caller)))
         raise AssertionError("unreachable: status_on_error aborts")
 
     async def StreamChat(
@@ -36,7 +42,8 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
     ) -> AsyncIterator[pb.StreamChatResponse]:
         async with status_on_error(context):
             turn = convert.request_to_turn(request)
-            async for event in self._pipeline.run(turn):
+            caller = convert.metadata_to_caller(context.invocation_metadata())
+            async for event in self._pipeline.run(turn, caller):
                 yield convert.event_to_pb(event)
 
     async def ListModels(
@@ -47,3 +54,42 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         catalog = self._pipeline.catalog
         models = [convert.model_to_pb(spec, catalog.is_ready(spec.name)) for spec in catalog]
         return pb.ListModelsResponse(models=models)
+
+    async def GetThread(  # noqa: N802
+        self,
+        request: pb.GetThreadRequest,
+        context: grpc.aio.ServicerContext[pb.GetThreadRequest, pb.GetThreadResponse],
+    ) -> pb.GetThreadResponse:
+        async with status_on_error(context):
+            caller = convert.metadata_to_caller(context.invocation_metadata())
+            thread = await self._threads().get_thread(caller.owner, check_thread_id(request.thread_id))
+            return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
+        raise AssertionError("unreachable: status_on_error aborts")
+
+    async def ListThreads(  # noqa: N802
+        self,
+        request: pb.ListThreadsRequest,
+        context: grpc.aio.ServicerContext[pb.ListThreadsRequest, pb.ListThreadsResponse],
+    ) -> pb.ListThreadsResponse:
+        async with status_on_error(context):
+            caller = convert.metadata_to_caller(context.invocation_metadata())
+            size = request.page_size or DEFAULT_PAGE_SIZE
+            page = await self._threads().list_threads(caller.owner, page_size=size, page_token=request.page_token)
+            return convert.page_to_pb(page)
+        raise AssertionError("unreachable: status_on_error aborts")
+
+    async def DeleteThread(  # noqa: N802
+        self,
+        request: pb.DeleteThreadRequest,
+        context: grpc.aio.ServicerContext[pb.DeleteThreadRequest, pb.DeleteThreadResponse],
+    ) -> pb.DeleteThreadResponse:
+        async with status_on_error(context):
+            caller = convert.metadata_to_caller(context.invocation_metadata())
+            await self._threads().delete_thread(caller.owner, check_thread_id(request.thread_id))
+            return pb.DeleteThreadResponse()
+        raise AssertionError("unreachable: status_on_error aborts")
+
+    def _threads(self) -> MemoryStore:
+        if self._pipeline.memory is None:
+            raise UnimplementedError("This server has no thread memory.", field="thread_id")
+        return self._pipeline.memory.store

@@ -16,6 +16,9 @@ ENDPOINTS = [
     "POST /v1/chat/completions",
     "GET /v1/models",
     "GET /v1/models/{model}",
+    "GET /v1/threads",
+    "GET /v1/threads/{thread_id}",
+    "DELETE /v1/threads/{thread_id}",
     "GET /health",
     "GET /ready",
 ]

@@ -176,7 +176,6 @@ async def test_prompt_beyond_the_context_window_is_context_length_exceeded(stub,
 
 
 UNSERVED = {
-    "thread_id": {"thread_id": "t1"},
     "tools": {"tools": [pb.Tool(name="f")]},
     "tool_choice": {"tool_choice": pb.ToolChoice(mode=pb.TOOL_CHOICE_MODE_NONE)},
     "response_format": {

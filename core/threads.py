@@ -1,0 +1,160 @@
+"""Thread memory as the pipeline sees it: one turn's context from a stored thread, its commit.
+
+Rules (README "Thread memory" states them for users):
+
+- The stored thread holds user, assistant and tool messages. System messages in a request are
+  instructions for that turn only: placed first in the prompt, never stored.
+- A request that repeats the whole stored thread before its new messages (the openai SDK
+  habit) has that prefix recognised and not stored twice; otherwise all its messages are new.
+- A turn is stored whole (its new messages and the reply) only once the reply is complete;
+  a cancelled or failed turn stores nothing.
+- Turns on one thread run one at a time in arrival order; a turn that waits longer than
+  `wait` seconds fails with ThreadBusyError (ABORTED / 409). Across replicas sharing one
+  database, the store's optimistic commit refuses the second of two overlapping turns
+  (ThreadChangedError).
+- An idempotency key makes a retried turn return the stored reply without generating again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+
+from core.errors import IdempotencyKeyReusedError, ThreadBusyError
+from core.memory.base import MemoryStore, TurnRecord
+from core.types import (
+    Caller,
+    ChatEvent,
+    Message,
+    Reply,
+    Role,
+    TextDelta,
+    ToolCallDelta,
+    Turn,
+    TurnFinish,
+    TurnStart,
+    TurnUsage,
+)
+
+
+def request_hash(turn: Turn) -> str:
+    """A stable digest of everything in a request that shapes its turn."""
+    canonical = json.dumps(asdict(turn), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def split_messages(
+    messages: tuple[Message, ...], stored: tuple[Message, ...]
+) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
+    """(instructions, new messages): system messages apart, a repeated stored prefix dropped."""
+    instructions = tuple(m for m in messages if m.role is Role.SYSTEM)
+    rest = tuple(m for m in messages if m.role is not Role.SYSTEM)
+    if stored and len(rest) > len(stored) and rest[: len(stored)] == stored:
+        rest = rest[len(stored) :]
+    return instructions, rest
+
+
+@dataclass(slots=True)
+class TurnSession:
+    """One turn on a thread, inside its lock: the context to prompt with, and its commit."""
+
+    caller: Caller
+    thread_id: str
+    history: tuple[Message, ...] = ()
+    instructions: tuple[Message, ...] = ()
+    new: tuple[Message, ...] = ()
+    head: int = 0
+    digest: str = ""
+    replay: TurnRecord | None = None
+    _store: MemoryStore | None = field(default=None, repr=False)
+
+    async def commit(self, reply: Reply) -> None:
+        """Stores the new messages and the reply as one turn (raises if the thread moved)."""
+        assert self._store is not None
+        answer = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
+        record = TurnRecord(
+            turn_id=reply.id,
+            thread_id=self.thread_id,
+            messages=(*self.new, answer),
+            model=reply.model,
+            finish_reason=reply.finish_reason,
+            usage=reply.usage,
+            idempotency_key=self.caller.idempotency_key,
+            request_hash=self.digest,
+            created=time.time(),
+        )
+        await self._store.commit_turn(self.caller.owner, self.head, record)
+
+
+class ThreadMemory:
+    """Opens TurnSessions over a MemoryStore, serialising turns per (owner, thread)."""
+
+    def __init__(self, store: MemoryStore, *, wait: float = 30.0) -> None:
+        self.store = store
+        self._wait = wait
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def session(self, caller: Caller, turn: Turn) -> AsyncIterator[TurnSession]:
+        """Holds the thread's lock for the whole turn and loads its context (or its replay)."""
+        async with self._locked(caller.owner, turn.thread_id):
+            session = TurnSession(caller, turn.thread_id, digest=request_hash(turn), _store=self.store)
+            if caller.idempotency_key:
+                stored = await self.store.find_turn(caller.owner, caller.idempotency_key)
+                if stored is not None and stored.request_hash != session.digest:
+                    raise IdempotencyKeyReusedError(
+                        "This Idempotency-Key was already used with a different request.",
+                        field="idempotency_key",
+                    )
+                session.replay = stored
+                if stored is not None:
+                    yield session
+                    return
+            session.history, session.head = await self.store.load_history(caller.owner, turn.thread_id)
+            session.instructions, session.new = split_messages(turn.messages, session.history)
+            yield session
+
+    @asynccontextmanager
+    async def _locked(self, owner: str, thread_id: str) -> AsyncIterator[None]:
+        key = (owner, thread_id)
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), self._wait)
+            except TimeoutError:
+                raise ThreadBusyError(
+                    f"Another turn on thread {thread_id!r} is still running.", thread_id=thread_id
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+
+def replay_events(record: TurnRecord, trimmed: int = 0) -> Iterator[ChatEvent]:
+    """The events of a stored turn, as a retried request receives them."""
+    reply = record.messages[-1]
+    yield TurnStart(
+        id=record.turn_id,
+        model=record.model,
+        created=int(record.created),
+        thread_id=record.thread_id,
+        trimmed=trimmed,
+    )
+    if reply.content:
+        yield TextDelta(reply.content)
+    for index, call in enumerate(reply.tool_calls):
+        yield ToolCallDelta(index=index, id=call.id, name=call.name, arguments=call.arguments)
+    yield TurnFinish(record.finish_reason)
+    yield TurnUsage(record.usage)
+
