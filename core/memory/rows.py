@@ -28,9 +28,13 @@ def message_to_params(message: Message) -> MessageParams:
 def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
     """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created)."""
     seq, turn_id, role, content, name, tool_calls, tool_call_id, created = row
-    calls = tuple(
-        ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"])
-        for c in json.loads(tool_calls)
+    calls = (
+        tuple(
+            ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"])
+            for c in json.loads(tool_calls)
+        )
+        if tool_calls != "[]"  # the common case; skips a JSON parse per message
+        else ()
     )
     message = Message(
         role=Role(role), content=content, name=name, tool_calls=calls, tool_call_id=tool_call_id

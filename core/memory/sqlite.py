@@ -99,7 +99,7 @@ _UNAVAILABLE = "thread memory is unavailable"
 def path_from_url(url: str) -> str:
     """`sqlite:///relative.db` → `relative.db`; `sqlite:////abs.db` → `/abs.db`; `:memory:`."""
     prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
+    if url[: len(prefix)].lower() != prefix or len(url) == len(prefix):
         raise ConfigError("SQLite store URL must be sqlite:///relative.db or sqlite:////abs.db")
     return url[len(prefix) :]
 

@@ -27,8 +27,8 @@ from tests.core.memory.stateful import run_memory_state_machine
 _clock = itertools.count(1_700_000_000)
 
 
-def user(text: str, **fields: str) -> Message:
-    return Message(role=Role.USER, content=text, **fields)
+def user(text: str, name: str = "") -> Message:
+    return Message(role=Role.USER, content=text, name=name)
 
 
 def assistant(text: str, *calls: ToolCall) -> Message:
@@ -116,9 +116,8 @@ class MemoryStoreContract:
         assert history == first.messages + second.messages + third.messages
         thread = await store.get_thread("alice", "t")
         assert [m.seq for m in thread.messages] == list(range(7))
-        assert [m.turn_id for m in thread.messages] == [first.turn_id] * 2 + [
-            second.turn_id
-        ] * 2 + [third.turn_id] * 3
+        turn_ids = [first.turn_id] * 2 + [second.turn_id] * 2 + [third.turn_id] * 3
+        assert [m.turn_id for m in thread.messages] == turn_ids
         assert thread.created <= thread.updated
 
     # --- optimistic concurrency ----------------------------------------------------------
@@ -371,9 +370,10 @@ async def _all_pages(
     store: MemoryStore, owner: str, *, page_size: int, page_token: str = ""
 ) -> list[list[ThreadSummary]]:
     pages = []
-    while True:
+    for _ in range(20):  # bounded: a cursor that repeats must fail, not hang
         page = await store.list_threads(owner, page_size=page_size, page_token=page_token)
         pages.append(list(page.threads))
         page_token = page.next_page_token
         if not page_token:
             return pages
+    raise AssertionError("paging did not end")

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -40,7 +41,7 @@ SETTINGS = settings(
 THREAD_IDS = ("t0", "t1", "线程")
 owners = st.integers(min_value=0, max_value=2)
 thread_ids = st.sampled_from(THREAD_IDS)
-texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
 tool_calls = st.lists(st.builds(ToolCall, id=texts, name=texts, arguments=texts), max_size=2)
 prompts = st.one_of(
     st.builds(Message, role=st.just(Role.USER), content=texts, name=texts),
@@ -76,9 +77,21 @@ class MemoryMachine(RuleBasedStateMachine):
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.runner.run(coroutine)
 
-    @rule(owner=owners, thread_id=thread_ids, messages=turns, keyed=st.booleans())
-    def commit(
-        self, owner: int, thread_id: str, messages: tuple[Message, ...], keyed: bool
+    @initialize(seeds=st.lists(st.tuples(owners, thread_ids, turns), min_size=2, max_size=5))
+    def seed(self, seeds: list[tuple[int, str, tuple[Message, ...]]]) -> None:
+        for owner, thread_id, messages in seeds:
+            self.commit(owner, thread_id, messages)
+
+    @rule(owner=owners, thread_id=thread_ids, messages=turns)
+    def commit(self, owner: int, thread_id: str, messages: tuple[Message, ...]) -> None:
+        self._commit(owner, thread_id, messages, keyed=False)
+
+    @rule(owner=owners, thread_id=thread_ids, messages=turns)
+    def commit_with_key(self, owner: int, thread_id: str, messages: tuple[Message, ...]) -> None:
+        self._commit(owner, thread_id, messages, keyed=True)
+
+    def _commit(
+        self, owner: int, thread_id: str, messages: tuple[Message, ...], *, keyed: bool
     ) -> None:
         thread = self.threads.get((owner, thread_id), ModelThread())
         key = uuid.uuid4().hex if keyed else ""
@@ -138,8 +151,9 @@ class MemoryMachine(RuleBasedStateMachine):
 
     @rule(owner=owners, page_size=st.integers(min_value=1, max_value=3))
     def list_all(self, owner: int, page_size: int) -> None:
-        listed, token = [], ""
-        while True:
+        listed: list[tuple[str, int]] = []
+        token = ""
+        for _ in range(len(THREAD_IDS) + 1):  # bounded: a cursor that repeats must not hang
             page = self.run(
                 self.store.list_threads(self.owners[owner], page_size=page_size, page_token=token)
             )
@@ -148,6 +162,7 @@ class MemoryMachine(RuleBasedStateMachine):
             token = page.next_page_token
             if not token:
                 break
+        assert not token, "paging did not end"
         mine = sorted(
             ((t, m) for (o, t), m in self.threads.items() if o == owner),
             key=lambda item: item[1].updated,
@@ -189,9 +204,12 @@ def run_memory_state_machine(url: str) -> None:
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
         store = runner.run(open_store(url))
         try:
-            machine = type("MemoryMachineOnStore", (MemoryMachine,), {})
-            machine.store = store
-            machine.runner = runner
-            run_state_machine_as_test(machine, settings=SETTINGS)
+
+            class MemoryMachineOnStore(MemoryMachine):
+                pass
+
+            MemoryMachineOnStore.store = store
+            MemoryMachineOnStore.runner = runner
+            run_state_machine_as_test(MemoryMachineOnStore, settings=SETTINGS)
         finally:
             runner.run(store.aclose())

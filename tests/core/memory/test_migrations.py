@@ -1,0 +1,116 @@
+"""Migrations: named, numbered and append-only; each applied exactly once, in both dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from core.memory import open_store
+from core.memory.migrations import MIGRATIONS, Migration, check_migrations, pending
+from tests import pg
+
+NAMES = [m.name for m in MIGRATIONS]
+TABLES = {"_migrations", "threads", "messages", "turns"}
+
+
+def test_names_are_unique_numbered_and_ordered() -> None:
+    assert sorted(NAMES) == NAMES
+    assert len(set(NAMES)) == len(NAMES)
+    # Merged migrations are never renamed, reordered or removed.
+    assert NAMES[:3] == ["m001_threads", "m002_messages", "m003_turns"]
+    check_migrations(MIGRATIONS)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["m001_a", "m001_b"], ["m001_a", "m003_b"], ["m002_a"], ["001_a"], ["m001_A"], ["m001-a"]],
+)
+def test_check_rejects_duplicate_gapped_or_misnamed_migrations(names: list[str]) -> None:
+    with pytest.raises(ValueError, match="misnamed"):
+        check_migrations(tuple(Migration(n, ("SELECT 1",), ("SELECT 1",)) for n in names))
+
+
+def test_check_rejects_a_migration_missing_a_dialect() -> None:
+    with pytest.raises(ValueError, match="dialect"):
+        check_migrations((Migration("m001_a", ("SELECT 1",), ()),))
+
+
+def test_pending_keeps_order_and_skips_applied() -> None:
+    assert pending([]) == MIGRATIONS
+    assert pending(NAMES) == ()
+    assert [m.name for m in pending(NAMES[:1])] == NAMES[1:]
+
+
+def _sqlite_state(path: Path) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
+    """Applied migrations and each table's columns."""
+    conn = sqlite3.connect(path)
+    try:
+        applied = conn.execute("SELECT name, applied FROM _migrations ORDER BY name").fetchall()
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        columns = {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+    finally:
+        conn.close()
+    return applied, columns
+
+
+async def test_sqlite_applies_every_migration_once(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    await (await open_store(f"sqlite:///{path}")).aclose()
+    applied, columns = await asyncio.to_thread(_sqlite_state, path)
+    assert [name for name, _ in applied] == NAMES
+    assert set(columns) == TABLES
+
+    await (await open_store(f"sqlite:///{path}")).aclose()
+
+    assert (await asyncio.to_thread(_sqlite_state, path))[0] == applied  # same rows, same times
+
+
+async def test_sqlite_concurrent_opens_apply_migrations_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
+    for store in stores:
+        await store.aclose()
+    applied, _ = await asyncio.to_thread(_sqlite_state, tmp_path / "m.db")
+    assert [name for name, _ in applied] == NAMES
+
+
+async def _postgres_state(url: str) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT name, applied FROM _migrations ORDER BY name")
+        cols = await conn.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        )
+    finally:
+        await conn.close()
+    columns: dict[str, list[str]] = {}
+    for row in cols:
+        columns.setdefault(row["table_name"], []).append(row["column_name"])
+    return [(r["name"], r["applied"]) for r in rows], columns
+
+
+@pytest.mark.postgres
+async def test_postgres_applies_every_migration_once_under_concurrent_opens(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    url = await pg.create_database(postgres_server_url)
+    try:
+        stores = await asyncio.gather(*(open_store(url) for _ in range(3)))
+        for store in stores:
+            await store.aclose()
+        applied, columns = await _postgres_state(url)
+        assert [name for name, _ in applied] == NAMES
+
+        await (await open_store(url)).aclose()
+
+        assert (await _postgres_state(url))[0] == applied  # same rows, same times
+    finally:
+        await pg.drop_database(postgres_server_url, url)
+    # Both dialects build the same tables with the same columns in the same order.
+    await (await open_store(f"sqlite:///{tmp_path / 'm.db'}")).aclose()
+    assert columns == (await asyncio.to_thread(_sqlite_state, tmp_path / "m.db"))[1]
