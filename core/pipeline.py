@@ -1,4 +1,4 @@
-"""ChatPipeline.run(turn, caller): one turn as a stream of events. Unary replies fold this stream."""
+"""ChatPipeline.run(turn, caller): one turn as a stream of events; unary replies fold it."""
 
 from __future__ import annotations
 
@@ -123,7 +123,9 @@ class ChatPipeline:
                 spec.context_window - reserve,
             )
         prompt = build_prompt(turn, messages)
-        params = reply_budget(prompt_tokens, turn.params, spec.defaults.max_tokens, spec.context_window)
+        params = reply_budget(
+            prompt_tokens, turn.params, spec.defaults.max_tokens, spec.context_window
+        )
         params = with_defaults(params, spec.defaults)
 
         yield TurnStart(

@@ -103,7 +103,9 @@ class ThreadMemory:
     async def session(self, caller: Caller, turn: Turn) -> AsyncIterator[TurnSession]:
         """Holds the thread's lock for the whole turn and loads its context (or its replay)."""
         async with self._locked(caller.owner, turn.thread_id):
-            session = TurnSession(caller, turn.thread_id, digest=request_hash(turn), _store=self.store)
+            session = TurnSession(
+                caller, turn.thread_id, digest=request_hash(turn), _store=self.store
+            )
             if caller.idempotency_key:
                 stored = await self.store.find_turn(caller.owner, caller.idempotency_key)
                 if stored is not None and stored.request_hash != session.digest:
@@ -115,7 +117,9 @@ class ThreadMemory:
                 if stored is not None:
                     yield session
                     return
-            session.history, session.head = await self.store.load_history(caller.owner, turn.thread_id)
+            session.history, session.head = await self.store.load_history(
+                caller.owner, turn.thread_id
+            )
             session.instructions, session.new = split_messages(turn.messages, session.history)
             yield session
 
@@ -157,4 +161,3 @@ def replay_events(record: TurnRecord, trimmed: int = 0) -> Iterator[ChatEvent]:
         yield ToolCallDelta(index=index, id=call.id, name=call.name, arguments=call.arguments)
     yield TurnFinish(record.finish_reason)
     yield TurnUsage(record.usage)
-

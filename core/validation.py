@@ -40,6 +40,9 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
     _check_messages(turn.messages, limits)
     if turn.thread_id:
         check_thread_id(turn.thread_id)
+        for i, message in enumerate(turn.messages):
+            if "\x00" in message.content:  # PostgreSQL text cannot store it; refuse up front
+                _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
     _check_params(turn.params, spec, limits)
     _check_tools(turn, limits)
     _check_mode(turn)

@@ -81,7 +81,9 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(content, headers={**HEADERS, **(headers or {})})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from core.backends.llama_cpp import LlamaCppBackend, chat_template, load_llama
 from core.catalog import ModelCatalog, ModelSpec
+from tests import pg
 from tests.fakes import ScriptedBackend
 from tests.servers import CoreThread
 
@@ -88,3 +89,19 @@ def core_server(catalog: ModelCatalog, sqlite_url: str) -> Iterator[CoreThread]:
     server = CoreThread(catalog, database_url=sqlite_url)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """Admin URL of a reachable PostgreSQL server (found, or started for this session)."""
+    with pg.postgres_server() as found:
+        if found.url is None:
+            pytest.skip(found.reason)
+        yield found.url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """URL of a database of this test run's own, dropped at the end of the session."""
+    with pg.fresh_database(postgres_server_url) as url:
+        yield url

@@ -48,7 +48,8 @@ class ScriptedBackend:
     kind: ClassVar[str] = "scripted"
     supports_tools: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, echo: bool = False) -> None:
+        self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
         self.token_counts = 0
@@ -63,7 +64,8 @@ class ScriptedBackend:
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[BackendChunk]:
         record = StreamRecord(prompt=prompt, params=params)
         self.calls.append(record)
-        script = self.scripts.popleft() if self.scripts else Script(pieces=["ok"])
+        default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
+        script = self.scripts.popleft() if self.scripts else Script(pieces=[default])
         try:
             for piece in script.pieces:
                 if script.fail_after is not None and record.produced >= script.fail_after:

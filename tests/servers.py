@@ -56,7 +56,9 @@ class CoreThread:
         self.store: MemoryStore | None = None
         if database_url is not None:
             self.store = self._loop.run(open_store(database_url))
-        memory = ThreadMemory(self.store, wait=self.settings.thread_wait_seconds) if self.store else None
+        memory = (
+            ThreadMemory(self.store, wait=self.settings.thread_wait_seconds) if self.store else None
+        )
         self.pipeline = ChatPipeline(catalog, self.settings.limits, memory=memory)
         self.core: CoreServer = self._loop.run(self._start())
         self.target = f"127.0.0.1:{self.core.port}"

@@ -64,7 +64,9 @@ class AsyncClient:
         request = build_request(pb.ChatRequest(), messages, options)
         try:
             response = await self._stub.Chat(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key, idempotency_key),
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(self._api_key, idempotency_key),
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None

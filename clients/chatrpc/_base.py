@@ -209,7 +209,9 @@ def _response_format_to_pb(fmt: Mapping[str, Any]) -> pb.ResponseFormat:
     return result
 
 
-def call_metadata(api_key: str | None, idempotency_key: str | None = None) -> tuple[tuple[str, str], ...]:
+def call_metadata(
+    api_key: str | None, idempotency_key: str | None = None
+) -> tuple[tuple[str, str], ...]:
     """gRPC metadata for a call: `authorization: Bearer <key>` and `idempotency-key`, if given."""
     items = [("authorization", f"Bearer {api_key}")] if api_key else []
     if idempotency_key:

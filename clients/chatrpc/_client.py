@@ -85,7 +85,9 @@ class Client:
         request = build_request(pb.ChatRequest(), messages, options)
         try:
             response = self._stub.Chat(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key, idempotency_key),
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(self._api_key, idempotency_key),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None

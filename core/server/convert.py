@@ -4,7 +4,7 @@ limits are checked by core.validation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -179,7 +179,7 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
 IDEMPOTENCY_KEY = "idempotency-key"
 
 
-def metadata_to_caller(metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
+def metadata_to_caller(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:
     """The caller of an RPC. Every caller is the default owner until API keys exist."""
     key = ""
     for name, value in metadata or ():

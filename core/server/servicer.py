@@ -55,18 +55,20 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         models = [convert.model_to_pb(spec, catalog.is_ready(spec.name)) for spec in catalog]
         return pb.ListModelsResponse(models=models)
 
-    async def GetThread(  # noqa: N802
+    async def GetThread(
         self,
         request: pb.GetThreadRequest,
         context: grpc.aio.ServicerContext[pb.GetThreadRequest, pb.GetThreadResponse],
     ) -> pb.GetThreadResponse:
         async with status_on_error(context):
             caller = convert.metadata_to_caller(context.invocation_metadata())
-            thread = await self._threads().get_thread(caller.owner, check_thread_id(request.thread_id))
+            thread = await self._threads().get_thread(
+                caller.owner, check_thread_id(request.thread_id)
+            )
             return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
         raise AssertionError("unreachable: status_on_error aborts")
 
-    async def ListThreads(  # noqa: N802
+    async def ListThreads(
         self,
         request: pb.ListThreadsRequest,
         context: grpc.aio.ServicerContext[pb.ListThreadsRequest, pb.ListThreadsResponse],
@@ -74,11 +76,13 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         async with status_on_error(context):
             caller = convert.metadata_to_caller(context.invocation_metadata())
             size = request.page_size or DEFAULT_PAGE_SIZE
-            page = await self._threads().list_threads(caller.owner, page_size=size, page_token=request.page_token)
+            page = await self._threads().list_threads(
+                caller.owner, page_size=size, page_token=request.page_token
+            )
             return convert.page_to_pb(page)
         raise AssertionError("unreachable: status_on_error aborts")
 
-    async def DeleteThread(  # noqa: N802
+    async def DeleteThread(
         self,
         request: pb.DeleteThreadRequest,
         context: grpc.aio.ServicerContext[pb.DeleteThreadRequest, pb.DeleteThreadResponse],

@@ -19,7 +19,7 @@ async def list_threads(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str, Query(max_length=1024)] = "",
 ) -> JSONResponse:
-    """The caller's threads, most recently updated first; `after` is the previous `next_page_token`."""
+    """The caller's threads, most recently updated first; `after` = previous next_page_token."""
     client, timeout = core_client(request)
     page = await client.list_threads(page_size=limit, page_token=after, timeout=timeout)
     return JSONResponse(

@@ -17,7 +17,10 @@ from core.types import Role
 def ask(client, content: str, thread_id, **kwargs):
     extra = {"thread_id": thread_id, **kwargs.pop("extra_body", {})}
     return client.chat.completions.create(
-        model="scripted", messages=[{"role": "user", "content": content}], extra_body=extra, **kwargs
+        model="scripted",
+        messages=[{"role": "user", "content": content}],
+        extra_body=extra,
+        **kwargs,
     )
 
 
@@ -63,9 +66,16 @@ def test_resending_the_whole_history_stores_the_same_rows(openai_client, scripte
                 {"role": "assistant", "content": "A1"},
                 *messages,
             ]
-        openai_client.chat.completions.create(model="scripted", messages=messages, extra_body={"thread_id": thread})
+        openai_client.chat.completions.create(
+            model="scripted", messages=messages, extra_body={"thread_id": thread}
+        )
     assert stored(gateway, "only-new") == stored(gateway, "full-history")
-    assert stored(gateway, "full-history") == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2")]
+    assert stored(gateway, "full-history") == [
+        ("user", "Q1"),
+        ("assistant", "A1"),
+        ("user", "Q2"),
+        ("assistant", "A2"),
+    ]
     # The system message applied to its turn (first in the prompt) but was not stored.
     last_prompt = scripted.calls[-1].prompt.messages
     assert (last_prompt[0].role, last_prompt[0].content) == (Role.SYSTEM, "Be brief.")
@@ -75,11 +85,15 @@ def test_resending_the_whole_history_stores_the_same_rows(openai_client, scripte
 def test_thread_id_from_the_x_thread_id_header(gateway, scripted):
     scripted.enqueue(["hi"])
     body = {"model": "scripted", "messages": [{"role": "user", "content": "hello"}]}
-    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"X-Thread-Id": "hdr-1"})
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions", json=body, headers={"X-Thread-Id": "hdr-1"}
+    )
     assert response.status_code == 200
     assert stored(gateway, "hdr-1") == [("user", "hello"), ("assistant", "hi")]
     clash = httpx.post(
-        gateway.url + "/v1/chat/completions", json={**body, "thread_id": "other"}, headers={"X-Thread-Id": "hdr-1"}
+        gateway.url + "/v1/chat/completions",
+        json={**body, "thread_id": "other"},
+        headers={"X-Thread-Id": "hdr-1"},
     )
     assert clash.status_code == 400 and clash.json()["error"]["param"] == "thread_id"
 
@@ -88,7 +102,9 @@ def test_backend_failure_mid_stream_leaves_the_thread_as_before(openai_client, s
     scripted.enqueue(["A1"])
     ask(openai_client, "Q1", "fail-1")
     before = stored(gateway, "fail-1")
-    scripted.enqueue(["partial", "more", "never"], fail_after=2, error=BackendUnavailableError("died"))
+    scripted.enqueue(
+        ["partial", "more", "never"], fail_after=2, error=BackendUnavailableError("died")
+    )
     with pytest.raises(openai.APIError):
         for _ in ask(openai_client, "Q2", "fail-1", stream=True):
             pass
@@ -104,7 +120,12 @@ def test_cancelled_stream_leaves_the_thread_as_before(gateway, scripted, openai_
     import json
 
     payload = json.dumps(
-        {"model": "scripted", "stream": True, "thread_id": "cancel-1", "messages": [{"role": "user", "content": "Q2"}]}
+        {
+            "model": "scripted",
+            "stream": True,
+            "thread_id": "cancel-1",
+            "messages": [{"role": "user", "content": "Q2"}],
+        }
     ).encode()
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
@@ -126,7 +147,11 @@ def test_cancelled_stream_leaves_the_thread_as_before(gateway, scripted, openai_
 
 def test_idempotent_retry_after_a_lost_response_stores_one_turn(gateway, scripted):
     scripted.enqueue(["the one reply"])
-    body = {"model": "scripted", "thread_id": "idem-1", "messages": [{"role": "user", "content": "Q"}]}
+    body = {
+        "model": "scripted",
+        "thread_id": "idem-1",
+        "messages": [{"role": "user", "content": "Q"}],
+    }
     headers = {"Idempotency-Key": "turn-0001"}
     first = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers).json()
     retry = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers).json()
@@ -134,7 +159,9 @@ def test_idempotent_retry_after_a_lost_response_stores_one_turn(gateway, scripte
     assert retry["choices"][0]["message"]["content"] == "the one reply"
     assert len(scripted.calls) == 1
     assert stored(gateway, "idem-1") == [("user", "Q"), ("assistant", "the one reply")]
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={**body, "stream": True}, headers=headers) as r:
+    with httpx.stream(
+        "POST", gateway.url + "/v1/chat/completions", json={**body, "stream": True}, headers=headers
+    ) as r:
         text = "".join(r.iter_text())
     assert "the one reply" in text and text.rstrip().endswith("data: [DONE]")
     changed = {**body, "messages": [{"role": "user", "content": "another question"}]}
@@ -144,13 +171,17 @@ def test_idempotent_retry_after_a_lost_response_stores_one_turn(gateway, scripte
     assert conflict.json()["error"]["code"] == "idempotency_key_reused"
 
 
-async def test_sixteen_concurrent_turns_on_one_thread_are_serialised(async_openai_client, scripted, gateway):
+async def test_sixteen_concurrent_turns_on_one_thread_are_serialised(
+    async_openai_client, scripted, gateway
+):
     for i in range(16):
         scripted.enqueue([f"A{i}"], delay=0.005)
 
     async def turn(i: int):
         return await async_openai_client.chat.completions.create(
-            model="scripted", messages=[{"role": "user", "content": f"Q{i}"}], extra_body={"thread_id": "busy"}
+            model="scripted",
+            messages=[{"role": "user", "content": f"Q{i}"}],
+            extra_body={"thread_id": "busy"},
         )
 
     replies = await asyncio.gather(*(turn(i) for i in range(16)))
@@ -173,11 +204,15 @@ def test_thread_routes_list_get_delete(openai_client, scripted, gateway):
     page = httpx.get(gateway.url + "/v1/threads", params={"limit": 2}).json()
     assert page["object"] == "list" and page["has_more"] is True
     assert [t["id"] for t in page["data"]] == ["r-3", "r-2"]
-    rest = httpx.get(gateway.url + "/v1/threads", params={"limit": 2, "after": page["next_page_token"]}).json()
+    rest = httpx.get(
+        gateway.url + "/v1/threads", params={"limit": 2, "after": page["next_page_token"]}
+    ).json()
     assert [t["id"] for t in rest["data"]] == ["r-1"] and rest["has_more"] is False
     thread = httpx.get(gateway.url + "/v1/threads/r-2").json()
     assert thread["object"] == "thread" and thread["message_count"] == 2
-    assert thread["messages"][1]["role"] == "assistant" and thread["messages"][1]["turn_id"].startswith("chatcmpl-")
+    assert thread["messages"][1]["role"] == "assistant" and thread["messages"][1][
+        "turn_id"
+    ].startswith("chatcmpl-")
     deleted = httpx.delete(gateway.url + "/v1/threads/r-2")
     assert deleted.json() == {"id": "r-2", "object": "thread.deleted", "deleted": True}
     missing = httpx.get(gateway.url + "/v1/threads/r-2")
@@ -196,7 +231,10 @@ def test_context_window_trims_oldest_turns_and_says_so(gateway, scripted, openai
         "model": "scripted",
         "thread_id": "trim-1",
         "max_tokens": 200,
-        "messages": [{"role": "system", "content": "keep me"}, {"role": "user", "content": "final"}],
+        "messages": [
+            {"role": "system", "content": "keep me"},
+            {"role": "user", "content": "final"},
+        ],
     }
     response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
     assert response.status_code == 200
