@@ -6,40 +6,62 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 from core.backends import create_backend
-from core.catalog import ModelCatalog, ModelSpec
-from core.errors import ChatError
+from core.catalog import ModelCatalog, load_specs, override_embedded, resolve_key
+from core.errors import ChatError, ModelNotConfiguredError, ModelNotReadyError
 from core.memory import open_store
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
 from core.threads import ThreadMemory
-from core.types import GenerationParams
 
 logger = logging.getLogger("core")
 
 
 def build_catalog(settings: Settings) -> ModelCatalog:
-    """The catalog this process serves: the embedded (or configured) GGUF model."""
-    spec = ModelSpec(
-        name=settings.model_name,
-        backend="llama_cpp",
-        context_window=settings.context_window,
-        defaults=GenerationParams(max_tokens=settings.default_max_tokens),
-        options={
-            "model_path": settings.model_path,
-            "context_window": settings.context_window,
-            "n_threads": settings.n_threads,
-        },
+    """The catalog file's models, with the embedded-model overrides from the environment."""
+    specs = load_specs(Path(settings.models_file))
+    specs = override_embedded(
+        specs, settings.model_name, settings.model_path, settings.context_window
     )
-    return ModelCatalog([spec])
+    local = {"n_threads": settings.n_threads}
+    return ModelCatalog(
+        [
+            replace(s, options={**s.options, **local, "context_window": s.context_window})
+            if s.backend == "llama_cpp"
+            else s
+            for s in specs
+        ]
+    )
 
 
-async def load_models(catalog: ModelCatalog) -> None:
-    """Loads every model's backend off the event loop and attaches it to the catalog."""
+async def load_models(catalog: ModelCatalog, environ: Mapping[str, str]) -> None:
+    """Builds every model's backend off the event loop and attaches it to the catalog.
+
+    A model whose API-key variable is unset is marked not configured; the default model
+    failing to load stops the server, any other model failing is marked unavailable.
+    """
     for spec in catalog:
-        backend = await asyncio.to_thread(create_backend, spec.backend, spec.options)
+        options, missing = resolve_key(spec, environ)
+        if missing:
+            message = f"The model {spec.name!r} needs an API key: set {missing} for the core."
+            catalog.mark_unready(spec.name, ModelNotConfiguredError(message, model=spec.name))
+            logger.info("model %s not configured (set %s)", spec.name, missing)
+            continue
+        try:
+            backend = await asyncio.to_thread(create_backend, spec.backend, options)
+        except ChatError as exc:
+            if spec.name == catalog.default:
+                raise
+            catalog.mark_unready(
+                spec.name, ModelNotReadyError(f"The model {spec.name!r} failed to load.")
+            )
+            logger.error("model %s failed to load: %s", spec.name, exc.message)
+            continue
         catalog.attach(spec.name, backend)
         logger.info("model %s ready (%s)", spec.name, spec.backend)
 
@@ -59,7 +81,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await load_models(catalog)
+        await load_models(catalog, settings.environ)
         await core.set_serving(True)
         logger.info("serving")
         await stop.wait()

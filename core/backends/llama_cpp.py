@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import importlib.metadata
+import json
 import os
 import secrets
 import threading
@@ -28,6 +29,8 @@ from core.types import (
     JsonObject,
     Message,
     Prompt,
+    ResponseFormat,
+    ResponseFormatType,
     Usage,
 )
 
@@ -140,6 +143,7 @@ class LlamaCppBackend:
         self, prompt: Prompt, params: GenerationParams
     ) -> AsyncGenerator[BackendChunk, None]:
         tokens = await asyncio.to_thread(self._encode, prompt)
+        grammar = json_grammar(prompt.response_format)
         loop = asyncio.get_running_loop()
         ready: asyncio.Queue[str | _Result | BaseException] = asyncio.Queue()
         cancelled = threading.Event()
@@ -147,7 +151,9 @@ class LlamaCppBackend:
         def emit(item: str | _Result | BaseException) -> None:
             loop.call_soon_threadsafe(ready.put_nowait, item)
 
-        job = loop.run_in_executor(self._executor, self._generate, tokens, params, cancelled, emit)
+        job = loop.run_in_executor(
+            self._executor, self._generate, tokens, params, grammar, cancelled, emit
+        )
         try:
             while True:
                 pieces = [await ready.get()]
@@ -185,6 +191,7 @@ class LlamaCppBackend:
         self,
         tokens: list[int],
         params: GenerationParams,
+        grammar: object,
         cancelled: threading.Event,
         emit: Callable[[str | _Result | BaseException], None],
     ) -> None:
@@ -192,7 +199,7 @@ class LlamaCppBackend:
         try:
             if cancelled.is_set():
                 return
-            result = self._sample(tokens, params, cancelled, emit)
+            result = self._sample(tokens, params, grammar, cancelled, emit)
             if result is not None:
                 emit(result)
         except Exception as exc:  # handed to the event loop, which raises a ChatError
@@ -202,6 +209,7 @@ class LlamaCppBackend:
         self,
         tokens: list[int],
         params: GenerationParams,
+        grammar: object,
         cancelled: threading.Event,
         emit: Callable[[str | _Result | BaseException], None],
     ) -> _Result | None:
@@ -212,7 +220,10 @@ class LlamaCppBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = _StopMatcher((*params.stop, *self._template_stop))
         eos, completion, finish = llama.token_eos(), 0, FinishReason.LENGTH
-        generator = llama.generate(tokens, **_sampling_kwargs(params))
+        kwargs: dict[str, object] = {**_sampling_kwargs(params)}
+        if grammar is not None:
+            kwargs["grammar"] = grammar
+        generator = llama.generate(tokens, **kwargs)
         try:
             for token in generator:
                 if cancelled.is_set():
@@ -286,6 +297,23 @@ def _sampling_kwargs(params: GenerationParams) -> dict[str, float]:
     if params.repetition_penalty is not None:
         kwargs["repeat_penalty"] = params.repetition_penalty
     return kwargs
+
+
+def json_grammar(fmt: ResponseFormat) -> object:
+    """A llama.cpp grammar constraining output to JSON (any object, or the given schema)."""
+    if fmt.type is ResponseFormatType.TEXT:
+        return None
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    if fmt.type is ResponseFormatType.JSON_OBJECT or not fmt.schema:
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(fmt.schema), verbose=False)
+    except Exception as exc:  # the converter raises plain exceptions for unsupported schemas
+        raise InvalidArgumentError(
+            f"This JSON Schema cannot be enforced by the embedded model: {exc}",
+            field="response_format.json_schema",
+        ) from None
 
 
 def message_to_template(message: Message) -> JsonObject:

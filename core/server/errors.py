@@ -28,6 +28,7 @@ STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
     errors.ConflictError: grpc.StatusCode.ABORTED,
     errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
     errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.ModelNotConfiguredError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ModelNotReadyError: grpc.StatusCode.UNAVAILABLE,
     errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.BackendTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -291,3 +291,29 @@ async def test_embedded_model_stops_within_two_tokens_of_a_cancel(stub, counting
     await asyncio.sleep(0.5)  # the model makes ~40 tokens/s: 20 tokens if it kept going
     after = counting_llama.yielded
     assert after - at_cancel <= 2
+
+
+@pytest.mark.model
+async def test_embedded_model_follows_a_json_schema_through_its_grammar(stub):
+    import json
+
+    from google.protobuf import struct_pb2
+
+    schema = struct_pb2.Struct()
+    schema.update(
+        {
+            "type": "object",
+            "properties": {"color": {"type": "string", "enum": ["red", "green", "blue"]}},
+            "required": ["color"],
+        }
+    )
+    request = chat_request(
+        model=EMBEDDED,
+        messages=[pb.Message(role=pb.ROLE_USER, content="Pick a color.")],
+        generation_config=pb.GenerationConfig(max_tokens=60, temperature=0.0),
+        response_format=pb.ResponseFormat(
+            type=pb.RESPONSE_FORMAT_TYPE_JSON_SCHEMA, schema_name="color", json_schema=schema
+        ),
+    )
+    reply = await stub.Chat(request)
+    assert json.loads(reply.message.content)["color"] in ("red", "green", "blue")

@@ -176,11 +176,6 @@ async def test_prompt_beyond_the_context_window_is_context_length_exceeded(stub,
 
 
 UNSERVED = {
-    "tools": {"tools": [pb.Tool(name="f")]},
-    "tool_choice": {"tool_choice": pb.ToolChoice(mode=pb.TOOL_CHOICE_MODE_NONE)},
-    "response_format": {
-        "response_format": pb.ResponseFormat(type=pb.RESPONSE_FORMAT_TYPE_JSON_OBJECT)
-    },
     "mode": {"mode": pb.CHAT_MODE_KNOWLEDGE, "space_id": "docs"},
 }
 
