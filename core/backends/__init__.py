@@ -11,6 +11,7 @@ from core.errors import ConfigError
 
 BACKENDS: Final[Mapping[str, str]] = {
     "llama_cpp": "core.backends.llama_cpp:LlamaCppBackend",
+    "openai_compat": "core.backends.openai_compat:OpenAICompatBackend",
 }
 
 

@@ -1,0 +1,295 @@
+"""OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions` via openai.AsyncOpenAI.
+
+One turn is one upstream call (the client is built with `max_retries=0`: retries belong to our
+caller), always streamed with `stream_options.include_usage`. Requests carry only the fields
+`openai_wire.request_fields` allows; the URL, key, headers and upstream model name come from
+the catalog options alone. The last chunk carries the upstream's usage or, when none came
+(llama-cpp-python's server ignores `stream_options`), `count_tokens`' estimate for the prompt
+and one completion token per streamed delta. A stream that ends without a finish reason is
+BackendUnavailableError.
+
+Errors are mapped once, here:
+
+    upstream                                        domain error
+    429 (retry-after, retry-after-ms, HTTP date)    ResourceExhaustedError(retry_after=…)
+    401 / 403 (the server's own key)                BackendUnavailableError
+    408, timeouts                                   BackendTimeoutError
+    other 4xx                                       BackendError, generic message + status
+    5xx, connection failures, failures mid-stream   BackendUnavailableError
+    (an error event, invalid JSON, a dropped connection)
+
+The upstream's own text (which may hold keys, URLs or paths) is logged at WARNING with the
+key redacted and never reaches a client. Closing the stream (aclose or cancellation) closes
+the upstream HTTP response, which aborts generation on servers that watch for disconnects.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import time
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, ClassVar, cast
+
+import openai
+from openai import AsyncStream
+from openai.types.chat import ChatCompletionChunk
+
+from core.backends.openai_wire import OWNED_FIELDS, ChunkFolder, estimate_tokens, request_fields
+from core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ChatError,
+    ConfigError,
+    ResourceExhaustedError,
+)
+from core.types import BackendChunk, GenerationParams, JsonObject, Prompt, Usage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0  # seconds to connect, and between two reads of the stream
+NO_KEY = "EMPTY"  # sent to keyless upstreams (vLLM's convention); the SDK insists on a key
+OPTIONS = frozenset(
+    {
+        "base_url", "api_key", "upstream_model", "timeout", "max_retries", "http_client",
+        "default_headers", "supports_tools", "repetition_penalty", "extra",
+    }
+)  # fmt: skip
+_REJECTED = {400: "invalid request", 404: "unknown model or route", 413: "request too large"}
+_SAFE_CODES = frozenset({"context_length_exceeded", "model_not_found", "unsupported_parameter"})
+_MAX_RETRY_AFTER = 3600.0
+
+
+class OpenAICompatBackend:
+    """Streams replies from an OpenAI-compatible upstream through an injected AsyncOpenAI.
+
+    The backend owns `client` and closes it in `aclose`. `supports_tools=False` leaves tools
+    out of requests (the catalog pairs such a model with a text tool-call format);
+    `repetition_penalty=True` says the upstream accepts that field (vLLM, LightLLM);
+    `extra` holds operator-configured body fields sent with every request.
+    """
+
+    kind: ClassVar[str] = "openai_compat"
+    supports_tools: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        upstream_model: str,
+        supports_tools: bool = True,
+        repetition_penalty: bool = False,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        _check_settings(upstream_model, extra or {})
+        self._client = client
+        self._model = upstream_model
+        self._repetition_penalty = repetition_penalty
+        self._extra: JsonObject = dict(extra or {})
+        self._upstream = f"{client.base_url.host}:{client.base_url.port or ''}"
+        # The Protocol declares the capability per class; an upstream without native tool
+        # calling is configured per instance, so the instance shadows the class default.
+        vars(self)["supports_tools"] = supports_tools
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> OpenAICompatBackend:
+        """Builds the backend from catalog options (the catalog has resolved the key's env var)."""
+        unknown = sorted(set(options) - OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown openai_compat options {unknown}; known: {sorted(OPTIONS)}")
+        extra = options.get("extra") or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError("openai_compat option extra must be a mapping")
+        model = _text_option(options, "upstream_model")
+        tools = _flag_option(options, "supports_tools", True)
+        repetition_penalty = _flag_option(options, "repetition_penalty", False)
+        _check_settings(model, extra)  # before a client exists that would need closing
+        return cls(
+            client_from_options(options),
+            upstream_model=model,
+            supports_tools=tools,
+            repetition_penalty=repetition_penalty,
+            extra=extra,
+        )
+
+    async def count_tokens(self, prompt: Prompt) -> int:
+        """An estimate (no tokenizer here): see `openai_wire.estimate_tokens`."""
+        return estimate_tokens(prompt, tools=self.supports_tools)
+
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams
+    ) -> AsyncGenerator[BackendChunk, None]:
+        fields = request_fields(
+            self._model,
+            prompt,
+            params,
+            tools=self.supports_tools,
+            repetition_penalty=self._repetition_penalty,
+            extra=self._extra,
+        )
+        try:
+            upstream = await self._client.chat.completions.create(
+                **fields, stream=True, stream_options={"include_usage": True}
+            )
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from None
+        folder = ChunkFolder()
+        async with upstream:  # closes the HTTP response on every exit, cancellation included
+            while (chunk := await self._next(upstream)) is not None:
+                out = folder.feed(chunk)
+                if out is not None:
+                    yield out
+        if folder.finish is None:
+            logger.warning("Upstream %s ended its stream without a finish reason", self._upstream)
+            raise BackendUnavailableError(
+                "The upstream model's stream ended before the reply finished.", backend=self.kind
+            )
+        usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
+        yield BackendChunk(finish_reason=folder.finish, usage=usage)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _next(self, upstream: AsyncStream[ChatCompletionChunk]) -> ChatCompletionChunk | None:
+        try:
+            return await anext(upstream)
+        except StopAsyncIteration:
+            return None
+        except openai.OpenAIError as exc:  # an error event; a dropped or timed-out connection
+            raise self._error(exc, midstream=True) from None
+        except ValueError as exc:  # invalid JSON, or a chunk of the wrong shape
+            logger.warning("Upstream %s sent an invalid chunk: %.200s", self._upstream, exc)
+            raise BackendUnavailableError(
+                "The upstream model sent an invalid stream.", backend=self.kind
+            ) from None
+
+    def _error(self, exc: openai.OpenAIError, *, midstream: bool = False) -> ChatError:
+        """The domain error for an SDK failure; the upstream's own text is only logged."""
+        detail, key = str(exc), self._client.api_key
+        if len(key) >= 8:  # shorter "keys" are placeholders, and would mangle the text
+            detail = detail.replace(key, "[redacted]")
+        logger.warning("Upstream %s failed: %s: %.500s", self._upstream, type(exc).__name__, detail)
+        meta = {"backend": self.kind}
+        if isinstance(exc, openai.APIStatusError):
+            return status_error(exc.status_code, exc.response.headers, exc.code, meta)
+        if isinstance(exc, openai.APITimeoutError):
+            return BackendTimeoutError("The upstream model did not answer in time.", **meta)
+        if isinstance(exc, openai.APIConnectionError):
+            if midstream:
+                return BackendUnavailableError("The upstream connection broke mid-reply.", **meta)
+            return BackendUnavailableError("The upstream model cannot be reached.", **meta)
+        return BackendUnavailableError("The upstream model failed while generating.", **meta)
+
+
+def status_error(
+    status: int, headers: Mapping[str, str], code: object, meta: dict[str, str]
+) -> ChatError:
+    """The domain error for an upstream HTTP error status (see the module docstring)."""
+    meta["upstream_status"] = str(status)
+    if status == 429:
+        return ResourceExhaustedError(
+            "The upstream model is rate limited; retry later.",
+            retry_after=retry_after_seconds(headers),
+            **meta,
+        )
+    if status in (401, 403):  # the operator's key: never an authentication error for our caller
+        return BackendUnavailableError(
+            "The upstream model rejected this server's credentials.", **meta
+        )
+    if status == 408:
+        return BackendTimeoutError("The upstream model did not answer in time.", **meta)
+    if not 400 <= status < 500:
+        return BackendUnavailableError(
+            f"The upstream model is unavailable (HTTP {status}).", **meta
+        )
+    reason = _REJECTED.get(status, "invalid parameters")
+    if isinstance(code, str) and code in _SAFE_CODES:  # an allowlisted word, never free text
+        meta["upstream_code"] = reason = code
+    return BackendError(
+        f"The upstream model rejected the request (HTTP {status}: {reason}).", **meta
+    )
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
+    millis = _number(headers.get("retry-after-ms"))
+    if millis is not None:
+        return min(millis / 1000, _MAX_RETRY_AFTER)
+    value = (headers.get("retry-after") or "").strip()
+    seconds = _number(value)
+    if seconds is None and value:
+        try:
+            seconds = max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    return None if seconds is None else min(seconds, _MAX_RETRY_AFTER)
+
+
+def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
+    """An AsyncOpenAI configured by the catalog options only (see OPTIONS)."""
+    base_url = _text_option(options, "base_url")
+    if not base_url:
+        raise ConfigError("openai_compat needs the base_url option")
+    timeout = _number_option(options, "timeout", DEFAULT_TIMEOUT)
+    headers = options.get("default_headers") or {}
+    if not isinstance(headers, Mapping) or not timeout:
+        raise ConfigError("openai_compat needs a positive timeout and default_headers mapping")
+    headers = {str(k): str(v) for k, v in headers.items()}
+    try:
+        client = openai.AsyncOpenAI(
+            api_key=_text_option(options, "api_key") or NO_KEY,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=int(_number_option(options, "max_retries", 0)),
+            default_headers=headers,
+            http_client=cast(Any, options.get("http_client")),
+        )
+    except (TypeError, openai.OpenAIError) as exc:
+        raise ConfigError(f"openai_compat client options are invalid: {exc}") from None
+    # The SDK also reads OPENAI_ORG_ID, OPENAI_PROJECT_ID, OPENAI_ADMIN_KEY and
+    # OPENAI_CUSTOM_HEADERS (whose Authorization replaces the key) from the environment: an
+    # upstream gets only what its own catalog entry configures.
+    client.organization = client.project = client.admin_api_key = None
+    client._custom_headers = headers
+    return client
+
+
+def _check_settings(upstream_model: str, extra: Mapping[str, object]) -> None:
+    if not upstream_model:
+        raise ConfigError("openai_compat needs the upstream_model option")
+    shadowed = sorted(OWNED_FIELDS.intersection(extra))
+    if shadowed:
+        raise ConfigError(f"openai_compat extra may not set {', '.join(shadowed)}")
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _text_option(options: Mapping[str, object], name: str) -> str:
+    value = options.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"openai_compat option {name} must be a string")
+    return value or ""
+
+
+def _number_option(options: Mapping[str, object], name: str, default: float) -> float:
+    """A non-negative number (text configuration delivers numbers as strings)."""
+    value = options.get(name, default)
+    number = None if isinstance(value, bool) else _number(str(value))
+    if number is None:
+        raise ConfigError(f"openai_compat option {name} must be a non-negative number")
+    return number
+
+
+def _flag_option(options: Mapping[str, object], name: str, default: bool) -> bool:
+    text = str(options.get(name, default)).lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"openai_compat option {name} must be true or false")
+    return text == "true"

@@ -1,0 +1,357 @@
+"""SqliteKnowledgeStore: knowledge spaces in one SQLite file, searched with FTS5 trigrams.
+
+Chunk text is indexed by an FTS5 table with the trigram tokenizer (SQLite 3.34+), which
+matches any 3+ character substring, so Chinese text with no spaces is searchable. Like
+core.memory.sqlite, each operation runs whole inside one worker thread on a pooled connection
+(WAL), and writes take the write lock up front (`BEGIN IMMEDIATE`). The FTS index spans all
+owners; matches are filtered to the owner's space, so bm25's statistics are database-wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar, Concatenate, ParamSpec, TypeVar
+
+from core.errors import ConfigError, ConflictError, NotFoundError, StorageError
+from core.knowledge import migrations
+from core.knowledge.base import (
+    Document,
+    Hit,
+    Space,
+    check_document,
+    check_new_space,
+    check_search,
+    check_space_args,
+    require_owner,
+)
+from core.knowledge.query import SearchTerms, fts5_match, parse_query, rank
+from core.knowledge.rows import (
+    chunk_params,
+    document_to_params,
+    new_document,
+    row_to_document,
+    row_to_match,
+    row_to_space,
+)
+from core.memory.sqlite import path_from_url
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MIN_SQLITE = (3, 34, 0)
+
+_SPACE_COLUMNS = (
+    "SELECT s.space_id, s.name, s.description, s.created,"
+    " (SELECT count(*) FROM knowledge_documents d"
+    "  WHERE d.owner = s.owner AND d.space_id = s.space_id)"
+    " FROM knowledge_spaces s"
+)
+_SELECT_SPACE = _SPACE_COLUMNS + " WHERE s.owner = ? AND s.space_id = ?"
+_LIST_SPACES = _SPACE_COLUMNS + " WHERE s.owner = ? ORDER BY s.space_id"
+_SPACE_EXISTS = "SELECT 1 FROM knowledge_spaces WHERE owner = ? AND space_id = ?"
+_INSERT_SPACE = (
+    "INSERT INTO knowledge_spaces (owner, space_id, name, description, created)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, space_id) DO NOTHING"
+)
+_DELETE_SPACE = "DELETE FROM knowledge_spaces WHERE owner = ? AND space_id = ?"
+_DELETE_SOURCE = "DELETE FROM knowledge_documents WHERE owner = ? AND space_id = ? AND source = ?"
+_INSERT_DOCUMENT = (
+    "INSERT INTO knowledge_documents"
+    " (owner, document_id, space_id, source, title, created, chunk_count)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHUNK = (
+    "INSERT INTO knowledge_chunks (owner, space_id, document_id, ordinal, text)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_LIST_DOCUMENTS = (
+    "SELECT document_id, space_id, source, title, created, chunk_count"
+    " FROM knowledge_documents WHERE owner = ? AND space_id = ? ORDER BY source"
+)
+# Chunks matching any quoted term, best bm25 first (bm25 is lower for better matches).
+_SEARCH_INDEX = (
+    "SELECT c.id, c.document_id, d.source, d.title, c.ordinal, c.text,"
+    " -bm25(knowledge_chunks_fts)"
+    " FROM knowledge_chunks_fts"
+    " JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid"
+    " JOIN knowledge_documents d ON d.owner = c.owner AND d.document_id = c.document_id"
+    " WHERE knowledge_chunks_fts MATCH ? AND c.owner = ? AND c.space_id = ?"
+    " ORDER BY bm25(knowledge_chunks_fts), c.id LIMIT ?"
+)
+# The fallback: chunks of the space containing the most of the given strings (a JSON array).
+_SEARCH_SUBSTRINGS = (
+    "SELECT * FROM ("
+    " SELECT c.id, c.document_id, d.source, d.title, c.ordinal, c.text,"
+    "  (SELECT count(*) FROM json_each(?) AS p WHERE instr(c.text, p.value) > 0) AS hits"
+    " FROM knowledge_chunks c"
+    " JOIN knowledge_documents d ON d.owner = c.owner AND d.document_id = c.document_id"
+    " WHERE c.owner = ? AND c.space_id = ?"
+    ") WHERE hits > 0 ORDER BY hits DESC, id LIMIT ?"
+)
+
+_UNAVAILABLE = "knowledge store is unavailable"
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def check_fts5_trigram(conn: sqlite3.Connection) -> None:
+    """Raise ConfigError unless this SQLite has FTS5 with the trigram tokenizer."""
+    problem = f"SQLite {sqlite3.sqlite_version} lacks FTS5 with the trigram tokenizer"
+    hint = "; knowledge search needs SQLite 3.34+ built with FTS5, or a PostgreSQL database URL"
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise ConfigError(problem + hint)
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.knowledge_probe USING fts5(x, tokenize='trigram')")
+        conn.execute("DROP TABLE temp.knowledge_probe")
+    except sqlite3.OperationalError:
+        raise ConfigError(problem + hint) from None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    check_fts5_trigram(conn)
+    with _transaction(conn):
+        conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
+        applied = {name for (name,) in conn.execute("SELECT name FROM _knowledge_migrations")}
+        for migration in migrations.pending(applied):
+            for statement in migration.sqlite:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _knowledge_migrations (name, applied) VALUES (?, ?)",
+                (migration.name, time.time()),
+            )
+            logger.info("Applied SQLite knowledge migration %s", migration.name)
+
+
+def _create_space(
+    conn: sqlite3.Connection, owner: str, space_id: str, name: str, description: str
+) -> Space:
+    now = time.time()
+    with _transaction(conn):
+        cursor = conn.execute(_INSERT_SPACE, (owner, space_id, name, description, now))
+        if cursor.rowcount != 1:
+            raise ConflictError("knowledge space already exists")
+    return Space(
+        space_id=space_id, name=name, description=description, created=now, document_count=0
+    )
+
+
+def _get_space(conn: sqlite3.Connection, owner: str, space_id: str) -> Space:
+    row = conn.execute(_SELECT_SPACE, (owner, space_id)).fetchone()
+    if row is None:
+        raise NotFoundError("knowledge space not found")
+    return row_to_space(row)
+
+
+def _list_spaces(conn: sqlite3.Connection, owner: str) -> tuple[Space, ...]:
+    return tuple(row_to_space(row) for row in conn.execute(_LIST_SPACES, (owner,)))
+
+
+def _delete_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
+    # Documents and chunks go with the space (ON DELETE CASCADE); triggers unindex the chunks.
+    with _transaction(conn):
+        if conn.execute(_DELETE_SPACE, (owner, space_id)).rowcount != 1:
+            raise NotFoundError("knowledge space not found")
+
+
+def _require_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
+    if conn.execute(_SPACE_EXISTS, (owner, space_id)).fetchone() is None:
+        raise NotFoundError("knowledge space not found")
+
+
+def _add_document(
+    conn: sqlite3.Connection, owner: str, space_id: str, source: str, text: str, title: str
+) -> Document:
+    new = new_document(space_id, source, text, title)
+    with _transaction(conn):
+        _require_space(conn, owner, space_id)
+        conn.execute(_DELETE_SOURCE, (owner, space_id, source))
+        conn.execute(_INSERT_DOCUMENT, document_to_params(owner, new.document))
+        conn.executemany(_INSERT_CHUNK, chunk_params(owner, new))
+    return new.document
+
+
+def _list_documents(conn: sqlite3.Connection, owner: str, space_id: str) -> tuple[Document, ...]:
+    with _transaction(conn, "DEFERRED"):
+        _require_space(conn, owner, space_id)
+        rows = conn.execute(_LIST_DOCUMENTS, (owner, space_id)).fetchall()
+    return tuple(row_to_document(row) for row in rows)
+
+
+def _search(
+    conn: sqlite3.Connection, owner: str, space_id: str, terms: SearchTerms, k: int
+) -> tuple[Hit, ...]:
+    primary, fallback = [], []
+    with _transaction(conn, "DEFERRED"):
+        _require_space(conn, owner, space_id)
+        # Words are 3+ characters and grams exactly 3: every term can match a trigram index.
+        indexed = [*terms.words, *terms.grams]
+        if indexed:
+            params = (fts5_match(indexed), owner, space_id, k)
+            primary = [row_to_match(row) for row in conn.execute(_SEARCH_INDEX, params)]
+        if len(primary) < k and terms.bigrams:
+            strings = json.dumps(terms.bigrams, ensure_ascii=False)
+            params2 = (strings, owner, space_id, k + len(primary))
+            fallback = [row_to_match(row) for row in conn.execute(_SEARCH_SUBSTRINGS, params2)]
+    return rank(primary, fallback, k)
+
+
+class SqliteKnowledgeStore:
+    """KnowledgeStore on one SQLite file; see the module docstring.
+
+    Open with `await SqliteKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
+    URL and options are core.memory.sqlite.SqliteStore's (`busy_timeout_ms`, default 5000;
+    `pool_size`, default 4), and the file may be the one thread memory uses. A SQLite without
+    FTS5 trigrams raises ConfigError at open.
+    """
+
+    kind: ClassVar[str] = "sqlite"
+
+    def __init__(self, path: str, *, busy_timeout_ms: int, pool_size: int) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        # Every connection to ":memory:" is a separate database, so it gets exactly one.
+        workers = 1 if path == ":memory:" else pool_size
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="sqlite-knowledge")
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 4
+    ) -> SqliteKnowledgeStore:
+        """Open (creating the file and its directory if missing) and apply migrations."""
+        if busy_timeout_ms < 0 or pool_size < 1:
+            raise ConfigError("SQLite store needs busy_timeout_ms >= 0 and pool_size >= 1")
+        store = cls(path_from_url(url), busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
+        try:
+            if store._path != ":memory:":
+                await store._call(
+                    lambda: Path(store._path).parent.mkdir(parents=True, exist_ok=True)
+                )
+            await store._run(_migrate)
+        except BaseException:
+            await store.aclose()
+            raise
+        return store
+
+    async def create_space(
+        self, owner: str, space_id: str, name: str = "", description: str = ""
+    ) -> Space:
+        check_new_space(owner, space_id, name, description)
+        return await self._run(_create_space, owner, space_id, name, description)
+
+    async def get_space(self, owner: str, space_id: str) -> Space:
+        check_space_args(owner, space_id)
+        return await self._run(_get_space, owner, space_id)
+
+    async def list_spaces(self, owner: str) -> tuple[Space, ...]:
+        require_owner(owner)
+        return await self._run(_list_spaces, owner)
+
+    async def delete_space(self, owner: str, space_id: str) -> None:
+        check_space_args(owner, space_id)
+        await self._run(_delete_space, owner, space_id)
+
+    async def add_document(
+        self, owner: str, space_id: str, source: str, text: str, title: str = ""
+    ) -> Document:
+        check_document(owner, space_id, source, text, title)
+        return await self._run(_add_document, owner, space_id, source, text, title)
+
+    async def list_documents(self, owner: str, space_id: str) -> tuple[Document, ...]:
+        check_space_args(owner, space_id)
+        return await self._run(_list_documents, owner, space_id)
+
+    async def search(self, owner: str, space_id: str, query: str, k: int = 4) -> tuple[Hit, ...]:
+        check_search(owner, space_id, k)
+        return await self._run(_search, owner, space_id, parse_query(query), k)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    async def _run(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `fn(connection, *args)` in a worker thread on a pooled connection."""
+        return await self._call(functools.partial(self._with_connection, fn, *args, **kwargs))
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        if self._closed:
+            raise StorageError("knowledge store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("SQLite knowledge store failed: %s: %s", type(exc).__name__, exc)
+            raise StorageError(_UNAVAILABLE) from exc
+
+    def _with_connection(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            return fn(conn, *args, **kwargs)
+        finally:
+            self._idle.put(conn)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout_ms / 1000,
+            isolation_level=None,  # autocommit: transactions are explicit BEGIN … COMMIT
+            check_same_thread=False,  # pooled; used by one worker thread at a time
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._all.append(conn)
+        return conn
