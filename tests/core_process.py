@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import signal
 
+from core.auth import KeyRing
 from core.catalog import ModelCatalog, ModelSpec
 from core.memory import open_store
 from core.pipeline import ChatPipeline
@@ -26,7 +27,7 @@ async def serve(port: int, database_url: str) -> None:
     catalog.attach("scripted", ScriptedBackend(echo=True))
     store = await open_store(database_url)
     pipeline = ChatPipeline(catalog, memory=ThreadMemory(store))
-    core = await create_server(pipeline, Settings(port=port))
+    core = await create_server(pipeline, Settings(port=port), KeyRing({}, required=False))
     await core.server.start()
     await core.set_serving(True)
     stop = asyncio.Event()

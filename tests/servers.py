@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from core.auth import KeyRing
 from core.catalog import ModelCatalog
 from core.memory import MemoryStore, open_store
 from core.pipeline import ChatPipeline
@@ -49,8 +50,10 @@ class CoreThread:
         settings: Settings | None = None,
         *,
         database_url: str | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
+        self.keys = keys or KeyRing({}, required=False)
         self.catalog = catalog
         self._loop = LoopThread()
         self.store: MemoryStore | None = None
@@ -64,7 +67,7 @@ class CoreThread:
         self.target = f"127.0.0.1:{self.core.port}"
 
     async def _start(self) -> CoreServer:
-        core = await create_server(self.pipeline, self.settings)
+        core = await create_server(self.pipeline, self.settings, self.keys)
         await core.server.start()
         await core.set_serving(True)
         return core
@@ -86,6 +89,7 @@ class GatewayThread:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
+        self.app = app
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)

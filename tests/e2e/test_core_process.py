@@ -56,6 +56,8 @@ def core_process(tmp_path_factory) -> Iterator[tuple[str, list[str], subprocess.
     log = (tmp_path_factory.mktemp("core") / "core.log").open("wb")
     env = {
         **os.environ,
+        "CHATRPC_AUTH": "disabled",
+        "CHATRPC_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db')}/threads.db",
         "CHATRPC_PORT": str(port),
         "CHATRPC_CONTEXT_WINDOW": "2048",
         "CHATRPC_GRACE_SECONDS": "5",

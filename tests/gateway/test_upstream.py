@@ -12,7 +12,7 @@ import pytest
 from core.backends import create_backend
 from core.catalog import ModelCatalog, ModelSpec
 from tests.servers import CoreThread
-from tests.upstream import CANARY, FakeUpstream, Scenario, finish_chunk, text_chunk, tool_chunk
+from tests.upstream import CANARY, FakeUpstream, Scenario, finish_chunk, tool_chunk
 
 UPSTREAM_KEY = "sk-upstream-secret-0001"
 HELLO = [{"role": "user", "content": "hello"}]

@@ -229,11 +229,14 @@ async def test_health_reports_serving_for_server_and_service(core_server):
 async def test_health_is_not_serving_until_models_are_loaded(catalog):
     from dataclasses import replace
 
+    from core.auth import KeyRing
     from core.pipeline import ChatPipeline
     from core.server.app import create_server
     from core.settings import Settings
 
-    core = await create_server(ChatPipeline(catalog), replace(Settings(), port=0))
+    core = await create_server(
+        ChatPipeline(catalog), replace(Settings(), port=0), KeyRing({}, required=False)
+    )
     await core.server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{core.port}") as channel:
