@@ -6,6 +6,7 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
+DBGPT_VENV  ?= .venv-dbgpt
 PROTO_FILES := $(shell find proto -name '*.proto')
 STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 
@@ -25,6 +26,11 @@ $(STAMP): pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ./clients -e '.[model,dev]'
+	@# DB-GPT's own Python client, for the compatibility tests. It pins versions that clash
+	@# with ours (fastapi 0.112, starlette 0.38), so it gets a venv of its own; beautifulsoup4
+	@# is a dependency it imports but does not declare.
+	test -x $(DBGPT_VENV)/bin/python || $(PYTHON) -m venv $(DBGPT_VENV)
+	$(DBGPT_VENV)/bin/python -m pip install --quiet dbgpt-client==0.8.2 beautifulsoup4
 	touch $(STAMP)
 
 proto: $(STUBS)  ## generate the Python stubs into clients/chatrpc/v1/ (git-ignored)
@@ -41,13 +47,14 @@ proto-lint:  ## buf lint on the contract (needs npm; fetches the pinned buf once
 	cd proto && npx --yes @bufbuild/buf@1.50.0 lint
 
 run: proto  ## the core (gRPC 127.0.0.1:50051) and the gateway (HTTP 127.0.0.1:8000); Ctrl-C stops both
-	@$(PY) -m core & core=$$!; trap 'kill $$core 2>/dev/null; wait $$core' EXIT; $(PY) -m gateway
+	@export CHATRPC_AUTH=$${CHATRPC_AUTH:-disabled}; $(PY) -m core & core=$$!; \
+	  trap 'kill $$core 2>/dev/null; wait $$core' EXIT; $(PY) -m gateway
 
-run-core: proto  ## the gRPC core alone
-	$(PY) -m core
+run-core: proto  ## the gRPC core alone (keyless, like `make run`, unless CHATRPC_AUTH is set)
+	CHATRPC_AUTH=$${CHATRPC_AUTH:-disabled} $(PY) -m core
 
 run-gateway: proto  ## the HTTP gateway alone (CHATRPC_CORE_TARGET says where the core is)
-	$(PY) -m gateway
+	CHATRPC_AUTH=$${CHATRPC_AUTH:-disabled} $(PY) -m gateway
 
 fmt: $(STAMP)  ## format and autofix
 	$(BIN)/ruff format .

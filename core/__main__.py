@@ -10,14 +10,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from core.auth import load_keyring
 from core.backends import create_backend
 from core.catalog import ModelCatalog, load_specs, override_embedded, resolve_key
 from core.errors import ChatError, ModelNotConfiguredError, ModelNotReadyError
+from core.knowledge import open_knowledge
 from core.memory import open_store
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
 from core.threads import ThreadMemory
+from core.variants import Variants, load_apps, load_flows
 
 logger = logging.getLogger("core")
 
@@ -69,9 +72,18 @@ async def load_models(catalog: ModelCatalog, environ: Mapping[str, str]) -> None
 async def serve(settings: Settings) -> None:
     catalog = build_catalog(settings)
     store = await open_store(settings.database_url)
+    knowledge = await open_knowledge(settings.database_url)
+    apps = load_apps(Path(settings.apps_dir))
+    variants = Variants(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
     memory = ThreadMemory(store, wait=settings.thread_wait_seconds)
-    pipeline = ChatPipeline(catalog, settings.limits, memory=memory)
-    core: CoreServer = await create_server(pipeline, settings)
+    pipeline = ChatPipeline(catalog, settings.limits, memory=memory, variants=variants)
+    keys = load_keyring(settings.auth, settings.api_keys_file, settings.api_keys)
+    if keys.required and not keys.digests:
+        logger.warning(
+            "no API keys configured: every call is refused (set CHATRPC_API_KEYS or "
+            "CHATRPC_API_KEYS_FILE, or CHATRPC_AUTH=disabled for local use)"
+        )
+    core: CoreServer = await create_server(pipeline, settings, keys)
     await core.server.start()
     logger.info(
         "chatrpc core listening on %s:%d (NOT_SERVING until loaded)", settings.host, core.port
@@ -90,6 +102,7 @@ async def serve(settings: Settings) -> None:
         await core.stop(settings.grace_seconds)
         await catalog.aclose()
         await store.aclose()
+        await knowledge.aclose()
 
 
 def main() -> None:

@@ -66,6 +66,7 @@ class ReplyBuilder:
             finish_reason=finish,
             usage=usage,
             trimmed=start.trimmed,
+            sources=start.sources,
         )
 
 

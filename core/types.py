@@ -170,14 +170,28 @@ DEFAULT_OWNER = "default"  # every caller, until API keys give callers identitie
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A knowledge chunk put into the prompt, as the reply cites it ([1], [2], …)."""
+
+    chunk_id: str
+    document_id: str
+    source: str
+    title: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
-    """First event of every turn; `trimmed` counts stored messages left out of the prompt."""
+    """First event of every turn; `trimmed` counts stored messages left out of the prompt,
+    `sources` are the knowledge chunks the prompt was given."""
 
     id: str
     model: str
     created: int
     thread_id: str = ""
     trimmed: int = 0
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,3 +251,4 @@ class Reply:
     finish_reason: FinishReason
     usage: Usage
     trimmed: int = 0
+    sources: tuple[Source, ...] = ()

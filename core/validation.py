@@ -45,7 +45,7 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
                 _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
     _check_params(turn.params, spec, limits)
     _check_tools(turn, limits)
-    _check_mode(turn)
+    check_mode(turn)
     if len(turn.metadata) > limits.max_metadata:
         _fail(f"metadata has more than {limits.max_metadata} entries.", "metadata")
     for key, value in turn.metadata:
@@ -198,8 +198,11 @@ def _leaves(value: object) -> list[object]:
     return [value]
 
 
-def _check_mode(turn: Turn) -> None:
+def check_mode(turn: Turn) -> None:
+    """The id a mode needs (app_id, space_id, flow_id) is present and well formed."""
     required = {ChatMode.APP: "app_id", ChatMode.KNOWLEDGE: "space_id", ChatMode.FLOW: "flow_id"}
     field = required.get(turn.mode)
     if field and not getattr(turn, field):
         _fail(f"{field} is required when mode is {turn.mode.name}.", field)
+    if field and not THREAD_ID.fullmatch(getattr(turn, field)):
+        _fail(f"{field} must be 1-128 characters from [A-Za-z0-9_.:-].", field)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
-from gateway.routes import chat_completions, models, service, threads
+from gateway.routes import chat_completions, dbgpt, models, service, spaces, threads
 from gateway.settings import Settings
-from gateway.state import GatewayState
+from gateway.state import GatewayState, require_key
 
 
 def create_app(
@@ -38,8 +38,11 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # no unauthenticated schema dump (reference/reliability.md S15)
+        redirect_slashes=False,  # one spelling per route; `/v1/models/` is 404, not a redirect
     )
     install_handlers(app)
-    for module in (chat_completions, models, service, threads):
-        app.include_router(module.router)
+    app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
+    for module in (chat_completions, dbgpt, models, spaces, threads):
+        app.include_router(module.router, dependencies=[Depends(require_key)])
     return app

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import chatrpc
 from gateway.errors import RequestError
-from gateway.openai_types import ChatCompletionRequest, ChatMessage
+from gateway.openai_types import ChatCompletionRequest, ChatMessage, DbgptChatRequest
 
 JsonObject = dict[str, Any]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def parse_request(body: bytes) -> ChatCompletionRequest:
-    """Validates the JSON body; errors become a 400 naming the offending parameter."""
+    """Validates a chat request body; errors become a 400 naming the offending parameter."""
+    return parse_model(body, ChatCompletionRequest)
+
+
+def parse_model(body: bytes, model: type[ModelT]) -> ModelT:
+    """Validates a JSON body against `model`; errors become a 400 naming the parameter."""
     try:
-        return ChatCompletionRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
@@ -92,6 +98,64 @@ def request_to_turn(request: ChatCompletionRequest, header_thread_id: str | None
     if request.metadata:
         turn["metadata"] = request.metadata
     _tools_to_turn(request, turn)
+    turn.update(mode_to_turn(request.chat_mode, request.chat_param))
+    return turn
+
+
+# DB-GPT's chat_mode → (chatrpc mode, the SDK argument chat_param fills)
+_MODES = {
+    "chat_normal": ("normal", ""),
+    "chat_app": ("app", "app_id"),
+    "chat_knowledge": ("knowledge", "space_id"),
+    "chat_flow": ("flow", "flow_id"),
+}
+
+
+def mode_to_turn(chat_mode: str | None, chat_param: str | None) -> dict[str, str]:
+    """SDK `mode` and id arguments for DB-GPT's chat_mode and chat_param."""
+    if chat_mode is None or chat_mode == "chat_normal":
+        return {}
+    mode, id_argument = _MODES[chat_mode]
+    if not chat_param:
+        raise RequestError(
+            f"chat_param is required with chat_mode {chat_mode}.", param="chat_param"
+        )
+    return {"mode": mode, id_argument: chat_param}
+
+
+_DBGPT_SAMPLING = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+)
+
+
+def dbgpt_to_turn(request: DbgptChatRequest) -> dict[str, Any]:
+    """SDK arguments for a DB-GPT request; user_name, sys_code and span_id are recorded only."""
+    messages: Any = request.messages
+    if not isinstance(messages, str):
+        messages = [message_to_sdk(m, i) for i, m in enumerate(messages)]
+    turn: dict[str, Any] = {
+        "messages": messages,
+        "model": request.model,
+        "thread_id": request.conv_uid or "",
+    }
+    max_tokens = request.max_tokens if request.max_tokens is not None else request.max_new_tokens
+    if max_tokens is not None:
+        turn["max_tokens"] = max_tokens
+    for name in _DBGPT_SAMPLING:
+        if getattr(request, name) is not None:
+            turn[name] = getattr(request, name)
+    if request.stop is not None:
+        turn["stop"] = [request.stop] if isinstance(request.stop, str) else request.stop
+    if request.user_name or request.user:
+        turn["user"] = request.user_name or request.user
+    recorded = {k: v for k in ("sys_code", "span_id") if (v := getattr(request, k))}
+    if recorded:
+        turn["metadata"] = recorded
+    turn.update(mode_to_turn(request.chat_mode, request.chat_param))
     return turn
 
 
@@ -177,7 +241,25 @@ def reply_to_openai(reply: chatrpc.Reply) -> JsonObject:
     }
     if reply.thread_id:
         body["thread_id"] = reply.thread_id
+    if reply.sources:
+        body["sources"] = sources_to_openai(reply.sources)
     return body
+
+
+def sources_to_openai(sources: Iterable[chatrpc.Source]) -> list[JsonObject]:
+    """The knowledge chunks a reply was given, numbered as the reply cites them."""
+    return [
+        {
+            "index": n,
+            "chunk_id": s.chunk_id,
+            "document_id": s.document_id,
+            "source": s.source,
+            "title": s.title,
+            "score": round(s.score, 4),
+            "text": s.text,
+        }
+        for n, s in enumerate(sources, start=1)
+    ]
 
 
 def model_to_openai(model: chatrpc.Model) -> JsonObject:
@@ -214,7 +296,11 @@ class ChunkEncoder:
     def encode(self, chunk: chatrpc.ReplyChunk) -> str | None:
         """The JSON text for `chunk`, or None when it has nothing to send."""
         if chunk.event == "start":
-            return self._choice('{"role":"assistant","content":""}')
+            choice = self._choice('{"role":"assistant","content":""}')
+            if chunk.sources:  # an extra top-level field on the first chunk only
+                sources = json.dumps(sources_to_openai(chunk.sources), ensure_ascii=False)
+                choice = choice[:-1] + ',"sources":' + sources + "}"
+            return choice
         if chunk.event == "delta":
             delta: JsonObject = {}
             if chunk.content:

@@ -118,7 +118,8 @@ _HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_f
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
-    body = envelope(str(exc.detail), type_, None, None)
+    code = "invalid_api_key" if exc.status_code == 401 else None
+    body = envelope(str(exc.detail), type_, None, code)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

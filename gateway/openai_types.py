@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Number = StrictFloat | StrictInt
+ChatModeName = Literal["chat_normal", "chat_app", "chat_knowledge", "chat_flow"]
 
 
 class _Strict(BaseModel):
@@ -110,8 +111,58 @@ class ChatCompletionRequest(_Strict):
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     response_format: ResponseFormat | None = None
-    # chatrpc extension: the conversation thread (the seed clients send an integer).
+    # chatrpc extensions: the conversation thread (the seed clients send an integer), and
+    # DB-GPT's chat mode with its parameter (an app, knowledge space or flow id).
     thread_id: Annotated[StrictStr | StrictInt | None, Field(union_mode="left_to_right")] = None
+    chat_mode: ChatModeName | None = None
+    chat_param: StrictStr | None = None
     # Accepted only at their "off" values, which change nothing.
     logprobs: Literal[False] | None = None
     store: Literal[False] | None = None
+
+
+class DbgptChatRequest(_Strict):
+    """POST /api/v2/chat/completions, in DB-GPT's shape (`messages` may be one string).
+
+    DB-GPT's own client sends every field of its request model, nulls and defaults included;
+    fields we do not serve are accepted only at values that change nothing.
+    """
+
+    model: StrictStr = ""
+    messages: StrictStr | list[ChatMessage]
+    stream: StrictBool = False
+    chat_mode: ChatModeName | None = "chat_normal"
+    chat_param: StrictStr | None = None
+    conv_uid: StrictStr | None = None
+    max_new_tokens: StrictInt | None = None
+    max_tokens: StrictInt | None = None
+    temperature: Number | None = None
+    top_p: Number | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    presence_penalty: Number | None = None
+    frequency_penalty: Number | None = None
+    repetition_penalty: Number | None = None
+    user: StrictStr | None = None
+    span_id: StrictStr | None = None
+    sys_code: StrictStr | None = None
+    user_name: StrictStr | None = None
+    top_k: Literal[-1, 0] | None = None  # -1/0: off (top-k sampling is not served)
+    n: Literal[1] | None = None
+    incremental: Literal[True] | None = None  # deltas; "full text every time" is not served
+    enable_vis: StrictBool | None = None  # replies carry no vis markup either way
+
+
+class SpaceRequest(_Strict):
+    """POST /v1/spaces."""
+
+    id: StrictStr
+    name: StrictStr = ""
+    description: StrictStr = ""
+
+
+class DocumentRequest(_Strict):
+    """POST /v1/spaces/{id}/documents: one text or Markdown document."""
+
+    source: StrictStr
+    text: StrictStr
+    title: StrictStr = ""

@@ -20,6 +20,9 @@ class Settings:
     graceful_shutdown_seconds: float = 35.0
     # uvicorn/h11: the largest incomplete request head (reference/reliability.md, H32).
     max_header_bytes: int = 32 * 1024
+    # "required": a request without a Bearer key is refused here, before its body is read;
+    # the core verifies every key (the gateway holds none). "disabled": keyless local use.
+    auth: str = "required"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -32,4 +35,5 @@ class Settings:
             core_target=env.get("CHATRPC_CORE_TARGET", d.core_target),
             call_timeout=float(env.get("CHATRPC_GATEWAY_CALL_TIMEOUT", d.call_timeout)),
             max_body_bytes=int(env.get("CHATRPC_GATEWAY_MAX_BODY_BYTES", d.max_body_bytes)),
+            auth=env.get("CHATRPC_AUTH", d.auth),
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 import chatrpc
 from gateway.settings import Settings
@@ -23,7 +24,41 @@ def gateway_state(request: Request) -> GatewayState:
     return state
 
 
-def core_client(request: Request) -> tuple[chatrpc.AsyncClient, float]:
-    """The AsyncClient to the core and the deadline (seconds) for one call."""
+class CallOptions(TypedDict):
+    """Per-call SDK arguments every route passes: the deadline and the caller's API key."""
+
+    timeout: float
+    api_key: str | None
+
+
+def bearer_token(request: Request) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header (scheme case-insensitive).
+
+    The gateway only forwards it: the core checks every key (one place holds the keys, and
+    each RPC is authenticated no matter which face it came through).
+    """
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token and " " not in token else None
+
+
+def core_client(request: Request) -> tuple[chatrpc.AsyncClient, CallOptions]:
+    """The AsyncClient to the core and the options for one call on behalf of `request`."""
     state = gateway_state(request)
-    return state.client, state.settings.call_timeout
+    return state.client, CallOptions(
+        timeout=state.settings.call_timeout, api_key=bearer_token(request)
+    )
+
+
+def require_key(request: Request) -> None:
+    """Router dependency: with keys required, no Bearer key means 401 before any work.
+
+    Attached to every router but the service routes (/, /health, /ready), never by path
+    prefix (vLLM CVE-2026-48746). The key itself is verified by the core on each call.
+    """
+    if gateway_state(request).settings.auth != "disabled" and bearer_token(request) is None:
+        raise HTTPException(
+            status_code=401,
+            detail="Missing or malformed API key: send 'Authorization: Bearer <key>'.",
+            headers={"www-authenticate": "Bearer"},
+        )

@@ -11,15 +11,18 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from core.auth import KeyRing
 from core.catalog import ModelCatalog
+from core.knowledge import KnowledgeStore, open_knowledge
 from core.memory import MemoryStore, open_store
 from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
 from core.threads import ThreadMemory
+from core.variants import Variants, load_apps, load_flows
 
 T = TypeVar("T")
 
@@ -57,12 +60,17 @@ class CoreThread:
         self.catalog = catalog
         self._loop = LoopThread()
         self.store: MemoryStore | None = None
+        self.knowledge: KnowledgeStore | None = None
         if database_url is not None:
             self.store = self._loop.run(open_store(database_url))
-        memory = (
-            ThreadMemory(self.store, wait=self.settings.thread_wait_seconds) if self.store else None
+            self.knowledge = self._loop.run(open_knowledge(database_url))
+        wait = self.settings.thread_wait_seconds
+        memory = ThreadMemory(self.store, wait=wait) if self.store else None
+        apps = load_apps(Path(self.settings.apps_dir))
+        variants = Variants(apps, load_flows(Path(self.settings.flows_dir), apps), self.knowledge)
+        self.pipeline = ChatPipeline(
+            catalog, self.settings.limits, memory=memory, variants=variants
         )
-        self.pipeline = ChatPipeline(catalog, self.settings.limits, memory=memory)
         self.core: CoreServer = self._loop.run(self._start())
         self.target = f"127.0.0.1:{self.core.port}"
 
@@ -80,6 +88,8 @@ class CoreThread:
         self._loop.run(self.core.server.stop(0))
         if self.store is not None:
             self._loop.run(self.store.aclose())
+        if self.knowledge is not None:
+            self._loop.run(self.knowledge.aclose())
         self._loop.close()
 
 

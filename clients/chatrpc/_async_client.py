@@ -16,13 +16,15 @@ from chatrpc._base import (
     TurnOptions,
     build_request,
     call_metadata,
+    document_from_pb,
     model_from_pb,
     page_from_pb,
     reply_from_pb,
+    space_from_pb,
     thread_from_pb,
 )
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import Model, Reply, ReplyChunk, Thread, ThreadPage
+from chatrpc._types import Document, Model, Reply, ReplyChunk, Space, Thread, ThreadPage
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -58,6 +60,7 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        api_key: str | None = None,
         **options: Unpack[TurnOptions],
     ) -> Reply:
         """Runs one turn and returns the whole reply; see `Client.chat`."""
@@ -66,7 +69,7 @@ class AsyncClient:
             response = await self._stub.Chat(
                 request,
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(self._api_key, idempotency_key),
+                metadata=call_metadata(api_key or self._api_key, idempotency_key),
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
@@ -78,6 +81,7 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        api_key: str | None = None,
         **options: Unpack[TurnOptions],
     ) -> AsyncGenerator[ReplyChunk, None]:
         """Runs one turn and yields its events; see `Client.chat_stream`.
@@ -89,7 +93,7 @@ class AsyncClient:
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=call_metadata(self._api_key, idempotency_key),
+            metadata=call_metadata(api_key or self._api_key, idempotency_key),
         )
         parser = ChunkParser()
         try:
@@ -100,19 +104,23 @@ class AsyncClient:
         finally:
             call.cancel()  # a no-op once the stream has ended
 
-    async def list_models(self, *, timeout: float | None = None) -> list[Model]:
+    async def list_models(
+        self, *, timeout: float | None = None, api_key: str | None = None
+    ) -> list[Model]:
         """The models the server serves, the default first."""
         try:
             response = await self._stub.ListModels(
                 pb.ListModelsRequest(),
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(self._api_key),
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         return [model_from_pb(m) for m in response.models]
 
-    async def get_thread(self, thread_id: str | int, *, timeout: float | None = None) -> Thread:
+    async def get_thread(
+        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+    ) -> Thread:
         """One of the caller's threads with its stored messages, oldest first.
 
         Raises:
@@ -121,26 +129,37 @@ class AsyncClient:
         request = pb.GetThreadRequest(thread_id=str(thread_id))
         try:
             response = await self._stub.GetThread(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
         return thread_from_pb(response.thread)
 
     async def list_threads(
-        self, *, page_size: int = 20, page_token: str = "", timeout: float | None = None
+        self,
+        *,
+        page_size: int = 20,
+        page_token: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> ThreadPage:
         """The caller's threads, most recently updated first, without their messages."""
         request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
         try:
             response = await self._stub.ListThreads(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
         return page_from_pb(response)
 
-    async def delete_thread(self, thread_id: str | int, *, timeout: float | None = None) -> None:
+    async def delete_thread(
+        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
         """Deletes one of the caller's threads and its messages.
 
         Raises:
@@ -149,10 +168,82 @@ class AsyncClient:
         request = pb.DeleteThreadRequest(thread_id=str(thread_id))
         try:
             await self._stub.DeleteThread(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
+
+    async def create_space(
+        self,
+        space_id: str,
+        *,
+        name: str = "",
+        description: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> Space:
+        """Creates a knowledge space owned by the caller (ConflictError if the id exists)."""
+        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
+        try:
+            response = await self._stub.CreateSpace(
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+        return space_from_pb(response.space)
+
+    async def list_spaces(
+        self, *, timeout: float | None = None, api_key: str | None = None
+    ) -> list[Space]:
+        """The caller's knowledge spaces, by id."""
+        try:
+            response = await self._stub.ListSpaces(
+                pb.ListSpacesRequest(),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+        return [space_from_pb(s) for s in response.spaces]
+
+    async def delete_space(
+        self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
+        """Deletes one of the caller's knowledge spaces with its documents."""
+        try:
+            await self._stub.DeleteSpace(
+                pb.DeleteSpaceRequest(space_id=space_id),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+
+    async def add_document(
+        self,
+        space_id: str,
+        source: str,
+        text: str,
+        *,
+        title: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> Document:
+        """Adds (or replaces, by `source`) a text or Markdown document in a knowledge space."""
+        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
+        try:
+            response = await self._stub.AddDocument(
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
+        return document_from_pb(response.document)
 
     async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).

@@ -9,12 +9,15 @@ from typing import Any, TypeAlias, TypedDict, TypeVar
 from google.protobuf import json_format, struct_pb2
 
 from chatrpc._types import (
+    Document,
     FinishReason,
     Message,
     Model,
     Reply,
     ReplyChunk,
     Role,
+    Source,
+    Space,
     Thread,
     ThreadMessage,
     ThreadPage,
@@ -238,6 +241,34 @@ def reply_from_pb(response: pb.ChatResponse) -> Reply:
         finish_reason=_FINISH.get(response.finish_reason, FinishReason.STOP),
         usage=usage_from_pb(response.usage),
         trimmed=response.trimmed_message_count,
+        sources=sources_from_pb(response.sources),
+    )
+
+
+def sources_from_pb(sources: Sequence[pb.Source]) -> tuple[Source, ...]:
+    return tuple(
+        Source(s.chunk_id, s.document_id, s.source, s.title, s.score, s.text) for s in sources
+    )
+
+
+def space_from_pb(space: pb.Space) -> Space:
+    return Space(
+        space_id=space.space_id,
+        name=space.name,
+        description=space.description,
+        created=space.create_time.seconds,
+        document_count=space.document_count,
+    )
+
+
+def document_from_pb(document: pb.Document) -> Document:
+    return Document(
+        document_id=document.document_id,
+        space_id=document.space_id,
+        source=document.source,
+        title=document.title,
+        created=document.create_time.seconds,
+        chunk_count=document.chunk_count,
     )
 
 
@@ -302,6 +333,7 @@ class ChunkParser:
                 created=start.create_time.seconds,
                 thread_id=start.thread_id,
                 trimmed=start.trimmed_message_count,
+                sources=sources_from_pb(start.sources),
             )
             return self._head
         if kind == "delta":

@@ -16,13 +16,15 @@ from chatrpc._base import (
     TurnOptions,
     build_request,
     call_metadata,
+    document_from_pb,
     model_from_pb,
     page_from_pb,
     reply_from_pb,
+    space_from_pb,
     thread_from_pb,
 )
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import Model, Reply, ReplyChunk, Thread, ThreadPage
+from chatrpc._types import Document, Model, Reply, ReplyChunk, Space, Thread, ThreadPage
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -65,6 +67,7 @@ class Client:
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        api_key: str | None = None,
         **options: Unpack[TurnOptions],
     ) -> Reply:
         """Runs one turn and returns the whole reply.
@@ -74,6 +77,7 @@ class Client:
             timeout: Deadline in seconds for this call (default: the client's).
             idempotency_key: Retries of one turn that carry the same key store it once and
                 return the stored reply (needs `thread_id`).
+            api_key: The API key for this call (default: the client's).
             **options: Model, thread and sampling settings; see `TurnOptions`.
 
         Returns:
@@ -87,7 +91,7 @@ class Client:
             response = self._stub.Chat(
                 request,
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(self._api_key, idempotency_key),
+                metadata=call_metadata(api_key or self._api_key, idempotency_key),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -99,6 +103,7 @@ class Client:
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        api_key: str | None = None,
         **options: Unpack[TurnOptions],
     ) -> Generator[ReplyChunk, None, None]:
         """Runs one turn and yields its events as they arrive; see `chat` for the arguments.
@@ -113,7 +118,7 @@ class Client:
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=call_metadata(self._api_key, idempotency_key),
+            metadata=call_metadata(api_key or self._api_key, idempotency_key),
         )
         parser = ChunkParser()
         try:
@@ -124,19 +129,23 @@ class Client:
         finally:
             call.cancel()  # a no-op once the stream has ended
 
-    def list_models(self, *, timeout: float | None = None) -> list[Model]:
+    def list_models(
+        self, *, timeout: float | None = None, api_key: str | None = None
+    ) -> list[Model]:
         """The models the server serves, the default first."""
         try:
             response = self._stub.ListModels(
                 pb.ListModelsRequest(),
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(self._api_key),
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         return [model_from_pb(m) for m in response.models]
 
-    def get_thread(self, thread_id: str | int, *, timeout: float | None = None) -> Thread:
+    def get_thread(
+        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+    ) -> Thread:
         """One of the caller's threads with its stored messages, oldest first.
 
         Raises:
@@ -145,26 +154,37 @@ class Client:
         request = pb.GetThreadRequest(thread_id=str(thread_id))
         try:
             response = self._stub.GetThread(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
         return thread_from_pb(response.thread)
 
     def list_threads(
-        self, *, page_size: int = 20, page_token: str = "", timeout: float | None = None
+        self,
+        *,
+        page_size: int = 20,
+        page_token: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> ThreadPage:
         """The caller's threads, most recently updated first, without their messages."""
         request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
         try:
             response = self._stub.ListThreads(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
         return page_from_pb(response)
 
-    def delete_thread(self, thread_id: str | int, *, timeout: float | None = None) -> None:
+    def delete_thread(
+        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
         """Deletes one of the caller's threads and its messages.
 
         Raises:
@@ -173,10 +193,82 @@ class Client:
         request = pb.DeleteThreadRequest(thread_id=str(thread_id))
         try:
             self._stub.DeleteThread(
-                request, timeout=timeout or self._timeout, metadata=call_metadata(self._api_key)
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
             )
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
+
+    def create_space(
+        self,
+        space_id: str,
+        *,
+        name: str = "",
+        description: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> Space:
+        """Creates a knowledge space owned by the caller (ConflictError if the id exists)."""
+        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
+        try:
+            response = self._stub.CreateSpace(
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        return space_from_pb(response.space)
+
+    def list_spaces(
+        self, *, timeout: float | None = None, api_key: str | None = None
+    ) -> list[Space]:
+        """The caller's knowledge spaces, by id."""
+        try:
+            response = self._stub.ListSpaces(
+                pb.ListSpacesRequest(),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        return [space_from_pb(s) for s in response.spaces]
+
+    def delete_space(
+        self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
+        """Deletes one of the caller's knowledge spaces with its documents."""
+        try:
+            self._stub.DeleteSpace(
+                pb.DeleteSpaceRequest(space_id=space_id),
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    def add_document(
+        self,
+        space_id: str,
+        source: str,
+        text: str,
+        *,
+        title: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> Document:
+        """Adds (or replaces, by `source`) a text or Markdown document in a knowledge space."""
+        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
+        try:
+            response = self._stub.AddDocument(
+                request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key),
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        return document_from_pb(response.document)
 
     def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).

@@ -63,6 +63,18 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A knowledge chunk a reply was given; replies cite them as [1], [2], … in this order."""
+
+    chunk_id: str
+    document_id: str
+    source: str
+    title: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A whole assistant reply (what `chat()` returns).
 
@@ -77,6 +89,8 @@ class Reply:
         usage: Token accounting.
         trimmed: How many of the thread's oldest messages were left out of the prompt to fit
             the model's context window (they stay stored).
+        sources: The knowledge chunks the prompt was given (knowledge mode, or an app or flow
+            that retrieves).
     """
 
     id: str
@@ -88,6 +102,7 @@ class Reply:
     finish_reason: FinishReason
     usage: Usage
     trimmed: int = 0
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +119,9 @@ class ToolCallDelta:
 class ReplyChunk:
     """One event of a streamed reply (what `chat_stream()` yields).
 
-    Every chunk repeats the reply's `id`, `model`, `created`, `thread_id` and `trimmed`
-    (stored messages left out of the prompt to fit the context window). `event` says
+    Every chunk repeats the reply's `id`, `model`, `created`, `thread_id`, `trimmed` (stored
+    messages left out of the prompt to fit the context window) and `sources` (knowledge
+    chunks the prompt was given). `event` says
     what the chunk carries: "start" (nothing more), "delta" (`content` and/or `tool_calls`),
     "finish" (`finish_reason`) or "usage" (`usage`, always last).
     """
@@ -116,6 +132,7 @@ class ReplyChunk:
     created: int
     thread_id: str
     trimmed: int = 0
+    sources: tuple[Source, ...] = ()
     content: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
     finish_reason: FinishReason | None = None
@@ -161,3 +178,26 @@ class ThreadPage:
 
     threads: tuple[Thread, ...]
     next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """A knowledge space: documents chunked and indexed for `mode="knowledge"` turns."""
+
+    space_id: str
+    name: str
+    description: str
+    created: int
+    document_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document added to a knowledge space."""
+
+    document_id: str
+    space_id: str
+    source: str
+    title: str
+    created: int
+    chunk_count: int

@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+from core.auth import KeyRing
 from core.pipeline import ChatPipeline
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
@@ -51,12 +52,12 @@ class CoreServer:
         await self.server.stop(grace)
 
 
-async def create_server(pipeline: ChatPipeline, settings: Settings) -> CoreServer:
+async def create_server(pipeline: ChatPipeline, settings: Settings, keys: KeyRing) -> CoreServer:
     """Builds the server and binds it (port 0 picks a free port); health starts NOT_SERVING."""
     server = grpc.aio.server(
         options=SERVER_OPTIONS, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
     )
-    pb_grpc.add_ChatServiceServicer_to_server(ChatServicer(pipeline), server)
+    pb_grpc.add_ChatServiceServicer_to_server(ChatServicer(pipeline, keys), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

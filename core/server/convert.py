@@ -10,11 +10,12 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from chatrpc.v1 import chat_service_pb2 as pb
+from core.auth import KeyRing
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
+from core.knowledge.base import Document, Space
 from core.memory.base import Thread, ThreadPage
 from core.types import (
-    DEFAULT_OWNER,
     Caller,
     ChatEvent,
     ChatMode,
@@ -26,6 +27,7 @@ from core.types import (
     ResponseFormat,
     ResponseFormatType,
     Role,
+    Source,
     TextDelta,
     ToolCall,
     ToolChoice,
@@ -177,19 +179,19 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
 
 
 IDEMPOTENCY_KEY = "idempotency-key"
+AUTHORIZATION = "authorization"
 
 
-def metadata_to_caller(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:
-    """The caller of an RPC. Every caller is the default owner until API keys exist."""
-    key = ""
-    for name, value in metadata or ():
-        if name == IDEMPOTENCY_KEY:
-            key = value if isinstance(value, str) else ""
-            if not 0 < len(key) <= 255 or not key.isprintable():
-                raise InvalidArgumentError(
-                    "idempotency-key must be 1-255 printable characters.", field="idempotency_key"
-                )
-    return Caller(owner=DEFAULT_OWNER, idempotency_key=key)
+def metadata_to_caller(metadata: Iterable[tuple[str, str | bytes]] | None, keys: KeyRing) -> Caller:
+    """The caller of an RPC: the identity of its API key, checked first, and its idempotency key."""
+    values = {name: value for name, value in metadata or () if isinstance(value, str)}
+    owner = keys.identify(values.get(AUTHORIZATION))
+    key = values.get(IDEMPOTENCY_KEY, "")
+    if IDEMPOTENCY_KEY in values and (not 0 < len(key) <= 255 or not key.isprintable()):
+        raise InvalidArgumentError(
+            "idempotency-key must be 1-255 printable characters.", field="idempotency_key"
+        )
+    return Caller(owner=owner, idempotency_key=key)
 
 
 def thread_to_pb(thread: Thread) -> pb.Thread:
@@ -223,6 +225,41 @@ def page_to_pb(page: ThreadPage) -> pb.ListThreadsResponse:
     return pb.ListThreadsResponse(threads=threads, next_page_token=page.next_page_token)
 
 
+def sources_to_pb(sources: tuple[Source, ...]) -> list[pb.Source]:
+    return [
+        pb.Source(
+            chunk_id=s.chunk_id,
+            document_id=s.document_id,
+            source=s.source,
+            title=s.title,
+            score=s.score,
+            text=s.text,
+        )
+        for s in sources
+    ]
+
+
+def space_to_pb(space: Space) -> pb.Space:
+    return pb.Space(
+        space_id=space.space_id,
+        name=space.name,
+        description=space.description,
+        create_time=_timestamp(int(space.created)),
+        document_count=space.document_count,
+    )
+
+
+def document_to_pb(document: Document) -> pb.Document:
+    return pb.Document(
+        document_id=document.document_id,
+        space_id=document.space_id,
+        source=document.source,
+        title=document.title,
+        create_time=_timestamp(int(document.created)),
+        chunk_count=document.chunk_count,
+    )
+
+
 def reply_to_pb(reply: Reply) -> pb.ChatResponse:
     message = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
     return pb.ChatResponse(
@@ -234,6 +271,7 @@ def reply_to_pb(reply: Reply) -> pb.ChatResponse:
         finish_reason=_FINISH_PB[reply.finish_reason],
         usage=usage_to_pb(reply.usage),
         trimmed_message_count=reply.trimmed,
+        sources=sources_to_pb(reply.sources),
     )
 
 
@@ -245,6 +283,7 @@ def event_to_pb(event: ChatEvent) -> pb.StreamChatResponse:
             create_time=_timestamp(event.created),
             thread_id=event.thread_id,
             trimmed_message_count=event.trimmed,
+            sources=sources_to_pb(event.sources),
         )
         return pb.StreamChatResponse(start=start)
     if isinstance(event, TurnFinish):

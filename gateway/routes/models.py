@@ -15,16 +15,16 @@ router = APIRouter()
 @router.get("/v1/models")
 async def list_models(request: Request) -> JSONResponse:
     """Lists the models the core serves, the default first."""
-    client, timeout = core_client(request)
-    models = await client.list_models(timeout=timeout)
+    client, call = core_client(request)
+    models = await client.list_models(**call)
     return JSONResponse({"object": "list", "data": [model_to_openai(m) for m in models]})
 
 
 @router.get("/v1/models/{model:path}")
 async def retrieve_model(model: str, request: Request) -> JSONResponse:
     """One model by id; 404 `model_not_found` if the core does not serve it."""
-    client, timeout = core_client(request)
-    for found in await client.list_models(timeout=timeout):
+    client, call = core_client(request)
+    for found in await client.list_models(**call):
         if found.id == model:
             return JSONResponse(model_to_openai(found))
     raise RequestError(

@@ -16,6 +16,11 @@ ENDPOINTS = [
     "POST /v1/chat/completions",
     "GET /v1/models",
     "GET /v1/models/{model}",
+    "POST /api/v2/chat/completions",
+    "POST /v1/spaces",
+    "GET /v1/spaces",
+    "DELETE /v1/spaces/{space_id}",
+    "POST /v1/spaces/{space_id}/documents",
     "GET /v1/threads",
     "GET /v1/threads/{thread_id}",
     "DELETE /v1/threads/{thread_id}",
@@ -39,7 +44,7 @@ async def liveness() -> JSONResponse:
 @router.get("/ready")
 async def readiness(request: Request) -> JSONResponse:
     """200 when the core reports SERVING over grpc.health.v1; 503 while it is down or loading."""
-    client, _ = core_client(request)
+    client, _ = core_client(request)  # health is unauthenticated (grpc.health.v1 has no key)
     try:
         status = await client.health(timeout=2.0)
     except chatrpc.ChatServiceError:

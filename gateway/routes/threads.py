@@ -20,8 +20,8 @@ async def list_threads(
     after: Annotated[str, Query(max_length=1024)] = "",
 ) -> JSONResponse:
     """The caller's threads, most recently updated first; `after` = previous next_page_token."""
-    client, timeout = core_client(request)
-    page = await client.list_threads(page_size=limit, page_token=after, timeout=timeout)
+    client, call = core_client(request)
+    page = await client.list_threads(page_size=limit, page_token=after, **call)
     return JSONResponse(
         {
             "object": "list",
@@ -35,13 +35,13 @@ async def list_threads(
 @router.get("/v1/threads/{thread_id}")
 async def get_thread(thread_id: str, request: Request) -> JSONResponse:
     """One thread with its stored messages, oldest first; 404 if the caller has none by that id."""
-    client, timeout = core_client(request)
-    return JSONResponse(thread_to_openai(await client.get_thread(thread_id, timeout=timeout)))
+    client, call = core_client(request)
+    return JSONResponse(thread_to_openai(await client.get_thread(thread_id, **call)))
 
 
 @router.delete("/v1/threads/{thread_id}")
 async def delete_thread(thread_id: str, request: Request) -> JSONResponse:
     """Deletes one thread and its messages; 404 if the caller has none by that id."""
-    client, timeout = core_client(request)
-    await client.delete_thread(thread_id, timeout=timeout)
+    client, call = core_client(request)
+    await client.delete_thread(thread_id, **call)
     return JSONResponse({"id": thread_id, "object": "thread.deleted", "deleted": True})

@@ -33,7 +33,7 @@ def catalog(catalog: ModelCatalog, scripted) -> ModelCatalog:
 
 @pytest.fixture
 def gateway(core_server: CoreThread) -> Iterator[GatewayThread]:
-    server = GatewayThread(create_app(Settings(core_target=core_server.target)))
+    server = GatewayThread(create_app(Settings(core_target=core_server.target, auth="disabled")))
     yield server
     server.stop()
 

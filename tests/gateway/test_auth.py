@@ -41,9 +41,17 @@ def routes(gateway: GatewayThread) -> list[tuple[str, str]]:
     for route in flat_routes(gateway.app.routes):
         for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
             path = route.path.replace("{thread_id}", "t-1").replace("{model:path}", "scripted")
+            path = path.replace("{space_id}", "s-1")
             found.append((method, path))
     return found
 
+
+VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
+    "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
+    "/api/v2/chat/completions": {"messages": "hi"},
+    "/v1/spaces": {"id": "s-1"},
+    "/v1/spaces/s-1/documents": {"source": "a.md", "text": "hello"},
+}
 
 BAD_AUTH = {
     "none": {},
@@ -59,7 +67,7 @@ def test_every_route_but_the_allowlist_refuses_bad_keys(keyed, scripted, auth):
     _, gateway = keyed
     checked = 0
     for method, path in routes(gateway):
-        body = {"messages": [{"role": "user", "content": "hi"}]} if method == "POST" else None
+        body = VALID_BODIES.get(path) if method == "POST" else None
         response = httpx.request(method, gateway.url + path, json=body, headers=BAD_AUTH[auth])
         if path in ALLOWLIST:
             assert response.status_code != 401, path
@@ -92,6 +100,15 @@ def test_path_tricks_never_reach_the_core_unauthenticated(keyed, scripted, path)
     )
     assert host_trick.status_code in (400, 401)
     assert scripted.calls == []
+
+
+def test_without_a_key_even_a_malformed_body_gets_401_first(keyed):
+    _, gateway = keyed
+    for path in VALID_BODIES:
+        response = httpx.post(
+            gateway.url + path, content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 401, path
 
 
 def test_valid_key_works_with_any_bearer_case(keyed, scripted):

@@ -22,7 +22,7 @@ def test_liveness_and_readiness_with_a_serving_core(gateway):
 
 
 def test_readiness_is_503_while_the_core_is_down():
-    server = GatewayThread(create_app(Settings(core_target="127.0.0.1:1")))
+    server = GatewayThread(create_app(Settings(core_target="127.0.0.1:1", auth="disabled")))
     try:
         assert httpx.get(server.url + "/health").status_code == 200
         ready = httpx.get(server.url + "/ready", timeout=10)

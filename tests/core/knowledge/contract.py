@@ -4,8 +4,6 @@ A store's test module subclasses it and overrides the `store_url` fixture (the m
 contract's pattern); quirks of one store live beside the subclass.
 """
 
-# ruff: noqa: RUF001  (the Chinese corpus uses full-width punctuation on purpose)
-
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,5 @@
 """chunk_text and title_of: pure functions, checked by example and by hypothesis."""
 
-# ruff: noqa: RUF001  (Chinese examples use full-width punctuation on purpose)
-
 from __future__ import annotations
 
 import itertools

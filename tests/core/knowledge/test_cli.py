@@ -1,7 +1,5 @@
 """`python -m core.knowledge`, run in-process through cli.main(argv) on a temporary database."""
 
-# ruff: noqa: RUF001  (Chinese questions use full-width punctuation on purpose)
-
 from __future__ import annotations
 
 from pathlib import Path

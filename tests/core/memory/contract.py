@@ -81,8 +81,8 @@ class MemoryStoreContract:
 
     async def test_commit_round_trips_every_message_field(self, store: MemoryStore) -> None:
         messages = (
-            Message(role=Role.SYSTEM, content="你是小盏，半盏青年茶馆的助手。"),  # noqa: RUF001
-            user("今天有什么茶？ 🍵", name="顾客"),  # noqa: RUF001
+            Message(role=Role.SYSTEM, content="你是小盏，半盏青年茶馆的助手。"),
+            user("今天有什么茶？ 🍵", name="顾客"),
             assistant(
                 "",
                 ToolCall(id="call_1", name="menu", arguments='{"店": "半盏", "n": 2}'),

@@ -175,16 +175,16 @@ async def test_prompt_beyond_the_context_window_is_context_length_exceeded(stub,
     assert scripted.calls == []
 
 
-UNSERVED = {
-    "mode": {"mode": pb.CHAT_MODE_KNOWLEDGE, "space_id": "docs"},
-}
-
-
-@pytest.mark.parametrize("field", UNSERVED)
-async def test_declared_but_unserved_fields_are_unimplemented_not_ignored(stub, scripted, field):
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"mode": pb.CHAT_MODE_KNOWLEDGE, "space_id": "no-such-space"},
+        {"mode": pb.CHAT_MODE_APP, "app_id": "no-such-app"},
+        {"mode": pb.CHAT_MODE_FLOW, "flow_id": "no-such-flow"},
+    ],
+)
+async def test_unknown_app_space_or_flow_is_not_found_before_generation(stub, scripted, fields):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.Chat(pb.ChatRequest(messages=[USER], **UNSERVED[field]))
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    reason, named, _ = field_of(caught.value)
-    assert (reason, named) == ("UNIMPLEMENTED", field)
+        await stub.Chat(pb.ChatRequest(messages=[USER], **fields))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert scripted.calls == []

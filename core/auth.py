@@ -1,0 +1,91 @@
+"""API keys: who is calling. Keys are kept as SHA-256 digests and compared in constant time.
+
+A key's name is its identity: the owner of every thread, space and turn the key touches.
+Identity never comes from a request body (`user`, `user_name`, `sys_code` are recorded only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError, UnauthenticatedError
+from core.types import DEFAULT_OWNER
+
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *")
+
+
+def digest(key: str) -> str:
+    """The SHA-256 hex digest under which a key is stored."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """The configured keys (name → digest), or `required=False` for keyless local use."""
+
+    digests: Mapping[str, str]
+    required: bool = True
+
+    def identify(self, authorization: str | None) -> str:
+        """The identity (owner) behind an `Authorization: Bearer <key>` value.
+
+        Raises UnauthenticatedError for a missing, malformed or unknown key. With keys not
+        required, every caller is the one default owner.
+        """
+        if not self.required:
+            return DEFAULT_OWNER
+        match = _BEARER.fullmatch(authorization or "")
+        if match is None:
+            raise UnauthenticatedError(
+                "Missing or malformed API key: send 'Authorization: Bearer <key>'."
+            )
+        presented = digest(match.group(1)).encode()
+        found = ""
+        for name, stored in self.digests.items():  # no early exit: time does not depend on the key
+            if hmac.compare_digest(presented, stored.encode()):
+                found = name
+        if not found:
+            raise UnauthenticatedError("Invalid API key.")
+        return found
+
+
+def load_keyring(mode: str, keys_file: str, inline: str) -> KeyRing:
+    """Keys from the settings: `mode` "disabled" allows keyless use; otherwise keys come from
+    `keys_file` (TOML `[keys.<name>] sha256 = "<hex>"`) and `inline` ("name=key,name=key")."""
+    if mode == "disabled":
+        return KeyRing({}, required=False)
+    if mode != "required":
+        raise ConfigError(f"CHATRPC_AUTH must be 'required' or 'disabled', not {mode!r}")
+    digests: dict[str, str] = {}
+    if keys_file:
+        digests.update(_file_digests(Path(keys_file)))
+    for item in filter(None, (part.strip() for part in inline.split(","))):
+        name, sep, key = item.partition("=")
+        if not sep or not _NAME.fullmatch(name) or not key:
+            raise ConfigError("CHATRPC_API_KEYS entries are name=key")
+        digests[name] = digest(key)
+    return KeyRing(digests, required=True)
+
+
+def _file_digests(path: Path) -> dict[str, str]:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the API key file {path}: {exc}") from None
+    digests = {}
+    for name, entry in document.get("keys", {}).items():
+        value = entry.get("sha256", "") if isinstance(entry, dict) else ""
+        if not _NAME.fullmatch(name) or not _DIGEST.fullmatch(value):
+            raise ConfigError(
+                f"{path}: keys.{name} needs a name of [A-Za-z0-9_.:-] and a sha256 hex digest"
+            )
+        digests[name] = value
+    return digests
