@@ -44,7 +44,7 @@ from core.knowledge.rows import (
     row_to_match,
     row_to_space,
 )
-from core.memory.sqlite import path_from_url
+from core.memory.sqlite import enable_wal, path_from_url
 
 logger = logging.getLogger(__name__)
 
@@ -346,7 +346,7 @@ class SqliteKnowledgeStore:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, self._busy_timeout_ms / 1000)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:

@@ -210,6 +210,25 @@ def _delete_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> None
             raise ThreadNotFoundError("thread not found")
 
 
+def enable_wal(conn: sqlite3.Connection, wait: float) -> None:
+    """Switches the file to WAL, retrying while another connection holds it.
+
+    SQLite answers a journal-mode change with SQLITE_BUSY at once, without its busy handler,
+    when another connection is switching the same new file at that moment (two processes, or
+    two stores, opening one database together).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     with _transaction(conn):
         conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
@@ -347,7 +366,7 @@ class SqliteStore:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, self._busy_timeout_ms / 1000)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
