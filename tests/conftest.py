@@ -105,3 +105,10 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """URL of a database of this test run's own, dropped at the end of the session."""
     with pg.fresh_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture
+def clean_postgres_url(postgres_url: str) -> str:
+    """The session's database, every store table emptied before the test."""
+    pg.run(pg.empty_tables(postgres_url))
+    return postgres_url

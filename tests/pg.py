@@ -97,6 +97,20 @@ async def drop_database(server_url: str, url: str) -> None:
         await conn.close()
 
 
+async def empty_tables(url: str) -> None:
+    """Empty every store table of the database; the migration records (`_…`) stay."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = 'public' AND left(tablename, 1) <> '_'"
+        )
+        if rows:  # none before the first migration
+            await conn.execute("TRUNCATE " + ", ".join(f'"{r["tablename"]}"' for r in rows))
+    finally:
+        await conn.close()
+
+
 @contextmanager
 def fresh_database(server_url: str, prefix: str = "chatrpc_test") -> Iterator[str]:
     """A new database for the duration of the block, dropped afterwards."""

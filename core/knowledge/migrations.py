@@ -1,7 +1,7 @@
 """Append-only, named knowledge-store schema migrations, recorded in `_knowledge_migrations`.
 
-The mechanism is core.memory.migrations' (same Migration type and naming rules), with its own
-list and tracking table, so thread memory and knowledge can share one SQLite file or one
+The mechanism is core.schema's, as for thread memory, with its own list, tracking table and
+advisory-lock key, so thread memory and knowledge can share one SQLite file or one
 PostgreSQL database and migrate independently. A merged migration is never edited, reordered
 or removed; a schema change is a new `mNNN_name` entry at the end.
 
@@ -14,16 +14,9 @@ matches; without pg_trgm those matches scan the space's chunks instead (same res
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Final
 
-from core.memory.migrations import Migration, check_migrations
-
-# Valid in both dialects (SQLite maps DOUBLE PRECISION to REAL affinity).
-CREATE_MIGRATIONS_TABLE: Final = (
-    "CREATE TABLE IF NOT EXISTS _knowledge_migrations"
-    " (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
-)
+from core.schema import Migration, Schema
 
 # Key for pg_advisory_xact_lock while migrating: "knowledg" in ASCII, unlike memory's key.
 POSTGRES_LOCK_KEY: Final = 0x6B6E6F776C656467
@@ -151,9 +144,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
 )
 
 
-def pending(applied: Collection[str]) -> tuple[Migration, ...]:
-    """The migrations not yet recorded in `_knowledge_migrations`, in order."""
-    return tuple(m for m in MIGRATIONS if m.name not in applied)
-
-
-check_migrations(MIGRATIONS)
+SCHEMA: Final = Schema(
+    migrations=MIGRATIONS,
+    table="_knowledge_migrations",
+    postgres_lock_key=POSTGRES_LOCK_KEY,
+    label="knowledge migration",
+)

@@ -24,13 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
-import asyncpg
-
-from core.errors import ConfigError, ConflictError, NotFoundError, StorageError
+from core.errors import ConflictError, NotFoundError
 from core.knowledge import migrations
 from core.knowledge.base import (
     Document,
@@ -51,6 +47,7 @@ from core.knowledge.rows import (
     row_to_match,
     row_to_space,
 )
+from core.postgres_pool import PostgresBackedStore
 
 logger = logging.getLogger(__name__)
 
@@ -112,18 +109,6 @@ _SEARCH_SUBSTRINGS = (
     ") AS m WHERE hits > 0 ORDER BY hits DESC, id LIMIT $4"
 )
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
-
-@contextmanager
-def _driver_errors() -> Iterator[None]:
-    """Turn driver and network failures into StorageError; its message names no server."""
-    try:
-        yield
-    except _DRIVER_ERRORS as exc:
-        logger.warning("PostgreSQL knowledge store failed: %s", type(exc).__name__)
-        raise StorageError("knowledge store is unavailable") from exc
-
 
 async def _require_space(conn: Any, owner: str, space_id: str, *, lock: bool = False) -> None:
     if await conn.fetchval(_LOCK_SPACE if lock else _SPACE_EXISTS, owner, space_id) is None:
@@ -149,59 +134,35 @@ async def _search(
     return rank(primary, fallback, k)
 
 
-class PostgresKnowledgeStore:
+class PostgresKnowledgeStore(PostgresBackedStore):
     """KnowledgeStore on PostgreSQL; see the module docstring.
 
     Open with `await PostgresKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
-    options are core.memory.postgres.PostgresStore's (`min_size`, `max_size`,
-    `connect_timeout`, `command_timeout`), and the database may be the one thread memory
-    uses. `trigram_index` tells whether pg_trgm serves substring matches.
+    options are core.memory.postgres.PostgresStore's (core.postgres_pool.PostgresBackedStore:
+    `min_size`, `max_size`, `connect_timeout`, `command_timeout`), and the database may be the
+    one thread memory uses. `trigram_index` tells whether pg_trgm serves substring matches.
     """
 
     kind: ClassVar[str] = "postgres"
 
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
-        self.trigram_index = False
+    pool_name: ClassVar[str] = "knowledge store"
+    unavailable: ClassVar[str] = "knowledge store is unavailable"
+    trigram_index: bool = False  # set by setup() at open
 
-    @classmethod
-    async def open(
-        cls,
-        url: str,
-        *,
-        min_size: int = 1,
-        max_size: int = 10,
-        connect_timeout: float = 10.0,
-        command_timeout: float | None = 30.0,
-    ) -> PostgresKnowledgeStore:
-        """Connect the pool and apply migrations."""
-        if not 0 <= min_size <= max_size or max_size < 1:
-            raise ConfigError("PostgreSQL store needs 0 <= min_size <= max_size and max_size >= 1")
-        try:
-            with _driver_errors():
-                pool = await asyncpg.create_pool(
-                    url,
-                    min_size=min_size,
-                    max_size=max_size,
-                    timeout=connect_timeout,
-                    command_timeout=command_timeout,
-                )
-        except ValueError:  # asyncpg rejects a malformed DSN with a message that quotes it
-            raise ConfigError("malformed PostgreSQL store URL") from None
-        store = cls(pool)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.aclose()
-            raise
-        return store
+    async def setup(self, conn: Any) -> None:
+        await migrations.SCHEMA.apply_postgres(conn)
+        self.trigram_index = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", migrations.TRIGRAM_INDEX
+        )
+        if not self.trigram_index:
+            logger.info("pg_trgm is unavailable: knowledge substring matches scan chunks")
 
     async def create_space(
         self, owner: str, space_id: str, name: str = "", description: str = ""
     ) -> Space:
         check_new_space(owner, space_id, name, description)
         now = time.time()
-        with _driver_errors():
+        with self._pool.errors():
             created = await self._pool.fetchval(
                 _INSERT_SPACE, owner, space_id, name, description, now
             )
@@ -213,7 +174,7 @@ class PostgresKnowledgeStore:
 
     async def get_space(self, owner: str, space_id: str) -> Space:
         check_space_args(owner, space_id)
-        with _driver_errors():
+        with self._pool.errors():
             row = await self._pool.fetchrow(_SELECT_SPACE, owner, space_id)
         if row is None:
             raise NotFoundError("knowledge space not found")
@@ -221,14 +182,14 @@ class PostgresKnowledgeStore:
 
     async def list_spaces(self, owner: str) -> tuple[Space, ...]:
         require_owner(owner)
-        with _driver_errors():
+        with self._pool.errors():
             rows = await self._pool.fetch(_LIST_SPACES, owner)
         return tuple(row_to_space(row) for row in rows)
 
     async def delete_space(self, owner: str, space_id: str) -> None:
         check_space_args(owner, space_id)
         # Documents and chunks go with the space: their foreign keys are ON DELETE CASCADE.
-        with _driver_errors():
+        with self._pool.errors():
             deleted = await self._pool.fetchval(_DELETE_SPACE, owner, space_id)
         if deleted is None:
             raise NotFoundError("knowledge space not found")
@@ -240,7 +201,7 @@ class PostgresKnowledgeStore:
         # Chunking a long text is CPU work: keep it off the event loop (SQLite does it in its
         # worker thread).
         new = await asyncio.to_thread(new_document, space_id, source, text, title)
-        with _driver_errors():
+        with self._pool.errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 await _require_space(conn, owner, space_id, lock=True)
                 await conn.execute(_DELETE_SOURCE, owner, space_id, source)
@@ -250,7 +211,7 @@ class PostgresKnowledgeStore:
 
     async def list_documents(self, owner: str, space_id: str) -> tuple[Document, ...]:
         check_space_args(owner, space_id)
-        with _driver_errors():
+        with self._pool.errors():
             async with (
                 self._pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
@@ -262,35 +223,9 @@ class PostgresKnowledgeStore:
     async def search(self, owner: str, space_id: str, query: str, k: int = 4) -> tuple[Hit, ...]:
         check_search(owner, space_id, k)
         terms = parse_query(query)
-        with _driver_errors():
+        with self._pool.errors():
             async with (
                 self._pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
                 return await _search(conn, owner, space_id, terms, k)
-
-    async def aclose(self) -> None:
-        with _driver_errors():
-            await self._pool.close()
-
-    async def _migrate(self) -> None:
-        with _driver_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
-                # Serialises concurrent openers (replicas starting together) until commit.
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", migrations.POSTGRES_LOCK_KEY)
-                await conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
-                rows = await conn.fetch("SELECT name FROM _knowledge_migrations")
-                for migration in migrations.pending({r["name"] for r in rows}):
-                    for statement in migration.postgres:
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO _knowledge_migrations (name, applied) VALUES ($1, $2)",
-                        migration.name,
-                        time.time(),
-                    )
-                    logger.info("Applied PostgreSQL knowledge migration %s", migration.name)
-                self.trigram_index = await conn.fetchval(
-                    "SELECT to_regclass($1) IS NOT NULL", migrations.TRIGRAM_INDEX
-                )
-        if not self.trigram_index:
-            logger.info("pg_trgm is unavailable: knowledge substring matches scan chunks")

@@ -1,29 +1,21 @@
 """SqliteKnowledgeStore: knowledge spaces in one SQLite file, searched with FTS5 trigrams.
 
 Chunk text is indexed by an FTS5 table with the trigram tokenizer (SQLite 3.34+), which
-matches any 3+ character substring, so Chinese text with no spaces is searchable. Like
+matches any 3+ character substring, so Chinese text with no spaces is searchable. As in
 core.memory.sqlite, each operation runs whole inside one worker thread on a pooled connection
-(WAL), and writes take the write lock up front (`BEGIN IMMEDIATE`). The FTS index spans all
-owners; matches are filtered to the owner's space, so bm25's statistics are database-wide.
+(core.sqlite_pool: WAL), and writes take the write lock up front (`BEGIN IMMEDIATE`). The FTS
+index spans all owners; matches are filtered to the owner's space, so bm25's statistics are
+database-wide.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
-import logging
-import queue
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
-from typing import ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import ClassVar
 
-from core.errors import ConfigError, ConflictError, NotFoundError, StorageError
+from core.errors import ConfigError, ConflictError, NotFoundError
 from core.knowledge import migrations
 from core.knowledge.base import (
     Document,
@@ -44,12 +36,7 @@ from core.knowledge.rows import (
     row_to_match,
     row_to_space,
 )
-from core.memory.sqlite import enable_wal, path_from_url
-
-logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-T = TypeVar("T")
+from core.sqlite_pool import SqliteBackedStore, transaction
 
 MIN_SQLITE = (3, 34, 0)
 
@@ -102,20 +89,6 @@ _SEARCH_SUBSTRINGS = (
     ") WHERE hits > 0 ORDER BY hits DESC, id LIMIT ?"
 )
 
-_UNAVAILABLE = "knowledge store is unavailable"
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
 
 def check_fts5_trigram(conn: sqlite3.Connection) -> None:
     """Raise ConfigError unless this SQLite has FTS5 with the trigram tokenizer."""
@@ -130,26 +103,11 @@ def check_fts5_trigram(conn: sqlite3.Connection) -> None:
         raise ConfigError(problem + hint) from None
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    check_fts5_trigram(conn)
-    with _transaction(conn):
-        conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
-        applied = {name for (name,) in conn.execute("SELECT name FROM _knowledge_migrations")}
-        for migration in migrations.pending(applied):
-            for statement in migration.sqlite:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO _knowledge_migrations (name, applied) VALUES (?, ?)",
-                (migration.name, time.time()),
-            )
-            logger.info("Applied SQLite knowledge migration %s", migration.name)
-
-
 def _create_space(
     conn: sqlite3.Connection, owner: str, space_id: str, name: str, description: str
 ) -> Space:
     now = time.time()
-    with _transaction(conn):
+    with transaction(conn):
         cursor = conn.execute(_INSERT_SPACE, (owner, space_id, name, description, now))
         if cursor.rowcount != 1:
             raise ConflictError("knowledge space already exists")
@@ -171,7 +129,7 @@ def _list_spaces(conn: sqlite3.Connection, owner: str) -> tuple[Space, ...]:
 
 def _delete_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
     # Documents and chunks go with the space (ON DELETE CASCADE); triggers unindex the chunks.
-    with _transaction(conn):
+    with transaction(conn):
         if conn.execute(_DELETE_SPACE, (owner, space_id)).rowcount != 1:
             raise NotFoundError("knowledge space not found")
 
@@ -185,7 +143,7 @@ def _add_document(
     conn: sqlite3.Connection, owner: str, space_id: str, source: str, text: str, title: str
 ) -> Document:
     new = new_document(space_id, source, text, title)
-    with _transaction(conn):
+    with transaction(conn):
         _require_space(conn, owner, space_id)
         conn.execute(_DELETE_SOURCE, (owner, space_id, source))
         conn.execute(_INSERT_DOCUMENT, document_to_params(owner, new.document))
@@ -194,7 +152,7 @@ def _add_document(
 
 
 def _list_documents(conn: sqlite3.Connection, owner: str, space_id: str) -> tuple[Document, ...]:
-    with _transaction(conn, "DEFERRED"):
+    with transaction(conn, "DEFERRED"):
         _require_space(conn, owner, space_id)
         rows = conn.execute(_LIST_DOCUMENTS, (owner, space_id)).fetchall()
     return tuple(row_to_document(row) for row in rows)
@@ -204,7 +162,7 @@ def _search(
     conn: sqlite3.Connection, owner: str, space_id: str, terms: SearchTerms, k: int
 ) -> tuple[Hit, ...]:
     primary, fallback = [], []
-    with _transaction(conn, "DEFERRED"):
+    with transaction(conn, "DEFERRED"):
         _require_space(conn, owner, space_id)
         # Words are 3+ characters and grams exactly 3: every term can match a trigram index.
         indexed = [*terms.words, *terms.grams]
@@ -218,140 +176,54 @@ def _search(
     return rank(primary, fallback, k)
 
 
-class SqliteKnowledgeStore:
+class SqliteKnowledgeStore(SqliteBackedStore):
     """KnowledgeStore on one SQLite file; see the module docstring.
 
     Open with `await SqliteKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
-    URL and options are core.memory.sqlite.SqliteStore's (`busy_timeout_ms`, default 5000;
-    `pool_size`, default 4), and the file may be the one thread memory uses. A SQLite without
-    FTS5 trigrams raises ConfigError at open.
+    URL and options are core.memory.sqlite.SqliteStore's (core.sqlite_pool.SqliteBackedStore:
+    `busy_timeout_ms`, `pool_size`), and the file may be the one thread memory uses. A SQLite
+    without FTS5 trigrams raises ConfigError at open.
     """
 
     kind: ClassVar[str] = "sqlite"
 
-    def __init__(self, path: str, *, busy_timeout_ms: int, pool_size: int) -> None:
-        self._path = path
-        self._busy_timeout_ms = busy_timeout_ms
-        # Every connection to ":memory:" is a separate database, so it gets exactly one.
-        workers = 1 if path == ":memory:" else pool_size
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="sqlite-knowledge")
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+    pool_name: ClassVar[str] = "knowledge store"
+    unavailable: ClassVar[str] = "knowledge store is unavailable"
+    thread_name_prefix: ClassVar[str] = "sqlite-knowledge"
 
-    @classmethod
-    async def open(
-        cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 4
-    ) -> SqliteKnowledgeStore:
-        """Open (creating the file and its directory if missing) and apply migrations."""
-        if busy_timeout_ms < 0 or pool_size < 1:
-            raise ConfigError("SQLite store needs busy_timeout_ms >= 0 and pool_size >= 1")
-        store = cls(path_from_url(url), busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
-        try:
-            if store._path != ":memory:":
-                await store._call(
-                    lambda: Path(store._path).parent.mkdir(parents=True, exist_ok=True)
-                )
-            await store._run(_migrate)
-        except BaseException:
-            await store.aclose()
-            raise
-        return store
+    @staticmethod
+    def setup(conn: sqlite3.Connection) -> None:
+        check_fts5_trigram(conn)
+        migrations.SCHEMA.apply_sqlite(conn)
 
     async def create_space(
         self, owner: str, space_id: str, name: str = "", description: str = ""
     ) -> Space:
         check_new_space(owner, space_id, name, description)
-        return await self._run(_create_space, owner, space_id, name, description)
+        return await self._pool.run(_create_space, owner, space_id, name, description)
 
     async def get_space(self, owner: str, space_id: str) -> Space:
         check_space_args(owner, space_id)
-        return await self._run(_get_space, owner, space_id)
+        return await self._pool.run(_get_space, owner, space_id)
 
     async def list_spaces(self, owner: str) -> tuple[Space, ...]:
         require_owner(owner)
-        return await self._run(_list_spaces, owner)
+        return await self._pool.run(_list_spaces, owner)
 
     async def delete_space(self, owner: str, space_id: str) -> None:
         check_space_args(owner, space_id)
-        await self._run(_delete_space, owner, space_id)
+        await self._pool.run(_delete_space, owner, space_id)
 
     async def add_document(
         self, owner: str, space_id: str, source: str, text: str, title: str = ""
     ) -> Document:
         check_document(owner, space_id, source, text, title)
-        return await self._run(_add_document, owner, space_id, source, text, title)
+        return await self._pool.run(_add_document, owner, space_id, source, text, title)
 
     async def list_documents(self, owner: str, space_id: str) -> tuple[Document, ...]:
         check_space_args(owner, space_id)
-        return await self._run(_list_documents, owner, space_id)
+        return await self._pool.run(_list_documents, owner, space_id)
 
     async def search(self, owner: str, space_id: str, query: str, k: int = 4) -> tuple[Hit, ...]:
         check_search(owner, space_id, k)
-        return await self._run(_search, owner, space_id, parse_query(query), k)
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.to_thread(self._shutdown)
-
-    def _shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-
-    async def _run(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        """Run `fn(connection, *args)` in a worker thread on a pooled connection."""
-        return await self._call(functools.partial(self._with_connection, fn, *args, **kwargs))
-
-    async def _call(self, fn: Callable[[], T]) -> T:
-        if self._closed:
-            raise StorageError("knowledge store is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-        except (sqlite3.Error, OSError) as exc:
-            logger.warning("SQLite knowledge store failed: %s: %s", type(exc).__name__, exc)
-            raise StorageError(_UNAVAILABLE) from exc
-
-    def _with_connection(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._connect()
-        try:
-            return fn(conn, *args, **kwargs)
-        finally:
-            self._idle.put(conn)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout_ms / 1000,
-            isolation_level=None,  # autocommit: transactions are explicit BEGIN … COMMIT
-            check_same_thread=False,  # pooled; used by one worker thread at a time
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            enable_wal(conn, self._busy_timeout_ms / 1000)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()
-            raise
-        with self._lock:
-            self._all.append(conn)
-        return conn
+        return await self._pool.run(_search, owner, space_id, parse_query(query), k)

@@ -1,34 +1,16 @@
-"""Append-only, named schema migrations for both stores, recorded in `_migrations` (llm pattern).
+"""Thread memory's append-only, named schema migrations, recorded in `_migrations` (llm pattern).
 
 Rules: a merged migration is never edited, reordered or removed; a schema change is a new
 `mNNN_name` entry at the end. Each migration carries its SQLite and its PostgreSQL statements,
-so dialect differences live here and the stores run whichever list is theirs. Stores apply the
-pending migrations at open, in one transaction, under a lock (SQLite `BEGIN IMMEDIATE`,
-PostgreSQL advisory lock), so concurrent openers apply each migration exactly once.
+so dialect differences live here. The mechanism (and how stores apply it at open) is
+core.schema's.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Final
 
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema step: its name and the statements that perform it in each dialect."""
-
-    name: str
-    sqlite: tuple[str, ...]
-    postgres: tuple[str, ...]
-
-
-# Valid in both dialects (SQLite maps DOUBLE PRECISION to REAL affinity).
-CREATE_MIGRATIONS_TABLE: Final = (
-    "CREATE TABLE IF NOT EXISTS _migrations"
-    " (name TEXT PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
-)
+from core.schema import Migration, Schema
 
 # Key for pg_advisory_xact_lock while migrating: an arbitrary constant ("chatrpc" in ASCII).
 POSTGRES_LOCK_KEY: Final = 0x636861747270
@@ -146,22 +128,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
 )
 
-_NAME = re.compile(r"m(\d{3})_[a-z0-9_]+")
-
-
-def check_migrations(migrations: tuple[Migration, ...]) -> None:
-    """Raise ValueError unless names are well-formed, unique and numbered 001, 002, … in order."""
-    for number, migration in enumerate(migrations, start=1):
-        match = _NAME.fullmatch(migration.name)
-        if match is None or int(match.group(1)) != number:
-            raise ValueError(f"migration #{number} is misnamed: {migration.name!r}")
-        if not migration.sqlite or not migration.postgres:
-            raise ValueError(f"migration {migration.name} lacks a dialect")
-
-
-def pending(applied: Collection[str]) -> tuple[Migration, ...]:
-    """The migrations not yet recorded in `_migrations`, in order."""
-    return tuple(m for m in MIGRATIONS if m.name not in applied)
-
-
-check_migrations(MIGRATIONS)
+SCHEMA: Final = Schema(
+    migrations=MIGRATIONS,
+    table="_migrations",
+    postgres_lock_key=POSTGRES_LOCK_KEY,
+    label="migration",
+)

@@ -8,15 +8,12 @@ and then sees its result; unique indexes catch the rest. Every value travels as 
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import asyncpg
 
-from core.errors import ConfigError, StorageError, ThreadChangedError, ThreadNotFoundError
+from core.errors import ThreadChangedError, ThreadNotFoundError
 from core.memory import migrations
 from core.memory.base import (
     Thread,
@@ -36,9 +33,8 @@ from core.memory.rows import (
     row_to_turn,
     turn_to_params,
 )
+from core.postgres_pool import PostgresBackedStore
 from core.types import Message
-
-logger = logging.getLogger(__name__)
 
 _SELECT_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
@@ -87,18 +83,6 @@ _INSERT_MESSAGE = (
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = $1 AND thread_id = $2 RETURNING 1"
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
-
-@contextmanager
-def _driver_errors() -> Iterator[None]:
-    """Turn driver and network failures into StorageError; its message names no server."""
-    try:
-        yield
-    except _DRIVER_ERRORS as exc:
-        logger.warning("PostgreSQL thread store failed: %s", type(exc).__name__)
-        raise StorageError("thread memory is unavailable") from exc
-
 
 async def _find_turn(conn: Any, owner: str, key: str) -> TurnRecord | None:
     row = await conn.fetchrow(_SELECT_TURN, owner, key)
@@ -131,61 +115,32 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: TurnRecord) 
     )
 
 
-class PostgresStore:
+class PostgresStore(PostgresBackedStore):
     """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
 
-    Open with `await PostgresStore.open(url)` (or core.memory.open_store). Options: `min_size`
-    (default 1) and `max_size` (default 10) of the pool, `connect_timeout` (seconds, default 10)
-    and `command_timeout` (seconds per statement, default 30; a timeout is a StorageError).
+    Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options
+    (`min_size`, `max_size`, `connect_timeout`, `command_timeout`) are
+    core.postgres_pool.PostgresBackedStore's.
     """
 
     kind: ClassVar[str] = "postgres"
 
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
+    pool_name: ClassVar[str] = "thread store"
+    unavailable: ClassVar[str] = "thread memory is unavailable"
 
-    @classmethod
-    async def open(
-        cls,
-        url: str,
-        *,
-        min_size: int = 1,
-        max_size: int = 10,
-        connect_timeout: float = 10.0,
-        command_timeout: float | None = 30.0,
-    ) -> PostgresStore:
-        """Connect the pool and apply migrations."""
-        if not 0 <= min_size <= max_size or max_size < 1:
-            raise ConfigError("PostgreSQL store needs 0 <= min_size <= max_size and max_size >= 1")
-        try:
-            with _driver_errors():
-                pool = await asyncpg.create_pool(
-                    url,
-                    min_size=min_size,
-                    max_size=max_size,
-                    timeout=connect_timeout,
-                    command_timeout=command_timeout,
-                )
-        except ValueError:  # asyncpg rejects a malformed DSN with a message that quotes it
-            raise ConfigError("malformed PostgreSQL store URL") from None
-        store = cls(pool)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.aclose()
-            raise
-        return store
+    async def setup(self, conn: Any) -> None:
+        await migrations.SCHEMA.apply_postgres(conn)
 
     async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
         require_owner(owner)
-        with _driver_errors():
+        with self._pool.errors():
             rows = await self._pool.fetch(_SELECT_MESSAGES, owner, thread_id)
         return tuple(row_to_stored_message(r).message for r in rows), len(rows)
 
     async def commit_turn(self, owner: str, base_seq: int, record: TurnRecord) -> TurnRecord:
         check_commit(owner, base_seq, record)
         key = record.idempotency_key
-        with _driver_errors():
+        with self._pool.errors():
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
                     replay = (
@@ -209,13 +164,13 @@ class PostgresStore:
         require_owner(owner)
         if not idempotency_key:
             return None
-        with _driver_errors():
+        with self._pool.errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 return await _find_turn(conn, owner, idempotency_key)
 
     async def get_thread(self, owner: str, thread_id: str) -> Thread:
         require_owner(owner)
-        with _driver_errors():
+        with self._pool.errors():
             async with (
                 self._pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
@@ -235,7 +190,7 @@ class PostgresStore:
     async def list_threads(self, owner: str, *, page_size: int, page_token: str = "") -> ThreadPage:
         require_owner(owner)
         check_page_size(page_size)
-        with _driver_errors():
+        with self._pool.errors():
             if page_token:
                 updated, thread_id = decode_page_token(page_token)
                 rows = await self._pool.fetch(_LIST_AFTER, owner, updated, thread_id, page_size + 1)
@@ -248,28 +203,7 @@ class PostgresStore:
     async def delete_thread(self, owner: str, thread_id: str) -> None:
         require_owner(owner)
         # Messages and turns go with the thread: their foreign keys are ON DELETE CASCADE.
-        with _driver_errors():
+        with self._pool.errors():
             deleted = await self._pool.fetchval(_DELETE_THREAD, owner, thread_id)
         if deleted is None:
             raise ThreadNotFoundError("thread not found")
-
-    async def aclose(self) -> None:
-        with _driver_errors():
-            await self._pool.close()
-
-    async def _migrate(self) -> None:
-        with _driver_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
-                # Serialises concurrent openers (replicas starting together) until commit.
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", migrations.POSTGRES_LOCK_KEY)
-                await conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
-                applied = {r["name"] for r in await conn.fetch("SELECT name FROM _migrations")}
-                for migration in migrations.pending(applied):
-                    for statement in migration.postgres:
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO _migrations (name, applied) VALUES ($1, $2)",
-                        migration.name,
-                        time.time(),
-                    )
-                    logger.info("Applied PostgreSQL migration %s", migration.name)

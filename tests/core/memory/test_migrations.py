@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from core.memory import open_store
-from core.memory.migrations import MIGRATIONS, Migration, check_migrations, pending
+from core.memory.migrations import MIGRATIONS, SCHEMA
+from core.schema import Migration, check_migrations
 from tests import pg
 
 NAMES = [m.name for m in MIGRATIONS]
@@ -40,9 +41,9 @@ def test_check_rejects_a_migration_missing_a_dialect() -> None:
 
 
 def test_pending_keeps_order_and_skips_applied() -> None:
-    assert pending([]) == MIGRATIONS
-    assert pending(NAMES) == ()
-    assert [m.name for m in pending(NAMES[:1])] == NAMES[1:]
+    assert SCHEMA.pending([]) == MIGRATIONS
+    assert SCHEMA.pending(NAMES) == ()
+    assert [m.name for m in SCHEMA.pending(NAMES[:1])] == NAMES[1:]
 
 
 def _sqlite_state(path: Path) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:

@@ -61,7 +61,7 @@ async def test_connections_use_wal_busy_timeout_foreign_keys_and_normal_sync(
 ) -> None:
     store = await SqliteStore.open(f"sqlite:///{tmp_path / 'm.db'}", busy_timeout_ms=1234)
     try:
-        pragmas = await store._run(
+        pragmas = await store._pool.run(
             lambda conn: [
                 conn.execute(f"PRAGMA {name}").fetchone()[0]
                 for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
