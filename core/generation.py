@@ -101,10 +101,13 @@ async def generation_events(
     finish: FinishReason | None = None
     usage = Usage()
     async for chunk in chunks:
-        parsed = parser.feed(chunk.text) if parser is not None and chunk.text else None
-        if parsed is None and chunk.text:
-            yield TextDelta(chunk.text)
-        for event in (*merge_call_deltas(parsed or ()), *chunk.tool_calls):
+        if parser is None:  # the common, per-token path: no parsing, rarely a native call
+            if chunk.text:
+                yield TextDelta(chunk.text)
+            events: Sequence[ParseEvent] = chunk.tool_calls
+        else:
+            events = (*merge_call_deltas(parser.feed(chunk.text)), *chunk.tool_calls)
+        for event in events:
             if isinstance(event, TextDelta) or calls.keep(event):
                 yield event
         if chunk.finish_reason is not None:

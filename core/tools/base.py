@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import secrets
-import string
 from typing import ClassVar, Protocol
 
 from core.types import TextDelta, ToolCallDelta
 
 ParseEvent = TextDelta | ToolCallDelta
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 _ID_LENGTH = 24
 
 
 def new_tool_call_id() -> str:
     """A fresh OpenAI-style tool-call id: ``call_`` followed by 24 random alphanumerics."""
-    return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+    return "call_" + secrets.token_hex(_ID_LENGTH // 2)  # 24 hex digits, 96 random bits
 
 
 class ToolCallParser(Protocol):
