@@ -148,6 +148,7 @@ def _chatrpc(tokens: int, log_dir: Path) -> Stack:
             "CHATRPC_GATEWAY_HOST": "127.0.0.1",
             "CHATRPC_GATEWAY_PORT": str(front),
             "CHATRPC_CORE_TARGET": f"127.0.0.1:{back}",
+            "CHATRPC_AUTH": "disabled",
         }
     )
     return Stack(

@@ -9,6 +9,7 @@ import logging
 import signal
 
 from bench.synthetic import BENCH_MODEL, DEFAULT_TOKENS, SyntheticBackend
+from core.auth import KeyRing
 from core.catalog import ModelCatalog, ModelSpec
 from core.pipeline import ChatPipeline
 from core.server.app import create_server
@@ -27,7 +28,9 @@ def build_catalog(tokens: int, delay: float) -> ModelCatalog:
 
 async def serve(settings: Settings, tokens: int, delay: float) -> None:
     catalog = build_catalog(tokens, delay)
-    core = await create_server(ChatPipeline(catalog, settings.limits), settings)
+    # Keyless, like `make run`: the bench measures the chat path, not key checks.
+    keys = KeyRing({}, required=False)
+    core = await create_server(ChatPipeline(catalog, settings.limits), settings, keys)
     await core.server.start()
     await core.set_serving(True)
     logger.info("synthetic core serving %s on %s:%d", BENCH_MODEL, settings.host, core.port)

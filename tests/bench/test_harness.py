@@ -56,3 +56,39 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 0.99) == 99.0
     assert percentile([7.0], 0.99) == 7.0
     assert percentile([], 0.5) is None
+
+
+def test_synthetic_core_process_serves_the_bench_model(tmp_path):
+    """The bench's chatrpc back end starts and answers (it broke once, silently, when
+    create_server gained an argument: the bench is only run by hand)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import chatrpc
+    from tests.e2e.test_core_process import free_port
+
+    port = free_port()
+    log = (tmp_path / "core.log").open("wb")
+    command = [sys.executable, "-m", "bench.synthetic_core", "--port", str(port), "--tokens", "4"]
+    proc = subprocess.Popen(
+        command, cwd=Path(__file__).resolve().parents[2], stdout=log, stderr=log
+    )
+    try:
+        with chatrpc.Client(f"127.0.0.1:{port}", timeout=5) as client:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if client.health(timeout=1) == "SERVING":
+                        break
+                except chatrpc.UnavailableError:
+                    pass
+                assert proc.poll() is None, (tmp_path / "core.log").read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert client.chat("hi", model=BENCH_MODEL).content == expected_text(4)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
