@@ -44,10 +44,6 @@ class ReplyBuilder:
         elif isinstance(event, TurnUsage):
             self._usage = event.usage
 
-    @property
-    def complete(self) -> bool:
-        return self._start is not None and self._finish is not None and self._usage is not None
-
     def build(self) -> Reply:
         start, finish, usage = self._start, self._finish, self._usage
         if start is None or finish is None or usage is None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Final, Protocol, cast
 
 from core.backends.base import Backend
-from core.errors import ConfigError
+from core.registry import import_target
 
 BACKENDS: Final[Mapping[str, str]] = {
     "llama_cpp": "core.backends.llama_cpp:LlamaCppBackend",
@@ -25,12 +24,7 @@ class BackendFactory(Protocol):
 
 def backend_class(kind: str) -> BackendFactory:
     """Imports the backend class registered under `kind`."""
-    target = BACKENDS.get(kind)
-    if target is None:
-        known = ", ".join(sorted(BACKENDS))
-        raise ConfigError(f"unknown backend kind {kind!r}; known kinds: {known}")
-    module_name, _, class_name = target.partition(":")
-    return cast(BackendFactory, getattr(importlib.import_module(module_name), class_name))
+    return cast(BackendFactory, import_target(BACKENDS, kind, "backend kind"))
 
 
 def create_backend(kind: str, options: Mapping[str, object]) -> Backend:

@@ -7,15 +7,12 @@ accepted URL scheme to a key.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, cast
-from urllib.parse import urlsplit
 
-from core.errors import ConfigError
 from core.memory.base import MemoryStore
+from core.registry import SCHEMES, import_target, open_from_url
 
 STORES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -24,21 +21,10 @@ STORES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-SCHEMES: Final[Mapping[str, str]] = MappingProxyType(
-    {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}
-)
-
 
 def store_class(kind: str) -> type[MemoryStore]:
     """Import the store registered under `kind`; unknown → ConfigError listing STORES."""
-    try:
-        target = STORES[kind]
-    except KeyError:
-        raise ConfigError(
-            f"unknown memory store {kind!r}; expected one of {sorted(STORES)}"
-        ) from None
-    module_name, _, class_name = target.partition(":")
-    return cast("type[MemoryStore]", getattr(importlib.import_module(module_name), class_name))
+    return cast("type[MemoryStore]", import_target(STORES, kind, "memory store"))
 
 
 async def open_store(url: str, **options: object) -> MemoryStore:
@@ -49,21 +35,7 @@ async def open_store(url: str, **options: object) -> MemoryStore:
     store's keyword options (see each class). An unknown scheme or option raises ConfigError;
     a database that cannot be reached raises StorageError.
     """
-    scheme = urlsplit(url).scheme.lower()
-    kind = SCHEMES.get(scheme)
-    if kind is None:
-        # Only the scheme is echoed: the rest of a URL may carry a password.
-        raise ConfigError(
-            f"unknown memory store URL scheme {scheme!r}; expected one of {sorted(SCHEMES)}"
-        )
-    opener = cast("Callable[..., Awaitable[MemoryStore]]", getattr(store_class(kind), "open"))  # noqa: B009
-    try:
-        inspect.signature(opener).bind(url, **options)
-    except TypeError:
-        raise ConfigError(
-            f"unknown option for the {kind} memory store: {sorted(options)}"
-        ) from None
-    return await opener(url, **options)
+    return cast(MemoryStore, await open_from_url(STORES, "memory store", url, **options))
 
 
 __all__ = ["SCHEMES", "STORES", "MemoryStore", "open_store", "store_class"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-from core.errors import ConfigError
+from core.registry import import_target
 from core.tools.base import ToolCallParser, new_tool_call_id
 from core.types import ToolSpec
 
@@ -44,15 +43,7 @@ def create_parser(
     Raises:
         ConfigError: ``kind`` is not a key of PARSERS.
     """
-    try:
-        target = PARSERS[kind]
-    except KeyError:
-        known = ", ".join(sorted(PARSERS))
-        raise ConfigError(
-            f"unknown tool-call format {kind!r}; known formats: {known}", kind=kind
-        ) from None
-    module_name, _, class_name = target.partition(":")
-    factory: Callable[[tuple[ToolSpec, ...], Callable[[], str]], ToolCallParser] = getattr(
-        importlib.import_module(module_name), class_name
+    factory: Callable[[tuple[ToolSpec, ...], Callable[[], str]], ToolCallParser] = import_target(
+        PARSERS, kind, "tool-call format"
     )
     return factory(tools, new_call_id)

@@ -74,6 +74,22 @@ class MemoryStoreContract:
         yield store
         await store.aclose()
 
+    async def test_two_stores_on_one_database_race_like_two_replicas(self, store_url: str) -> None:
+        first, second = await open_store(store_url), await open_store(store_url)
+        try:
+            records = [record("t") for _ in range(16)]
+            stores = [first, second] * 8
+            results = await asyncio.gather(
+                *(s.commit_turn("alice", 0, r) for s, r in zip(stores, records, strict=True)),
+                return_exceptions=True,
+            )
+            assert sum(isinstance(r, TurnRecord) for r in results) == 1
+            assert sum(isinstance(r, ThreadChangedError) for r in results) == 15
+            assert (await second.load_history("alice", "t"))[1] == 2
+        finally:
+            await first.aclose()
+            await second.aclose()
+
     # --- round trip and order ------------------------------------------------------------
 
     async def test_unknown_thread_has_empty_history_at_seq_zero(self, store: MemoryStore) -> None:

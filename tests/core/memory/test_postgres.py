@@ -7,10 +7,9 @@ import asyncio
 import asyncpg
 import pytest
 
-from core.errors import StorageError, ThreadChangedError
+from core.errors import StorageError
 from core.memory import open_store
-from core.memory.base import TurnRecord
-from tests.core.memory.contract import MemoryStoreContract, record
+from tests.core.memory.contract import MemoryStoreContract
 
 pytestmark = pytest.mark.postgres
 
@@ -19,25 +18,6 @@ class TestPostgres(MemoryStoreContract):
     @pytest.fixture
     def store_url(self, clean_postgres_url: str) -> str:
         return clean_postgres_url
-
-
-async def test_two_stores_on_one_database_race_like_two_replicas(clean_postgres_url: str) -> None:
-    first, second = await open_store(clean_postgres_url), await open_store(clean_postgres_url)
-    try:
-        records = [record("t") for _ in range(16)]
-        results = await asyncio.gather(
-            *(
-                s.commit_turn("alice", 0, r)
-                for s, r in zip([first, second] * 8, records, strict=True)
-            ),
-            return_exceptions=True,
-        )
-        assert sum(isinstance(r, TurnRecord) for r in results) == 1
-        assert sum(isinstance(r, ThreadChangedError) for r in results) == 15
-        assert (await second.load_history("alice", "t"))[1] == 2
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_pool_sizes_are_configurable(clean_postgres_url: str) -> None:

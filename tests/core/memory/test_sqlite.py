@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import StorageError, ThreadChangedError
+from core.errors import StorageError
 from core.memory import open_store
-from core.memory.base import TurnRecord
 from core.memory.sqlite import SqliteStore
 from tests.core.memory.contract import MemoryStoreContract, commit, record
 
@@ -70,26 +69,6 @@ async def test_connections_use_wal_busy_timeout_foreign_keys_and_normal_sync(
     finally:
         await store.aclose()
     assert pragmas == ["wal", 1234, 1, 1]  # synchronous: 1 == NORMAL
-
-
-async def test_two_stores_on_one_file_race_like_two_processes(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first, second = await open_store(url), await open_store(url)
-    try:
-        records = [record("t") for _ in range(16)]
-        results = await asyncio.gather(
-            *(
-                s.commit_turn("alice", 0, r)
-                for s, r in zip([first, second] * 8, records, strict=True)
-            ),
-            return_exceptions=True,
-        )
-        assert sum(isinstance(r, TurnRecord) for r in results) == 1
-        assert sum(isinstance(r, ThreadChangedError) for r in results) == 15
-        assert (await second.load_history("alice", "t"))[1] == 2
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_a_lock_held_beyond_the_busy_timeout_is_a_storage_error(tmp_path: Path) -> None:
