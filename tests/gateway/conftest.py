@@ -17,7 +17,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from tests.servers import CoreThread, GatewayThread
 
-OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "openai-openapi" / "openapi.json"
+OPENAPI = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"  # see SOURCE.md there
 
 
 @pytest.fixture
