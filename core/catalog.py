@@ -7,6 +7,7 @@ of being unknown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import tomllib
@@ -15,8 +16,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.backends import create_backend
 from core.backends.base import Backend
-from core.errors import ChatError, ConfigError, ModelNotFoundError, ModelNotReadyError
+from core.errors import (
+    ChatError,
+    ConfigError,
+    ModelNotConfiguredError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+)
+from core.settings import Settings
 from core.types import GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -30,10 +39,16 @@ class ModelSpec:
     backend: str
     context_window: int
     options: Mapping[str, object] = field(default_factory=dict)
+    max_output_tokens: int = 0  # the most a reply may have (hosted APIs cap it); 0: the window
     tool_format: str = ""
     owned_by: str = "chatrpc"
     defaults: GenerationParams = field(default_factory=GenerationParams)
     created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def output_limit(self) -> int:
+        """The largest max_tokens a request (or a default) may ask of this model."""
+        return min(self.max_output_tokens or self.context_window, self.context_window)
 
 
 class ModelCatalog:
@@ -94,7 +109,10 @@ class ModelCatalog:
         self._backends.clear()
 
 
-_SPEC_KEYS = {"backend", "context_window", "tool_format", "owned_by", "options", "defaults"}
+_SPEC_KEYS = {
+    "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
+    "defaults",
+}  # fmt: skip
 _PARAM_KEYS = {f.name for f in fields(GenerationParams)}
 
 
@@ -121,10 +139,11 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
     if "stop" in defaults:
         defaults = {**defaults, "stop": tuple(defaults["stop"])}
     try:
-        return ModelSpec(
+        spec = ModelSpec(
             name=name,
             backend=str(entry["backend"]),
             context_window=int(entry["context_window"]),
+            max_output_tokens=int(entry.get("max_output_tokens", 0)),
             options=dict(entry.get("options", {})),
             tool_format=str(entry.get("tool_format", "")),
             owned_by=str(entry.get("owned_by", "chatrpc")),
@@ -132,6 +151,14 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if spec.context_window < 1 or spec.max_output_tokens < 0:
+        raise ConfigError(f"{where}: context_window must be positive, max_output_tokens >= 0")
+    if spec.defaults.max_tokens is not None and spec.defaults.max_tokens > spec.output_limit:
+        raise ConfigError(
+            f"{where}.defaults: max_tokens {spec.defaults.max_tokens} is above the model's "
+            f"output limit {spec.output_limit}"
+        )
+    return spec
 
 
 def override_embedded(
@@ -179,3 +206,47 @@ def resolve_key(spec: ModelSpec, environ: Mapping[str, str]) -> tuple[dict[str, 
             options["api_key"] = environ[variable]
             return options, ""
     return options, " or ".join(names)
+
+
+def build_catalog(settings: Settings) -> ModelCatalog:
+    """The catalog file's models, with the embedded-model overrides from the environment."""
+    specs = load_specs(Path(settings.models_file))
+    specs = override_embedded(
+        specs, settings.model_name, settings.model_path, settings.context_window
+    )
+    local = {"n_threads": settings.n_threads}
+    return ModelCatalog(
+        [
+            replace(s, options={**s.options, **local, "context_window": s.context_window})
+            if s.backend == "llama_cpp"
+            else s
+            for s in specs
+        ]
+    )
+
+
+async def load_models(catalog: ModelCatalog, environ: Mapping[str, str]) -> None:
+    """Builds every model's backend off the event loop and attaches it to the catalog.
+
+    A model whose API-key variable is unset is marked not configured; the default model
+    failing to load stops the server, any other model failing is marked unavailable.
+    """
+    for spec in catalog:
+        options, missing = resolve_key(spec, environ)
+        if missing:
+            message = f"The model {spec.name!r} needs an API key: set {missing} for the core."
+            catalog.mark_unready(spec.name, ModelNotConfiguredError(message, model=spec.name))
+            logger.info("model %s not configured (set %s)", spec.name, missing)
+            continue
+        try:
+            backend = await asyncio.to_thread(create_backend, spec.backend, options)
+        except ChatError as exc:
+            if spec.name == catalog.default:
+                raise
+            catalog.mark_unready(
+                spec.name, ModelNotReadyError(f"The model {spec.name!r} failed to load.")
+            )
+            logger.error("model %s failed to load: %s", spec.name, exc.message)
+            continue
+        catalog.attach(spec.name, backend)
+        logger.info("model %s ready (%s)", spec.name, spec.backend)

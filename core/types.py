@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 JsonObject = dict[str, Any]
+
+# Thread, app, space and flow ids (and the file names of apps and flows).
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class Role(enum.Enum):
@@ -240,7 +244,7 @@ class BackendChunk:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A whole turn folded from its events (see core.aggregate.fold)."""
+    """A whole turn folded from its events (see core.pipeline.aggregate.fold)."""
 
     id: str
     model: str

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
 import chatrpc
 from gateway.errors import RequestError
-from gateway.openai_types import ChatCompletionRequest, ChatMessage, DbgptChatRequest
+from gateway.openai_types import (
+    ChatCompletionRequest,
+    ChatMessage,
+    DbgptChatRequest,
+    NamedToolChoice,
+    ResponseFormat,
+    Tool,
+)
 
 JsonObject = dict[str, Any]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -60,103 +67,90 @@ def loc_to_param(loc: Iterable[int | str]) -> str:
     return param
 
 
-def request_to_turn(request: ChatCompletionRequest, header_thread_id: str | None) -> dict[str, Any]:
-    """SDK chat()/chat_stream() keyword arguments for an OpenAI request."""
+def chat_request(
+    request: ChatCompletionRequest, header_thread_id: str | None
+) -> chatrpc.ChatRequest:
+    """The SDK request for an OpenAI chat-completions request."""
     if request.n not in (None, 1):
         raise RequestError("Only n=1 is supported.", param="n")
     if request.stream_options is not None and not request.stream:
         raise RequestError(
             "stream_options is only allowed when stream is true.", param="stream_options"
         )
-    turn: dict[str, Any] = {
-        "messages": [message_to_sdk(m, i) for i, m in enumerate(request.messages)],
-        "model": request.model,
-        "thread_id": _thread_id(request.thread_id, header_thread_id),
+    config = generation_config(request, request.max_completion_tokens)
+    mode = mode_fields(request.chat_mode, request.chat_param)
+    return chatrpc.ChatRequest(
+        messages=tuple(message_to_sdk(m) for m in request.messages),
+        model=request.model,
+        thread_id=_thread_id(request.thread_id, header_thread_id),
+        generation_config=config,
+        tools=tuple(_tool(t) for t in request.tools or ()),
+        tool_choice=_tool_choice(request.tool_choice),
+        parallel_tool_calls=request.parallel_tool_calls,
+        response_format=_response_format(request.response_format),
+        user=request.user or "",
+        metadata=request.metadata or {},
+        **mode,
+    )
+
+
+def generation_config(request: BaseModel, max_tokens: int | None) -> chatrpc.GenerationConfig:
+    """The GenerationConfig keys `request` sets (the HTTP field names are the contract's);
+    `max_tokens` is the request's other spelling of it, which must agree."""
+    config: dict[str, Any] = {
+        name: value
+        for name in chatrpc.GenerationConfig.__optional_keys__
+        if (value := getattr(request, name, None)) is not None
     }
-    max_tokens = request.max_completion_tokens
-    if request.max_tokens is not None:
-        if max_tokens is not None and max_tokens != request.max_tokens:
-            raise RequestError("max_tokens and max_completion_tokens disagree.", param="max_tokens")
-        max_tokens = request.max_tokens
-    if max_tokens is not None:
-        turn["max_tokens"] = max_tokens
-    for name in (
-        "temperature",
-        "top_p",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-    ):
-        value = getattr(request, name)
-        if value is not None:
-            turn[name] = value
-    if request.stop is not None:
-        turn["stop"] = [request.stop] if isinstance(request.stop, str) else request.stop
-    if request.user:
-        turn["user"] = request.user
-    if request.metadata:
-        turn["metadata"] = request.metadata
-    _tools_to_turn(request, turn)
-    turn.update(mode_to_turn(request.chat_mode, request.chat_param))
-    return turn
+    if max_tokens is not None and config.setdefault("max_tokens", max_tokens) != max_tokens:
+        raise RequestError("max_tokens and max_completion_tokens disagree.", param="max_tokens")
+    return cast(chatrpc.GenerationConfig, config)
 
 
-# DB-GPT's chat_mode → (chatrpc mode, the SDK argument chat_param fills)
+# DB-GPT's chat_mode → (chatrpc mode, the ChatRequest field chat_param fills)
 _MODES = {
-    "chat_normal": ("normal", ""),
-    "chat_app": ("app", "app_id"),
-    "chat_knowledge": ("knowledge", "space_id"),
-    "chat_flow": ("flow", "flow_id"),
+    "chat_normal": (chatrpc.ChatMode.NORMAL, ""),
+    "chat_app": (chatrpc.ChatMode.APP, "app_id"),
+    "chat_knowledge": (chatrpc.ChatMode.KNOWLEDGE, "space_id"),
+    "chat_flow": (chatrpc.ChatMode.FLOW, "flow_id"),
 }
 
 
-def mode_to_turn(chat_mode: str | None, chat_param: str | None) -> dict[str, str]:
-    """SDK `mode` and id arguments for DB-GPT's chat_mode and chat_param."""
+def mode_fields(chat_mode: str | None, chat_param: str | None) -> dict[str, Any]:
+    """ChatRequest's `mode` and id field for DB-GPT's chat_mode and chat_param."""
     if chat_mode is None or chat_mode == "chat_normal":
         return {}
-    mode, id_argument = _MODES[chat_mode]
+    mode, id_field = _MODES[chat_mode]
     if not chat_param:
         raise RequestError(
             f"chat_param is required with chat_mode {chat_mode}.", param="chat_param"
         )
-    return {"mode": mode, id_argument: chat_param}
+    return {"mode": mode, id_field: chat_param}
 
 
-_DBGPT_SAMPLING = (
-    "temperature",
-    "top_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-)
-
-
-def dbgpt_to_turn(request: DbgptChatRequest) -> dict[str, Any]:
-    """SDK arguments for a DB-GPT request; user_name, sys_code and span_id are recorded only."""
-    messages: Any = request.messages
-    if not isinstance(messages, str):
-        messages = [message_to_sdk(m, i) for i, m in enumerate(messages)]
-    turn: dict[str, Any] = {
-        "messages": messages,
-        "model": request.model,
-        "thread_id": request.conv_uid or "",
-    }
-    max_tokens = request.max_tokens if request.max_tokens is not None else request.max_new_tokens
-    if max_tokens is not None:
-        turn["max_tokens"] = max_tokens
-    for name in _DBGPT_SAMPLING:
-        if getattr(request, name) is not None:
-            turn[name] = getattr(request, name)
-    if request.stop is not None:
-        turn["stop"] = [request.stop] if isinstance(request.stop, str) else request.stop
-    if request.user_name or request.user:
-        turn["user"] = request.user_name or request.user
-    recorded = {k: v for k in ("sys_code", "span_id") if (v := getattr(request, k))}
-    if recorded:
-        turn["metadata"] = recorded
-    turn.update(mode_to_turn(request.chat_mode, request.chat_param))
-    return turn
+def dbgpt_request(request: DbgptChatRequest) -> chatrpc.ChatRequest:
+    """The SDK request for a DB-GPT request: `messages` may be one string or a list of them
+    (each a user message); user_name (or user) is the turn's user, sys_code and span_id are
+    recorded in its metadata."""
+    messages = request.messages
+    if isinstance(messages, str):
+        messages = [messages]
+    max_tokens = request.max_new_tokens if request.max_tokens is None else request.max_tokens
+    chat_mode = request.chat_mode or request.chat_model
+    if request.chat_model and chat_mode != request.chat_model:
+        raise RequestError("chat_mode and chat_model disagree.", param="chat_model")
+    return chatrpc.ChatRequest(
+        messages=tuple(
+            chatrpc.Message(chatrpc.Role.USER, m) if isinstance(m, str) else message_to_sdk(m)
+            for m in messages
+        ),
+        model=request.model,
+        thread_id=request.conv_uid or "",
+        generation_config=generation_config(request, max_tokens),
+        user=request.user_name or request.user or "",
+        metadata={k: v for k in ("sys_code", "span_id") if (v := getattr(request, k))},
+        **mode_fields(chat_mode, request.chat_param),
+    )
 
 
 def _thread_id(body: str | int | None, header: str | None) -> str:
@@ -168,23 +162,31 @@ def _thread_id(body: str | int | None, header: str | None) -> str:
     return value or header or ""
 
 
-def _tools_to_turn(request: ChatCompletionRequest, turn: dict[str, Any]) -> None:
-    if request.tools:
-        turn["tools"] = [tool.model_dump(exclude_none=True) for tool in request.tools]
-    choice = request.tool_choice
-    if choice is not None:
-        turn["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
-    if request.parallel_tool_calls is not None:
-        turn["parallel_tool_calls"] = request.parallel_tool_calls
-    fmt = request.response_format
-    if fmt is not None:
-        dumped: JsonObject = {"type": fmt.type}
-        if fmt.json_schema is not None:
-            dumped["json_schema"] = fmt.json_schema.model_dump(by_alias=True, exclude_none=True)
-        turn["response_format"] = dumped
+def _tool(tool: Tool) -> chatrpc.Tool:
+    function = tool.function
+    return chatrpc.Tool(function.name, function.description or "", function.parameters)
 
 
-def message_to_sdk(message: ChatMessage, index: int) -> chatrpc.Message:
+def _tool_choice(choice: str | NamedToolChoice | None) -> chatrpc.ToolChoice | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        return chatrpc.ToolChoice(chatrpc.ToolChoiceMode(choice))
+    return chatrpc.ToolChoice.function(choice.function.name)
+
+
+def _response_format(fmt: ResponseFormat | None) -> chatrpc.ResponseFormat | None:
+    if fmt is None:
+        return None
+    schema = fmt.json_schema
+    return chatrpc.ResponseFormat(
+        chatrpc.ResponseFormatType(fmt.type),
+        schema.name if schema else "",
+        (schema.schema_ or {}) if schema else None,
+    )
+
+
+def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
     content = message.content
     if isinstance(content, list):
         content = "".join(part.text for part in content)
@@ -220,10 +222,7 @@ def reply_to_openai(reply: chatrpc.Reply) -> JsonObject:
     message: JsonObject = {"role": "assistant", "content": reply.content, "refusal": None}
     if reply.tool_calls:
         message["content"] = reply.content or None
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in reply.tool_calls
-        ]
+        message["tool_calls"] = [tool_call_to_openai(c) for c in reply.tool_calls]
     body: JsonObject = {
         "id": reply.id,
         "object": "chat.completion",
@@ -267,19 +266,19 @@ def model_to_openai(model: chatrpc.Model) -> JsonObject:
 
 
 class ChunkEncoder:
-    """Encodes one stream's ReplyChunks as `chat.completion.chunk` JSON texts.
+    """Encodes one stream's events as `chat.completion.chunk` JSON texts.
 
     The envelope (id, created, model) is rendered once per stream; each delta then costs one
-    json.dumps of its text. `include_usage` follows OpenAI's stream_options.
+    JSON encoding of its text. `include_usage` follows OpenAI's stream_options.
     """
 
-    def __init__(self, first: chatrpc.ReplyChunk, include_usage: bool) -> None:
+    def __init__(self, start: chatrpc.StreamStart, include_usage: bool) -> None:
         head = json.dumps(
             {
-                "id": first.id,
+                "id": start.id,
                 "object": "chat.completion.chunk",
-                "created": first.created,
-                "model": first.model,
+                "created": start.created,
+                "model": start.model,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -293,46 +292,53 @@ class ChunkEncoder:
             f'{self._head}{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish}}}]}}'
         )
 
-    def encode(self, chunk: chatrpc.ReplyChunk) -> str | None:
-        """The JSON text for `chunk`, or None when it has nothing to send."""
-        if chunk.event == "start":
-            choice = self._choice('{"role":"assistant","content":""}')
-            if chunk.sources:  # an extra top-level field on the first chunk only
-                sources = json.dumps(sources_to_openai(chunk.sources), ensure_ascii=False)
-                choice = choice[:-1] + ',"sources":' + sources + "}"
-            return choice
-        if chunk.event == "delta":
+    def encode(self, event: chatrpc.StreamEvent) -> str | None:
+        """The JSON text for `event`, or None when it has nothing to send."""
+        if isinstance(event, chatrpc.MessageDelta):
             delta: JsonObject = {}
-            if chunk.content:
-                delta["content"] = chunk.content
-            if chunk.tool_calls:
-                delta["tool_calls"] = [_tool_call_delta(d) for d in chunk.tool_calls]
+            if event.content:
+                delta["content"] = event.content
+            if event.tool_calls:
+                delta["tool_calls"] = [_tool_call_delta(d) for d in event.tool_calls]
             return (
                 self._choice(json.dumps(delta, ensure_ascii=False, separators=(",", ":")))
                 if delta
                 else None
             )
-        if chunk.event == "finish":
-            reason = chunk.finish_reason.value if chunk.finish_reason else "stop"
-            return self._choice("{}", f'"{reason}"')
-        if chunk.event == "usage" and self._include_usage and chunk.usage is not None:
+        if isinstance(event, chatrpc.StreamStart):
+            choice = self._choice('{"role":"assistant","content":""}')
+            if event.sources:  # an extra top-level field on the first chunk only
+                sources = json.dumps(sources_to_openai(event.sources), ensure_ascii=False)
+                choice = choice[:-1] + ',"sources":' + sources + "}"
+            return choice
+        if isinstance(event, chatrpc.StreamFinish):
+            return self._choice("{}", f'"{event.finish_reason.value}"')
+        if self._include_usage:
             return (
-                self._usage_head
-                + json.dumps(usage_to_openai(chunk.usage), separators=(",", ":"))
-                + "}"
+                self._usage_head + json.dumps(usage_to_openai(event), separators=(",", ":")) + "}"
             )
         return None
 
 
 def _tool_call_delta(delta: chatrpc.ToolCallDelta) -> JsonObject:
-    function: JsonObject = {"arguments": delta.arguments}
-    item: JsonObject = {"index": delta.index, "function": function}
+    """A tool-call delta; `function.name` is on every delta ("" after the first), so clients
+    that read it on each one (the LightLLM seed's loop) work, while accumulating clients (the
+    openai SDK concatenates strings) still get the name once."""
+    item: JsonObject = {"index": delta.index}
     if delta.id:
         item["id"] = delta.id
         item["type"] = "function"
-    if delta.name:
-        function["name"] = delta.name
+    item["function"] = {"name": delta.name, "arguments": delta.arguments}
     return item
+
+
+def tool_call_to_openai(call: chatrpc.ToolCall) -> JsonObject:
+    """A complete tool call in OpenAI's shape."""
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
 
 
 def thread_to_openai(thread: chatrpc.Thread) -> JsonObject:
@@ -355,12 +361,11 @@ def _stored_message(stored: chatrpc.ThreadMessage) -> JsonObject:
     if message.name:
         item["name"] = message.name
     if message.tool_calls:
-        item["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
+        item["tool_calls"] = [tool_call_to_openai(c) for c in message.tool_calls]
     if message.tool_call_id:
         item["tool_call_id"] = message.tool_call_id
     item["turn_id"] = stored.turn_id
     item["created_at"] = stored.created
+    item["user"] = stored.user
+    item["metadata"] = dict(stored.metadata)
     return item

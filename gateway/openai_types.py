@@ -129,9 +129,12 @@ class DbgptChatRequest(_Strict):
     """
 
     model: StrictStr = ""
-    messages: StrictStr | list[ChatMessage]
+    # One string, or a list of strings (each a user message, DB-GPT's Union[str, List[str]])
+    # or of messages.
+    messages: StrictStr | list[StrictStr | ChatMessage]
     stream: StrictBool = False
-    chat_mode: ChatModeName | None = "chat_normal"
+    chat_mode: ChatModeName | None = None  # None: chat_normal
+    chat_model: ChatModeName | None = None  # the seed's parameter table spells chat_mode so
     chat_param: StrictStr | None = None
     conv_uid: StrictStr | None = None
     max_new_tokens: StrictInt | None = None

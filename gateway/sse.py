@@ -28,24 +28,26 @@ def frame(data: str) -> bytes:
     return b"data: " + data.encode("utf-8") + b"\n\n"
 
 
-async def read_head(chunks: AsyncGenerator[chatrpc.ReplyChunk, None]) -> list[chatrpc.ReplyChunk]:
-    """The stream's first events up to and including the first one after "start".
+async def read_head(
+    events: AsyncGenerator[chatrpc.StreamEvent, None],
+) -> tuple[chatrpc.StreamStart, list[chatrpc.StreamEvent]]:
+    """The stream's start event and the events up to and including the first one after it.
 
     The HTTP status is sent with the first byte, so the response waits for the model's first
     token (or its failure): an error before any output is a real 4xx/5xx that clients can
     retry, and after it only an in-stream error event is possible (LiteLLM's pre-first-chunk
     rule). Time to first token is unchanged: start and first delta leave together.
     """
-    head = [await anext(chunks)]
-    if head[0].event == "start":
-        head.append(await anext(chunks))
-    return head
+    start = await anext(events)
+    if not isinstance(start, chatrpc.StreamStart):
+        raise chatrpc.InternalError("The stream did not begin with its start event.")
+    return start, [start, await anext(events)]
 
 
 async def event_stream(
-    head: list[chatrpc.ReplyChunk],
-    rest: AsyncGenerator[chatrpc.ReplyChunk, None],
-    encode: Callable[[chatrpc.ReplyChunk], str | None],
+    head: list[chatrpc.StreamEvent],
+    rest: AsyncGenerator[chatrpc.StreamEvent, None],
+    encode: Callable[[chatrpc.StreamEvent], str | None],
     *,
     done: bool = True,
 ) -> AsyncIterator[bytes]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+import chatrpc
 from gateway.convert import ChunkEncoder, reply_to_openai, turn_headers
 from gateway.disconnect import cancel_on_disconnect
 from gateway.sse import EventStreamResponse, event_stream, read_head
@@ -14,9 +13,9 @@ from gateway.state import core_client
 
 
 async def answer_turn(
-    request: Request, turn: dict[str, Any], *, stream: bool, include_usage: bool = False
+    request: Request, turn: chatrpc.ChatRequest, *, stream: bool, include_usage: bool = False
 ) -> Response:
-    """Runs `turn` (SDK chat arguments) for `request`: a chat.completion, or its chunks as SSE.
+    """Runs `turn` for `request`: a chat.completion, or its chunks as SSE.
 
     The caller's API key and `Idempotency-Key` header go along; a client that disconnects
     cancels the call at any point.
@@ -24,13 +23,11 @@ async def answer_turn(
     client, call = core_client(request)
     key = request.headers.get("idempotency-key")
     if not stream:
-        reply = await cancel_on_disconnect(
-            request, client.chat(idempotency_key=key, **call, **turn)
-        )
+        reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))
         return JSONResponse(reply_to_openai(reply), headers=turn_headers(reply.trimmed))
-    chunks = client.chat_stream(idempotency_key=key, **call, **turn)
+    events = client.chat_stream(turn, idempotency_key=key, **call)
     # A failure before the first token keeps its HTTP status (see read_head).
-    head = await cancel_on_disconnect(request, read_head(chunks))
-    encoder = ChunkEncoder(head[0], include_usage)
-    body = event_stream(head, chunks, encoder.encode)
-    return EventStreamResponse(body, headers=turn_headers(head[0].trimmed))
+    start, head = await cancel_on_disconnect(request, read_head(events))
+    encoder = ChunkEncoder(start, include_usage)
+    body = event_stream(head, events, encoder.encode)
+    return EventStreamResponse(body, headers=turn_headers(start.trimmed))

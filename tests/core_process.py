@@ -13,10 +13,8 @@ import signal
 from core.auth import KeyRing
 from core.catalog import ModelCatalog, ModelSpec
 from core.memory import open_store
-from core.pipeline import ChatPipeline
 from core.server.app import create_server
 from core.settings import Settings
-from core.threads import ThreadMemory
 from tests.fakes import ScriptedBackend
 
 
@@ -26,8 +24,8 @@ async def serve(port: int, database_url: str) -> None:
     )
     catalog.attach("scripted", ScriptedBackend(echo=True))
     store = await open_store(database_url)
-    pipeline = ChatPipeline(catalog, memory=ThreadMemory(store))
-    core = await create_server(pipeline, Settings(port=port), KeyRing({}, required=False))
+    keys = KeyRing({}, required=False)
+    core = await create_server(Settings(port=port), keys, catalog, threads=store)
     await core.server.start()
     await core.set_serving(True)
     stop = asyncio.Event()

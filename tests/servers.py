@@ -11,18 +11,14 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 from core.auth import KeyRing
 from core.catalog import ModelCatalog
 from core.knowledge import KnowledgeStore, open_knowledge
 from core.memory import MemoryStore, open_store
-from core.pipeline import ChatPipeline
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
-from core.threads import ThreadMemory
-from core.variants import Variants, load_apps, load_flows
 
 T = TypeVar("T")
 
@@ -64,18 +60,13 @@ class CoreThread:
         if database_url is not None:
             self.store = self._loop.run(open_store(database_url))
             self.knowledge = self._loop.run(open_knowledge(database_url))
-        wait = self.settings.thread_wait_seconds
-        memory = ThreadMemory(self.store, wait=wait) if self.store else None
-        apps = load_apps(Path(self.settings.apps_dir))
-        variants = Variants(apps, load_flows(Path(self.settings.flows_dir), apps), self.knowledge)
-        self.pipeline = ChatPipeline(
-            catalog, self.settings.limits, memory=memory, variants=variants
-        )
         self.core: CoreServer = self._loop.run(self._start())
         self.target = f"127.0.0.1:{self.core.port}"
 
     async def _start(self) -> CoreServer:
-        core = await create_server(self.pipeline, self.settings, self.keys)
+        core = await create_server(
+            self.settings, self.keys, self.catalog, threads=self.store, knowledge=self.knowledge
+        )
         await core.server.start()
         await core.set_serving(True)
         return core

@@ -4,6 +4,13 @@ Example:
     >>> import chatrpc
     >>> with chatrpc.Client("127.0.0.1:50051") as client:
     ...     print(client.chat("hello", max_tokens=32).content)
+    ...     request = chatrpc.ChatRequest(
+    ...         messages=[chatrpc.Message("user", "hello")],
+    ...         generation_config=chatrpc.GenerationConfig(temperature=0.2),
+    ...     )
+    ...     for event in client.chat_stream(request):
+    ...         if isinstance(event, chatrpc.MessageDelta):
+    ...             print(event.content, end="")
 """
 
 from chatrpc._async_client import AsyncClient
@@ -24,50 +31,72 @@ from chatrpc._errors import (
     UnimplementedError,
 )
 from chatrpc._types import (
+    ChatMode,
+    ChatRequest,
     Document,
     FinishReason,
+    GenerationConfig,
     Message,
+    MessageDelta,
     Model,
     Reply,
-    ReplyChunk,
+    ResponseFormat,
+    ResponseFormatType,
     Role,
     Source,
     Space,
+    StreamEvent,
+    StreamFinish,
+    StreamStart,
     Thread,
     ThreadMessage,
     ThreadPage,
+    Tool,
     ToolCall,
     ToolCallDelta,
+    ToolChoice,
+    ToolChoiceMode,
     Usage,
 )
 
 __all__ = [
     "AsyncClient",
     "AuthenticationError",
+    "ChatMode",
+    "ChatRequest",
     "ChatServiceError",
     "Client",
     "ConflictError",
     "DeadlineExceededError",
     "Document",
     "FinishReason",
+    "GenerationConfig",
     "InternalError",
     "InvalidRequestError",
     "Message",
+    "MessageDelta",
     "Model",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "Reply",
-    "ReplyChunk",
     "RequestCancelledError",
+    "ResponseFormat",
+    "ResponseFormatType",
     "Role",
     "Source",
     "Space",
+    "StreamEvent",
+    "StreamFinish",
+    "StreamStart",
     "Thread",
     "ThreadMessage",
     "ThreadPage",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "ToolChoice",
+    "ToolChoiceMode",
     "TurnOptions",
     "UnavailableError",
     "UnimplementedError",

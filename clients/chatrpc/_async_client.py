@@ -11,31 +11,41 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc._base import (
     DEFAULT_TARGET,
-    ChunkParser,
+    Calls,
     Messages,
+    R,
     TurnOptions,
-    build_request,
+    UnaryCall,
     call_metadata,
-    document_from_pb,
-    model_from_pb,
-    page_from_pb,
+    chat_request,
+    event_from_pb,
     reply_from_pb,
-    space_from_pb,
-    thread_from_pb,
+    request_to_pb,
 )
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import Document, Model, Reply, ReplyChunk, Space, Thread, ThreadPage
+from chatrpc._types import (
+    ChatRequest,
+    Document,
+    Model,
+    Reply,
+    Space,
+    StreamEvent,
+    Thread,
+    ThreadPage,
+)
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
 class AsyncClient:
-    """Asyncio client for chatrpc.v1.ChatService; same arguments and results as `Client`.
+    """Asyncio client for chatrpc.v1.ChatService; the same methods, arguments and results as
+    `Client` (see its docstrings), awaited.
 
     Example:
         >>> async with chatrpc.AsyncClient("127.0.0.1:50051") as client:
         ...     reply = await client.chat("hello", max_tokens=32)
-        ...     async for chunk in client.chat_stream(model="", messages="hello"):
-        ...         print(chunk.content, end="")
+        ...     async for event in client.chat_stream("hello"):
+        ...         if isinstance(event, chatrpc.MessageDelta):
+        ...             print(event.content, end="")
     """
 
     def __init__(
@@ -56,7 +66,7 @@ class AsyncClient:
 
     async def chat(
         self,
-        messages: Messages,
+        messages: Messages | ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
@@ -64,41 +74,33 @@ class AsyncClient:
         **options: Unpack[TurnOptions],
     ) -> Reply:
         """Runs one turn and returns the whole reply; see `Client.chat`."""
-        request = build_request(pb.ChatRequest(), messages, options)
-        try:
-            response = await self._stub.Chat(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key, idempotency_key),
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from None
-        return reply_from_pb(response)
+        request = request_to_pb(chat_request(messages, options), pb.ChatRequest())
+        call = UnaryCall("Chat", request, reply_from_pb)
+        return await self._unary(call, timeout, api_key, idempotency_key)
 
     async def chat_stream(
         self,
-        messages: Messages,
+        messages: Messages | ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
         **options: Unpack[TurnOptions],
-    ) -> AsyncGenerator[ReplyChunk, None]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Runs one turn and yields its events; see `Client.chat_stream`.
 
         Leaving the loop early, or cancelling the task that iterates, cancels the call and
         the server stops generating.
         """
-        request = build_request(pb.StreamChatRequest(), messages, options)
+        request = request_to_pb(chat_request(messages, options), pb.StreamChatRequest())
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
             metadata=call_metadata(api_key or self._api_key, idempotency_key),
         )
-        parser = ChunkParser()
         try:
             async for response in call:
-                yield parser.parse(response)
+                yield event_from_pb(response)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -107,35 +109,14 @@ class AsyncClient:
     async def list_models(
         self, *, timeout: float | None = None, api_key: str | None = None
     ) -> list[Model]:
-        """The models the server serves, the default first."""
-        try:
-            response = await self._stub.ListModels(
-                pb.ListModelsRequest(),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from None
-        return [model_from_pb(m) for m in response.models]
+        """See `Client.list_models`."""
+        return await self._unary(Calls.list_models(), timeout, api_key)
 
     async def get_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
     ) -> Thread:
-        """One of the caller's threads with its stored messages, oldest first.
-
-        Raises:
-            NotFoundError: No such thread belongs to the caller.
-        """
-        request = pb.GetThreadRequest(thread_id=str(thread_id))
-        try:
-            response = await self._stub.GetThread(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
-        return thread_from_pb(response.thread)
+        """See `Client.get_thread`."""
+        return await self._unary(Calls.get_thread(thread_id), timeout, api_key)
 
     async def list_threads(
         self,
@@ -145,35 +126,14 @@ class AsyncClient:
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> ThreadPage:
-        """The caller's threads, most recently updated first, without their messages."""
-        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
-        try:
-            response = await self._stub.ListThreads(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
-        return page_from_pb(response)
+        """See `Client.list_threads`."""
+        return await self._unary(Calls.list_threads(page_size, page_token), timeout, api_key)
 
     async def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
-        """Deletes one of the caller's threads and its messages.
-
-        Raises:
-            NotFoundError: No such thread belongs to the caller.
-        """
-        request = pb.DeleteThreadRequest(thread_id=str(thread_id))
-        try:
-            await self._stub.DeleteThread(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
+        """See `Client.delete_thread`."""
+        await self._unary(Calls.delete_thread(thread_id), timeout, api_key)
 
     async def create_space(
         self,
@@ -184,44 +144,21 @@ class AsyncClient:
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> Space:
-        """Creates a knowledge space owned by the caller (ConflictError if the id exists)."""
-        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
-        try:
-            response = await self._stub.CreateSpace(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
-        return space_from_pb(response.space)
+        """See `Client.create_space`."""
+        call = Calls.create_space(space_id, name, description)
+        return await self._unary(call, timeout, api_key)
 
     async def list_spaces(
         self, *, timeout: float | None = None, api_key: str | None = None
     ) -> list[Space]:
-        """The caller's knowledge spaces, by id."""
-        try:
-            response = await self._stub.ListSpaces(
-                pb.ListSpacesRequest(),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
-        return [space_from_pb(s) for s in response.spaces]
+        """See `Client.list_spaces`."""
+        return await self._unary(Calls.list_spaces(), timeout, api_key)
 
     async def delete_space(
         self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
-        """Deletes one of the caller's knowledge spaces with its documents."""
-        try:
-            await self._stub.DeleteSpace(
-                pb.DeleteSpaceRequest(space_id=space_id),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
+        """See `Client.delete_space`."""
+        await self._unary(Calls.delete_space(space_id), timeout, api_key)
 
     async def add_document(
         self,
@@ -233,27 +170,12 @@ class AsyncClient:
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> Document:
-        """Adds (or replaces, by `source`) a text or Markdown document in a knowledge space."""
-        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
-        try:
-            response = await self._stub.AddDocument(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
-        return document_from_pb(response.document)
+        """See `Client.add_document`."""
+        call = Calls.add_document(space_id, source, text, title)
+        return await self._unary(call, timeout, api_key)
 
     async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
-        """The server's grpc.health.v1 status for `service` ("" is the whole server).
-
-        Returns:
-            "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN".
-
-        Raises:
-            ChatServiceError: The server cannot be reached (UnavailableError) or failed.
-        """
+        """See `Client.health`."""
         try:
             response = await self._health.Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
@@ -266,6 +188,23 @@ class AsyncClient:
         """Closes the channel (unless it was passed in)."""
         if self._owns_channel:
             await self._channel.close()
+
+    async def _unary(
+        self,
+        call: UnaryCall[R],
+        timeout: float | None,
+        api_key: str | None,
+        idempotency_key: str | None = None,
+    ) -> R:
+        try:
+            response = await getattr(self._stub, call.method)(
+                call.request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key, idempotency_key),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return call.parse(response)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -1,90 +1,73 @@
-"""Everything in the SDK that is not I/O: request building, response parsing, call metadata."""
+"""Everything in the SDK that is not I/O: the one place SDK types become protobuf and back.
+
+`request_to_pb` builds Chat/StreamChat requests from a `ChatRequest`; `event_from_pb` and
+`reply_from_pb` read replies. `UnaryCall`s describe the other RPCs (method, request, how to read
+the response), so the sync and async clients differ only in how they wait.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any, TypeAlias, TypedDict, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 from google.protobuf import json_format, struct_pb2
 
-from chatrpc._types import (
-    Document,
-    FinishReason,
-    Message,
-    Model,
-    Reply,
-    ReplyChunk,
-    Role,
-    Source,
-    Space,
-    Thread,
-    ThreadMessage,
-    ThreadPage,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from chatrpc import _types as t
 from chatrpc.v1 import chat_service_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
-MessageLike: TypeAlias = "Message | Mapping[str, Any]"
-Messages: TypeAlias = "str | Sequence[Message | Mapping[str, Any]]"
+Messages: TypeAlias = "str | Sequence[t.Message | Mapping[str, Any]]"
 RequestT = TypeVar("RequestT", pb.ChatRequest, pb.StreamChatRequest)
+R = TypeVar("R")
 
 _ROLES = {
-    "system": pb.ROLE_SYSTEM,
-    "user": pb.ROLE_USER,
-    "assistant": pb.ROLE_ASSISTANT,
-    "tool": pb.ROLE_TOOL,
+    t.Role.SYSTEM: pb.ROLE_SYSTEM,
+    t.Role.USER: pb.ROLE_USER,
+    t.Role.ASSISTANT: pb.ROLE_ASSISTANT,
+    t.Role.TOOL: pb.ROLE_TOOL,
 }
+_ROLES_BACK = {value: role for role, value in _ROLES.items()}
 _FINISH = {
-    pb.FINISH_REASON_STOP: FinishReason.STOP,
-    pb.FINISH_REASON_LENGTH: FinishReason.LENGTH,
-    pb.FINISH_REASON_TOOL_CALLS: FinishReason.TOOL_CALLS,
+    pb.FINISH_REASON_STOP: t.FinishReason.STOP,
+    pb.FINISH_REASON_LENGTH: t.FinishReason.LENGTH,
+    pb.FINISH_REASON_TOOL_CALLS: t.FinishReason.TOOL_CALLS,
 }
 _MODES = {
-    "normal": pb.CHAT_MODE_NORMAL,
-    "app": pb.CHAT_MODE_APP,
-    "knowledge": pb.CHAT_MODE_KNOWLEDGE,
-    "flow": pb.CHAT_MODE_FLOW,
+    t.ChatMode.NORMAL: pb.CHAT_MODE_NORMAL,
+    t.ChatMode.APP: pb.CHAT_MODE_APP,
+    t.ChatMode.KNOWLEDGE: pb.CHAT_MODE_KNOWLEDGE,
+    t.ChatMode.FLOW: pb.CHAT_MODE_FLOW,
 }
 _TOOL_CHOICES = {
-    "auto": pb.TOOL_CHOICE_MODE_AUTO,
-    "none": pb.TOOL_CHOICE_MODE_NONE,
-    "required": pb.TOOL_CHOICE_MODE_REQUIRED,
+    t.ToolChoiceMode.AUTO: pb.TOOL_CHOICE_MODE_AUTO,
+    t.ToolChoiceMode.NONE: pb.TOOL_CHOICE_MODE_NONE,
+    t.ToolChoiceMode.REQUIRED: pb.TOOL_CHOICE_MODE_REQUIRED,
+    t.ToolChoiceMode.FUNCTION: pb.TOOL_CHOICE_MODE_FUNCTION,
 }
 _FORMATS = {
-    "text": pb.RESPONSE_FORMAT_TYPE_TEXT,
-    "json_object": pb.RESPONSE_FORMAT_TYPE_JSON_OBJECT,
-    "json_schema": pb.RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
+    t.ResponseFormatType.TEXT: pb.RESPONSE_FORMAT_TYPE_TEXT,
+    t.ResponseFormatType.JSON_OBJECT: pb.RESPONSE_FORMAT_TYPE_JSON_OBJECT,
+    t.ResponseFormatType.JSON_SCHEMA: pb.RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
 }
 
 
-class TurnOptions(TypedDict, total=False):
-    """Keyword arguments that shape a turn, shared by chat() and chat_stream() of both clients.
+class TurnOptions(t.GenerationConfig, total=False):
+    """Keyword arguments of chat() and chat_stream() (both clients): a ChatRequest's fields
+    beside `messages`, with the GenerationConfig keys given directly.
 
-    Sampling (`temperature`, `top_p`, `max_tokens`, `stop`, `seed`, the penalties) follows
-    OpenAI's meaning; `tools`, `tool_choice` and `response_format` take OpenAI's shapes;
-    `mode` is "normal", "app", "knowledge" or "flow" with `app_id`/`space_id`/`flow_id`.
+    Example:
+        >>> client.chat("hello", thread_id=7, temperature=0.2, max_tokens=64)
     """
 
     model: str
     thread_id: str | int
-    temperature: float
-    top_p: float
-    max_tokens: int
-    stop: str | Sequence[str]
-    seed: int
-    presence_penalty: float
-    frequency_penalty: float
-    repetition_penalty: float
-    tools: Sequence[Mapping[str, Any]]
-    tool_choice: str | Mapping[str, Any]
+    tools: Sequence[t.Tool]
+    tool_choice: t.ToolChoice | t.ToolChoiceMode | str  # a mode, or ToolChoice.function(name)
     parallel_tool_calls: bool
-    response_format: Mapping[str, Any]
-    mode: str
+    response_format: t.ResponseFormat
+    mode: t.ChatMode | str
     app_id: str
     space_id: str
     flow_id: str
@@ -92,67 +75,100 @@ class TurnOptions(TypedDict, total=False):
     metadata: Mapping[str, str]
 
 
-def build_request(request: RequestT, messages: Messages, options: TurnOptions) -> RequestT:
-    """Fills a Chat/StreamChat request (they share their fields) from SDK arguments."""
-    request.model = options.get("model", "")
-    request.messages.extend(_message_to_pb(m) for m in normalize_messages(messages))
-    request.thread_id = str(options.get("thread_id", ""))
-    _fill_config(request.generation_config, options)
-    for tool in options.get("tools") or ():
-        request.tools.append(_tool_to_pb(tool))
-    if "tool_choice" in options:
-        request.tool_choice.CopyFrom(_tool_choice_to_pb(options["tool_choice"]))
-    if "parallel_tool_calls" in options:
-        request.parallel_tool_calls = options["parallel_tool_calls"]
-    if "response_format" in options:
-        request.response_format.CopyFrom(_response_format_to_pb(options["response_format"]))
-    if options.get("mode"):
-        request.mode = _lookup(_MODES, options["mode"], "mode")
-    request.app_id = options.get("app_id", "")
-    request.space_id = options.get("space_id", "")
-    request.flow_id = options.get("flow_id", "")
-    request.user = options.get("user", "")
-    request.metadata.update(options.get("metadata") or {})
-    return request
+_CONFIG_KEYS = t.GenerationConfig.__optional_keys__
 
 
-def normalize_messages(messages: Messages) -> list[Message]:
-    """A string is one user message; mappings use the OpenAI message shape."""
+def chat_request(messages: Messages | t.ChatRequest, options: TurnOptions) -> t.ChatRequest:
+    """The ChatRequest for chat()'s arguments: a ready request, or messages plus options."""
+    if isinstance(messages, t.ChatRequest):
+        if options:
+            raise TypeError("pass either a ChatRequest or messages with keyword options")
+        return messages
+    extra = set(options) - set(TurnOptions.__optional_keys__)
+    if extra:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(extra))}")
+    config: t.GenerationConfig = {k: v for k, v in options.items() if k in _CONFIG_KEYS}  # type: ignore[assignment]
+    return t.ChatRequest(
+        messages=tuple(normalize_messages(messages)),
+        model=options.get("model", ""),
+        thread_id=str(options.get("thread_id", "")),
+        generation_config=config,
+        tools=tuple(options.get("tools") or ()),
+        tool_choice=_tool_choice(options.get("tool_choice")),
+        parallel_tool_calls=options.get("parallel_tool_calls"),
+        response_format=options.get("response_format"),
+        mode=_enum(t.ChatMode, options.get("mode") or "normal", "mode"),
+        app_id=options.get("app_id", ""),
+        space_id=options.get("space_id", ""),
+        flow_id=options.get("flow_id", ""),
+        user=options.get("user", ""),
+        metadata=dict(options.get("metadata") or {}),
+    )
+
+
+def _tool_choice(value: t.ToolChoice | t.ToolChoiceMode | str | None) -> t.ToolChoice | None:
+    if value is None or isinstance(value, t.ToolChoice):
+        return value
+    return t.ToolChoice(_enum(t.ToolChoiceMode, value, "tool_choice"))
+
+
+def normalize_messages(messages: Messages) -> list[t.Message]:
+    """A string is one user message; a mapping has Message's fields (role, content, …)."""
     if isinstance(messages, str):
-        return [Message(role=Role.USER, content=messages)]
-    return [m if isinstance(m, Message) else _message_from_mapping(m) for m in messages]
+        return [t.Message(role=t.Role.USER, content=messages)]
+    return [m if isinstance(m, t.Message) else t.Message(**m) for m in messages]
 
 
-def _message_from_mapping(item: Mapping[str, Any]) -> Message:
-    calls = tuple(
-        ToolCall(
-            id=c.get("id", ""),
-            name=c.get("function", c).get("name", ""),
-            arguments=c.get("function", c).get("arguments", ""),
-        )
-        for c in item.get("tool_calls") or ()
-    )
-    return Message(
-        role=item.get("role", ""),
-        content=item.get("content") or "",
-        name=item.get("name") or "",
-        tool_calls=calls,
-        tool_call_id=item.get("tool_call_id") or "",
-    )
-
-
-def _lookup(table: Mapping[str, Any], key: str, what: str) -> Any:
+def _enum(cls: type[Any], value: object, what: str) -> Any:
     try:
-        return table[str(key)]
-    except KeyError:
-        known = ", ".join(sorted(table))
-        raise ValueError(f"unknown {what} {key!r}; expected one of: {known}") from None
+        return cls(value)
+    except ValueError:
+        known = ", ".join(member.value for member in cls)
+        raise ValueError(f"unknown {what} {value!r}; expected one of: {known}") from None
 
 
-def _message_to_pb(message: Message) -> pb.Message:
-    role = message.role.value if isinstance(message.role, Role) else message.role
+def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
+    """Fills a Chat/StreamChat request (they share their fields) from a ChatRequest."""
+    message.model = request.model
+    message.messages.extend(message_to_pb(m) for m in request.messages)
+    message.thread_id = request.thread_id
+    _config_to_pb(request.generation_config, message.generation_config)
+    message.tools.extend(_tool_to_pb(tool) for tool in request.tools)
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        mode = _enum(t.ToolChoiceMode, choice.mode, "tool_choice")
+        message.tool_choice.mode = _TOOL_CHOICES[mode]
+        message.tool_choice.function_name = choice.function_name
+    if request.parallel_tool_calls is not None:
+        message.parallel_tool_calls = request.parallel_tool_calls
+    if request.response_format is not None:
+        fmt = request.response_format
+        message.response_format.type = _FORMATS[_enum(t.ResponseFormatType, fmt.type, "type")]
+        message.response_format.schema_name = fmt.schema_name
+        if fmt.json_schema is not None:
+            message.response_format.json_schema.CopyFrom(_struct(fmt.json_schema))
+    message.mode = _MODES[_enum(t.ChatMode, request.mode, "mode")]
+    message.app_id = request.app_id
+    message.space_id = request.space_id
+    message.flow_id = request.flow_id
+    message.user = request.user
+    message.metadata.update(request.metadata)
+    return message
+
+
+def _config_to_pb(config: t.GenerationConfig, message: pb.GenerationConfig) -> None:
+    """The keys are the contract's field names; `stop` may be one string."""
+    for name, value in config.items():
+        if name == "stop":
+            stop = cast("str | Sequence[str]", value)
+            message.stop.extend([stop] if isinstance(stop, str) else stop)
+        elif value is not None:
+            setattr(message, name, value)
+
+
+def message_to_pb(message: t.Message) -> pb.Message:
     return pb.Message(
-        role=_lookup(_ROLES, role, "role"),
+        role=_ROLES[_enum(t.Role, message.role, "role")],
         content=message.content,
         name=message.name,
         tool_calls=[
@@ -162,53 +178,16 @@ def _message_to_pb(message: Message) -> pb.Message:
     )
 
 
-_CONFIG_FIELDS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-)
-
-
-def _fill_config(config: pb.GenerationConfig, options: TurnOptions) -> None:
-    for name in _CONFIG_FIELDS:
-        value = options.get(name)
-        if value is not None:
-            setattr(config, name, value)
-    stop = options.get("stop")
-    config.stop.extend([stop] if isinstance(stop, str) else list(stop or ()))
-
-
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     json_format.ParseDict(dict(value), struct)
     return struct
 
 
-def _tool_to_pb(tool: Mapping[str, Any]) -> pb.Tool:
-    function = tool.get("function", tool)  # OpenAI's {"type": "function", "function": {...}}
-    result = pb.Tool(name=function.get("name", ""), description=function.get("description") or "")
-    if function.get("parameters") is not None:
-        result.parameters.CopyFrom(_struct(function["parameters"]))
-    return result
-
-
-def _tool_choice_to_pb(choice: str | Mapping[str, Any]) -> pb.ToolChoice:
-    if isinstance(choice, str):
-        return pb.ToolChoice(mode=_lookup(_TOOL_CHOICES, choice, "tool_choice"))
-    name = choice.get("function", {}).get("name", "")
-    return pb.ToolChoice(mode=pb.TOOL_CHOICE_MODE_FUNCTION, function_name=name)
-
-
-def _response_format_to_pb(fmt: Mapping[str, Any]) -> pb.ResponseFormat:
-    result = pb.ResponseFormat(type=_lookup(_FORMATS, fmt.get("type", ""), "response_format"))
-    schema = fmt.get("json_schema")
-    if schema is not None:
-        result.schema_name = schema.get("name", "")
-        result.json_schema.CopyFrom(_struct(schema.get("schema", {})))
+def _tool_to_pb(tool: t.Tool) -> pb.Tool:
+    result = pb.Tool(name=tool.name, description=tool.description)
+    if tool.parameters is not None:
+        result.parameters.CopyFrom(_struct(tool.parameters))
     return result
 
 
@@ -222,37 +201,62 @@ def call_metadata(
     return tuple(items)
 
 
-def usage_from_pb(usage: pb.Usage) -> Usage:
-    return Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+# --- replies ----------------------------------------------------------------------------------
 
 
-def _calls_from_pb(message: pb.Message) -> tuple[ToolCall, ...]:
-    return tuple(ToolCall(c.id, c.name, c.arguments) for c in message.tool_calls)
+def usage_from_pb(usage: pb.Usage) -> t.Usage:
+    return t.Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
 
 
-def reply_from_pb(response: pb.ChatResponse) -> Reply:
-    return Reply(
+def _calls_from_pb(message: pb.Message) -> tuple[t.ToolCall, ...]:
+    return tuple(t.ToolCall(c.id, c.name, c.arguments) for c in message.tool_calls)
+
+
+def sources_from_pb(sources: Sequence[pb.Source]) -> tuple[t.Source, ...]:
+    return tuple(
+        t.Source(s.chunk_id, s.document_id, s.source, s.title, s.score, s.text) for s in sources
+    )
+
+
+def reply_from_pb(response: pb.ChatResponse) -> t.Reply:
+    return t.Reply(
         id=response.id,
         model=response.model,
         created=response.create_time.seconds,
         thread_id=response.thread_id,
         content=response.message.content,
         tool_calls=_calls_from_pb(response.message),
-        finish_reason=_FINISH.get(response.finish_reason, FinishReason.STOP),
+        finish_reason=_FINISH.get(response.finish_reason, t.FinishReason.STOP),
         usage=usage_from_pb(response.usage),
         trimmed=response.trimmed_message_count,
         sources=sources_from_pb(response.sources),
     )
 
 
-def sources_from_pb(sources: Sequence[pb.Source]) -> tuple[Source, ...]:
-    return tuple(
-        Source(s.chunk_id, s.document_id, s.source, s.title, s.score, s.text) for s in sources
-    )
+def event_from_pb(response: pb.StreamChatResponse) -> t.StreamEvent:
+    """One StreamChat message as its typed event (deltas first: they are most messages)."""
+    kind = response.WhichOneof("event")
+    if kind == "delta":
+        delta = response.delta
+        calls = tuple(t.ToolCallDelta(d.index, d.id, d.name, d.arguments) for d in delta.tool_calls)
+        return t.MessageDelta(delta.content, calls)
+    if kind == "start":
+        start = response.start
+        return t.StreamStart(
+            id=start.id,
+            model=start.model,
+            created=start.create_time.seconds,
+            thread_id=start.thread_id,
+            trimmed=start.trimmed_message_count,
+            sources=sources_from_pb(start.sources),
+        )
+    if kind == "finish":
+        return t.StreamFinish(_FINISH.get(response.finish.finish_reason, t.FinishReason.STOP))
+    return usage_from_pb(response.usage)
 
 
-def space_from_pb(space: pb.Space) -> Space:
-    return Space(
+def space_from_pb(space: pb.Space) -> t.Space:
+    return t.Space(
         space_id=space.space_id,
         name=space.name,
         description=space.description,
@@ -261,8 +265,8 @@ def space_from_pb(space: pb.Space) -> Space:
     )
 
 
-def document_from_pb(document: pb.Document) -> Document:
-    return Document(
+def document_from_pb(document: pb.Document) -> t.Document:
+    return t.Document(
         document_id=document.document_id,
         space_id=document.space_id,
         source=document.source,
@@ -272,15 +276,12 @@ def document_from_pb(document: pb.Document) -> Document:
     )
 
 
-_ROLE_NAMES = {value: Role(name) for name, value in _ROLES.items()}
-
-
-def thread_from_pb(thread: pb.Thread) -> Thread:
+def thread_from_pb(thread: pb.Thread) -> t.Thread:
     messages = tuple(
-        ThreadMessage(
+        t.ThreadMessage(
             seq=m.seq,
-            message=Message(
-                role=_ROLE_NAMES.get(m.message.role, Role.USER),
+            message=t.Message(
+                role=_ROLES_BACK.get(m.message.role, t.Role.USER),
                 content=m.message.content,
                 name=m.message.name,
                 tool_calls=_calls_from_pb(m.message),
@@ -288,10 +289,12 @@ def thread_from_pb(thread: pb.Thread) -> Thread:
             ),
             turn_id=m.turn_id,
             created=m.create_time.seconds,
+            user=m.user,
+            metadata=dict(m.metadata),
         )
         for m in thread.messages
     )
-    return Thread(
+    return t.Thread(
         thread_id=thread.thread_id,
         created=thread.create_time.seconds,
         updated=thread.update_time.seconds,
@@ -300,13 +303,8 @@ def thread_from_pb(thread: pb.Thread) -> Thread:
     )
 
 
-def page_from_pb(response: pb.ListThreadsResponse) -> ThreadPage:
-    threads = tuple(thread_from_pb(t) for t in response.threads)
-    return ThreadPage(threads=threads, next_page_token=response.next_page_token)
-
-
-def model_from_pb(model: pb.Model) -> Model:
-    return Model(
+def model_from_pb(model: pb.Model) -> t.Model:
+    return t.Model(
         id=model.id,
         owned_by=model.owned_by,
         backend=model.backend,
@@ -316,34 +314,66 @@ def model_from_pb(model: pb.Model) -> Model:
     )
 
 
-class ChunkParser:
-    """Turns StreamChat events into ReplyChunks, carrying the start's identity along."""
+# --- the unary RPCs besides Chat ----------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self._head = ReplyChunk(event="start", id="", model="", created=0, thread_id="")
 
-    def parse(self, response: pb.StreamChatResponse) -> ReplyChunk:
-        kind = response.WhichOneof("event")
-        if kind == "start":
-            start = response.start
-            self._head = ReplyChunk(
-                event="start",
-                id=start.id,
-                model=start.model,
-                created=start.create_time.seconds,
-                thread_id=start.thread_id,
-                trimmed=start.trimmed_message_count,
-                sources=sources_from_pb(start.sources),
-            )
-            return self._head
-        if kind == "delta":
-            calls = tuple(
-                ToolCallDelta(d.index, d.id, d.name, d.arguments) for d in response.delta.tool_calls
-            )
-            return replace(
-                self._head, event="delta", content=response.delta.content, tool_calls=calls
-            )
-        if kind == "finish":
-            reason = _FINISH.get(response.finish.finish_reason, FinishReason.STOP)
-            return replace(self._head, event="finish", finish_reason=reason)
-        return replace(self._head, event="usage", usage=usage_from_pb(response.usage))
+@dataclass(frozen=True, slots=True)
+class UnaryCall(Generic[R]):
+    """One unary RPC: the stub method's name, its request, and how to read its response."""
+
+    method: str
+    request: Any
+    parse: Callable[[Any], R]
+
+
+def _page(response: pb.ListThreadsResponse) -> t.ThreadPage:
+    threads = tuple(thread_from_pb(thread) for thread in response.threads)
+    return t.ThreadPage(threads=threads, next_page_token=response.next_page_token)
+
+
+def _nothing(response: object) -> None:
+    return None
+
+
+class Calls:
+    """The UnaryCall of each RPC, by the client method that makes it."""
+
+    @staticmethod
+    def list_models() -> UnaryCall[list[t.Model]]:
+        return UnaryCall(
+            "ListModels", pb.ListModelsRequest(), lambda r: [model_from_pb(m) for m in r.models]
+        )
+
+    @staticmethod
+    def get_thread(thread_id: str | int) -> UnaryCall[t.Thread]:
+        request = pb.GetThreadRequest(thread_id=str(thread_id))
+        return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
+
+    @staticmethod
+    def list_threads(page_size: int, page_token: str) -> UnaryCall[t.ThreadPage]:
+        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
+        return UnaryCall("ListThreads", request, _page)
+
+    @staticmethod
+    def delete_thread(thread_id: str | int) -> UnaryCall[None]:
+        return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), _nothing)
+
+    @staticmethod
+    def create_space(space_id: str, name: str, description: str) -> UnaryCall[t.Space]:
+        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
+        return UnaryCall("CreateSpace", request, lambda r: space_from_pb(r.space))
+
+    @staticmethod
+    def list_spaces() -> UnaryCall[list[t.Space]]:
+        return UnaryCall(
+            "ListSpaces", pb.ListSpacesRequest(), lambda r: [space_from_pb(s) for s in r.spaces]
+        )
+
+    @staticmethod
+    def delete_space(space_id: str) -> UnaryCall[None]:
+        return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), _nothing)
+
+    @staticmethod
+    def add_document(space_id: str, source: str, text: str, title: str) -> UnaryCall[t.Document]:
+        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
+        return UnaryCall("AddDocument", request, lambda r: document_from_pb(r.document))

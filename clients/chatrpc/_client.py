@@ -11,20 +11,28 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc._base import (
     DEFAULT_TARGET,
-    ChunkParser,
+    Calls,
     Messages,
+    R,
     TurnOptions,
-    build_request,
+    UnaryCall,
     call_metadata,
-    document_from_pb,
-    model_from_pb,
-    page_from_pb,
+    chat_request,
+    event_from_pb,
     reply_from_pb,
-    space_from_pb,
-    thread_from_pb,
+    request_to_pb,
 )
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import Document, Model, Reply, ReplyChunk, Space, Thread, ThreadPage
+from chatrpc._types import (
+    ChatRequest,
+    Document,
+    Model,
+    Reply,
+    Space,
+    StreamEvent,
+    Thread,
+    ThreadPage,
+)
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -38,11 +46,14 @@ class Client:
         channel: Use this channel instead of opening one (the client will not close it).
         options: gRPC channel options, for example (("grpc.lb_policy_name", "round_robin"),).
 
+    Every method also takes `timeout` (this call's deadline) and `api_key` (this call's key).
+
     Example:
         >>> with chatrpc.Client("127.0.0.1:50051") as client:
         ...     print(client.chat("hello", max_tokens=32).content)
-        ...     for chunk in client.chat_stream("hello", max_tokens=32):
-        ...         print(chunk.content, end="")
+        ...     for event in client.chat_stream("hello", max_tokens=32):
+        ...         if isinstance(event, chatrpc.MessageDelta):
+        ...             print(event.content, end="")
     """
 
     def __init__(
@@ -63,7 +74,7 @@ class Client:
 
     def chat(
         self,
-        messages: Messages,
+        messages: Messages | ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
@@ -73,7 +84,8 @@ class Client:
         """Runs one turn and returns the whole reply.
 
         Args:
-            messages: A string (one user message) or a list of `Message`s or OpenAI-style dicts.
+            messages: A `ChatRequest`, or a string (one user message) or a list of `Message`s
+                (or mappings of Message's fields) with the request's other fields as `options`.
             timeout: Deadline in seconds for this call (default: the client's).
             idempotency_key: Retries of one turn that carry the same key store it once and
                 return the stored reply (needs `thread_id`).
@@ -86,44 +98,37 @@ class Client:
         Raises:
             ChatServiceError: A subclass matching the failure (InvalidRequestError, …).
         """
-        request = build_request(pb.ChatRequest(), messages, options)
-        try:
-            response = self._stub.Chat(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key, idempotency_key),
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
-        return reply_from_pb(response)
+        request = request_to_pb(chat_request(messages, options), pb.ChatRequest())
+        call = UnaryCall("Chat", request, reply_from_pb)
+        return self._unary(call, timeout, api_key, idempotency_key)
 
     def chat_stream(
         self,
-        messages: Messages,
+        messages: Messages | ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
         **options: Unpack[TurnOptions],
-    ) -> Generator[ReplyChunk, None, None]:
+    ) -> Generator[StreamEvent, None, None]:
         """Runs one turn and yields its events as they arrive; see `chat` for the arguments.
 
-        Closing the iterator early (or breaking out of the loop) cancels the call, and the
-        server stops generating.
+        Yields StreamStart, then MessageDeltas, then StreamFinish, then Usage. Closing the
+        iterator early (or breaking out of the loop) cancels the call, and the server stops
+        generating.
 
         Raises:
             ChatServiceError: When the call fails, before or during the stream.
         """
-        request = build_request(pb.StreamChatRequest(), messages, options)
+        request = request_to_pb(chat_request(messages, options), pb.StreamChatRequest())
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
             metadata=call_metadata(api_key or self._api_key, idempotency_key),
         )
-        parser = ChunkParser()
         try:
             for response in call:
-                yield parser.parse(response)
+                yield event_from_pb(response)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -133,15 +138,7 @@ class Client:
         self, *, timeout: float | None = None, api_key: str | None = None
     ) -> list[Model]:
         """The models the server serves, the default first."""
-        try:
-            response = self._stub.ListModels(
-                pb.ListModelsRequest(),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
-        return [model_from_pb(m) for m in response.models]
+        return self._unary(Calls.list_models(), timeout, api_key)
 
     def get_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
@@ -151,16 +148,7 @@ class Client:
         Raises:
             NotFoundError: No such thread belongs to the caller.
         """
-        request = pb.GetThreadRequest(thread_id=str(thread_id))
-        try:
-            response = self._stub.GetThread(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        return thread_from_pb(response.thread)
+        return self._unary(Calls.get_thread(thread_id), timeout, api_key)
 
     def list_threads(
         self,
@@ -171,16 +159,7 @@ class Client:
         api_key: str | None = None,
     ) -> ThreadPage:
         """The caller's threads, most recently updated first, without their messages."""
-        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
-        try:
-            response = self._stub.ListThreads(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        return page_from_pb(response)
+        return self._unary(Calls.list_threads(page_size, page_token), timeout, api_key)
 
     def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
@@ -190,15 +169,7 @@ class Client:
         Raises:
             NotFoundError: No such thread belongs to the caller.
         """
-        request = pb.DeleteThreadRequest(thread_id=str(thread_id))
-        try:
-            self._stub.DeleteThread(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+        self._unary(Calls.delete_thread(thread_id), timeout, api_key)
 
     def create_space(
         self,
@@ -210,43 +181,19 @@ class Client:
         api_key: str | None = None,
     ) -> Space:
         """Creates a knowledge space owned by the caller (ConflictError if the id exists)."""
-        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
-        try:
-            response = self._stub.CreateSpace(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        return space_from_pb(response.space)
+        return self._unary(Calls.create_space(space_id, name, description), timeout, api_key)
 
     def list_spaces(
         self, *, timeout: float | None = None, api_key: str | None = None
     ) -> list[Space]:
         """The caller's knowledge spaces, by id."""
-        try:
-            response = self._stub.ListSpaces(
-                pb.ListSpacesRequest(),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        return [space_from_pb(s) for s in response.spaces]
+        return self._unary(Calls.list_spaces(), timeout, api_key)
 
     def delete_space(
         self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
         """Deletes one of the caller's knowledge spaces with its documents."""
-        try:
-            self._stub.DeleteSpace(
-                pb.DeleteSpaceRequest(space_id=space_id),
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+        self._unary(Calls.delete_space(space_id), timeout, api_key)
 
     def add_document(
         self,
@@ -259,16 +206,7 @@ class Client:
         api_key: str | None = None,
     ) -> Document:
         """Adds (or replaces, by `source`) a text or Markdown document in a knowledge space."""
-        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
-        try:
-            response = self._stub.AddDocument(
-                request,
-                timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key),
-            )
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        return document_from_pb(response.document)
+        return self._unary(Calls.add_document(space_id, source, text, title), timeout, api_key)
 
     def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).
@@ -291,6 +229,23 @@ class Client:
         """Closes the channel (unless it was passed in)."""
         if self._owns_channel:
             self._channel.close()
+
+    def _unary(
+        self,
+        call: UnaryCall[R],
+        timeout: float | None,
+        api_key: str | None,
+        idempotency_key: str | None = None,
+    ) -> R:
+        try:
+            response = getattr(self._stub, call.method)(
+                call.request,
+                timeout=timeout or self._timeout,
+                metadata=call_metadata(api_key or self._api_key, idempotency_key),
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return call.parse(response)
 
     def __enter__(self) -> Client:
         return self

@@ -1,9 +1,16 @@
-"""Public result types of the chatrpc SDK: frozen dataclasses, no protobuf in sight."""
+"""Public types of the chatrpc SDK, mirroring the contract: frozen dataclasses, no protobuf.
+
+Requests: `ChatRequest` with its `GenerationConfig`, `Tool`, `ToolChoice`, `ResponseFormat`.
+Replies: `Reply` (what `chat()` returns) and the stream events `chat_stream()` yields:
+`StreamStart`, then `MessageDelta`s, then `StreamFinish`, then `Usage` (`StreamEvent`).
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, TypedDict
 
 
 class Role(enum.StrEnum):
@@ -21,6 +28,86 @@ class FinishReason(enum.StrEnum):
     STOP = "stop"
     LENGTH = "length"
     TOOL_CALLS = "tool_calls"
+
+
+class ChatMode(enum.StrEnum):
+    """Which pipeline variant serves a turn (DB-GPT's chat modes)."""
+
+    NORMAL = "normal"
+    APP = "app"  # a persona: `app_id`
+    KNOWLEDGE = "knowledge"  # retrieval over a knowledge space: `space_id`
+    FLOW = "flow"  # a named list of steps: `flow_id`
+
+
+class ToolChoiceMode(enum.StrEnum):
+    """How the model may use the tools it is given."""
+
+    AUTO = "auto"
+    NONE = "none"
+    REQUIRED = "required"
+    FUNCTION = "function"  # the one named by ToolChoice.function_name
+
+
+class ResponseFormatType(enum.StrEnum):
+    """Shape the reply text must take."""
+
+    TEXT = "text"
+    JSON_OBJECT = "json_object"
+    JSON_SCHEMA = "json_schema"
+
+
+class GenerationConfig(TypedDict, total=False):
+    """Sampling and length settings (the contract's GenerationConfig); unset keys use the
+    model's defaults. Ranges are checked by the server.
+
+    Example:
+        >>> GenerationConfig(temperature=0.7, max_tokens=64, stop=["END"])
+    """
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: str | Sequence[str]  # one string or several
+    seed: int
+    presence_penalty: float
+    frequency_penalty: float
+    repetition_penalty: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function the model may call; `parameters` is a JSON Schema object."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """The caller's constraint on tool use.
+
+    Example:
+        >>> ToolChoice(ToolChoiceMode.REQUIRED)
+        >>> ToolChoice.function("get_weather")
+    """
+
+    mode: ToolChoiceMode = ToolChoiceMode.AUTO
+    function_name: str = ""
+
+    @classmethod
+    def function(cls, name: str) -> ToolChoice:
+        """The model must call the function `name`."""
+        return cls(ToolChoiceMode.FUNCTION, name)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """Required shape of the reply text; `json_schema` only with JSON_SCHEMA."""
+
+    type: ResponseFormatType = ResponseFormatType.TEXT
+    schema_name: str = ""
+    json_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +138,35 @@ class Message:
     name: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One turn, as Chat and StreamChat take it (build it once, send it with either).
+
+    Example:
+        >>> request = ChatRequest(
+        ...     messages=(Message("user", "hello"),),
+        ...     thread_id="t-1",
+        ...     generation_config=GenerationConfig(temperature=0.2, max_tokens=64),
+        ... )
+        >>> client.chat(request)
+    """
+
+    messages: Sequence[Message]
+    model: str = ""
+    thread_id: str = ""
+    generation_config: GenerationConfig = field(default_factory=lambda: GenerationConfig())
+    tools: Sequence[Tool] = ()
+    tool_choice: ToolChoice | None = None  # None: AUTO when tools are given
+    parallel_tool_calls: bool | None = None  # None: true
+    response_format: ResponseFormat | None = None  # None: free text
+    mode: ChatMode = ChatMode.NORMAL
+    app_id: str = ""
+    space_id: str = ""
+    flow_id: str = ""
+    user: str = ""  # recorded with the turn; never used for authorization
+    metadata: Mapping[str, str] = field(default_factory=dict)  # recorded with the turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,27 +232,44 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplyChunk:
-    """One event of a streamed reply (what `chat_stream()` yields).
+class StreamStart:
+    """The first event of a streamed reply: which reply it is.
 
-    Every chunk repeats the reply's `id`, `model`, `created`, `thread_id`, `trimmed` (stored
-    messages left out of the prompt to fit the context window) and `sources` (knowledge
-    chunks the prompt was given). `event` says
-    what the chunk carries: "start" (nothing more), "delta" (`content` and/or `tool_calls`),
-    "finish" (`finish_reason`) or "usage" (`usage`, always last).
+    Attributes:
+        id: Reply id ("chatcmpl-" + 24 characters).
+        model: The model producing it.
+        created: Unix time (seconds) the reply started.
+        thread_id: The thread the turn is stored in; empty when stateless.
+        trimmed: Stored messages left out of the prompt to fit the context window.
+        sources: The knowledge chunks the prompt was given.
     """
 
-    event: str
     id: str
     model: str
     created: int
-    thread_id: str
+    thread_id: str = ""
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    """A fragment of the assistant message: text and/or tool-call fragments. One delta may
+    carry many tokens' worth of text (whatever was ready together)."""
+
     content: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
-    finish_reason: FinishReason | None = None
-    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFinish:
+    """Why generation stopped; after the last delta."""
+
+    finish_reason: FinishReason
+
+
+StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage
+"""What `chat_stream()` yields: StreamStart, MessageDelta*, StreamFinish, Usage (last)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +286,15 @@ class Model:
 
 @dataclass(frozen=True, slots=True)
 class ThreadMessage:
-    """A message as stored in a thread: its position, the turn (reply id) that stored it."""
+    """A message as stored in a thread: its position, the turn (reply id) that stored it, and
+    the `user` and `metadata` that turn's request recorded."""
 
     seq: int
     message: Message
     turn_id: str
     created: int
+    user: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

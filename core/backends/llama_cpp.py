@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from core.backends.openai_wire import message_to_openai
 from core.errors import BackendUnavailableError, ConfigError, InvalidArgumentError
 from core.types import (
     BackendChunk,
@@ -317,15 +318,5 @@ def json_grammar(fmt: ResponseFormat) -> object:
 
 
 def message_to_template(message: Message) -> JsonObject:
-    """A message in the dict shape Hugging Face chat templates expect."""
-    item: JsonObject = {"role": message.role.value, "content": message.content}
-    if message.name:
-        item["name"] = message.name
-    if message.tool_call_id:
-        item["tool_call_id"] = message.tool_call_id
-    if message.tool_calls:
-        item["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    return item
+    """A message as Hugging Face chat templates take it: OpenAI's shape, content always text."""
+    return {**message_to_openai(message), "content": message.content}

@@ -1,12 +1,13 @@
-"""OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions` via openai.AsyncOpenAI.
+"""OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions`.
 
-One turn is one upstream call (the client is built with `max_retries=0`: retries belong to our
-caller), always streamed with `stream_options.include_usage`. Requests carry only the fields
-`openai_wire.request_fields` allows; the URL, key, headers and upstream model name come from
-the catalog options alone. The last chunk carries the upstream's usage or, when none came
-(llama-cpp-python's server ignores `stream_options`), `count_tokens`' estimate for the prompt
-and one completion token per streamed delta. A stream that ends without a finish reason is
-BackendUnavailableError.
+One turn is one upstream call (no retries: they belong to our caller), always streamed with
+`stream_options.include_usage`. Requests carry only the fields `openai_wire.request_body`
+allows; the URL, key, headers and upstream model name come from the catalog options alone,
+through the official `openai.AsyncOpenAI` client. The reply's SSE bytes are decoded here, one
+network read at a time: whatever arrived together travels on as one chunk. The last chunk
+carries the upstream's usage or, when none came (llama-cpp-python's server ignores
+`stream_options`), `count_tokens`' estimate for the prompt and one completion token per streamed
+delta. A stream that ends without a finish reason is BackendUnavailableError.
 
 Errors are mapped once, here:
 
@@ -32,11 +33,17 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, ClassVar, cast
 
+import httpx
 import openai
-from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk
+import orjson
 
-from core.backends.openai_wire import OWNED_FIELDS, ChunkFolder, estimate_tokens, request_fields
+from core.backends.openai_wire import (
+    OWNED_FIELDS,
+    ChunkFolder,
+    SseSplitter,
+    estimate_tokens,
+    request_body,
+)
 from core.errors import (
     BackendError,
     BackendTimeoutError,
@@ -60,15 +67,23 @@ OPTIONS = frozenset(
 _REJECTED = {400: "invalid request", 404: "unknown model or route", 413: "request too large"}
 _SAFE_CODES = frozenset({"context_length_exceeded", "model_not_found", "unsupported_parameter"})
 _MAX_RETRY_AFTER = 3600.0
+_MAX_ERROR_BODY = 65_536  # bytes of an error response read to find its code
+_DONE = b"[DONE]"
+# Connections kept open per upstream: keep-alive saves a TCP (and TLS) handshake per turn.
+_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30)
 
 
 class OpenAICompatBackend:
-    """Streams replies from an OpenAI-compatible upstream through an injected AsyncOpenAI.
+    """Streams replies from an OpenAI-compatible upstream.
 
-    The backend owns `client` and closes it in `aclose`. `supports_tools=False` leaves tools
-    out of requests (the catalog pairs such a model with a text tool-call format);
-    `repetition_penalty=True` says the upstream accepts that field (vLLM, LightLLM);
-    `extra` holds operator-configured body fields sent with every request.
+    The official `openai.AsyncOpenAI` client holds the configuration (base URL, key and auth
+    headers, timeout, default headers); each turn is one streamed `POST /chat/completions`
+    sent on that client's httpx connection pool, whose SSE lines are decoded here (orjson, one
+    dict per event, no pydantic model per chunk). The backend owns `client` and closes it in
+    `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs such a
+    model with a text tool-call format); `repetition_penalty=True` says the upstream accepts
+    that field (vLLM, LightLLM); `extra` holds operator-configured body fields sent with every
+    request.
     """
 
     kind: ClassVar[str] = "openai_compat"
@@ -89,6 +104,12 @@ class OpenAICompatBackend:
         self._repetition_penalty = repetition_penalty
         self._extra: JsonObject = dict(extra or {})
         self._upstream = f"{client.base_url.host}:{client.base_url.port or ''}"
+        self._url = str(client.base_url.join("chat/completions"))
+        headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
+        self._headers = {**headers, **client.auth_headers}
+        self._timeout = httpx.Timeout(client.timeout)  # type: ignore[arg-type]
+        # The SDK's own connection pool: client_from_options gives it an httpx.AsyncClient.
+        self._http = cast(httpx.AsyncClient, client._client)
         # The Protocol declares the capability per class; an upstream without native tool
         # calling is configured per instance, so the instance shadows the class default.
         vars(self)["supports_tools"] = supports_tools
@@ -121,7 +142,7 @@ class OpenAICompatBackend:
     async def stream(
         self, prompt: Prompt, params: GenerationParams
     ) -> AsyncGenerator[BackendChunk, None]:
-        fields = request_fields(
+        body = request_body(
             self._model,
             prompt,
             params,
@@ -129,18 +150,25 @@ class OpenAICompatBackend:
             repetition_penalty=self._repetition_penalty,
             extra=self._extra,
         )
+        request = self._http.build_request(
+            "POST", self._url, content=orjson.dumps(body), headers=self._headers,
+            timeout=self._timeout,
+        )  # fmt: skip
         try:
-            upstream = await self._client.chat.completions.create(
-                **fields, stream=True, stream_options={"include_usage": True}
-            )
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from None
+            response = await self._http.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise self._failure("timeout", "no answer in time") from None
+        except httpx.HTTPError as exc:
+            raise self._failure("unreachable", type(exc).__name__) from None
         folder = ChunkFolder()
-        async with upstream:  # closes the HTTP response on every exit, cancellation included
-            while (chunk := await self._next(upstream)) is not None:
-                out = folder.feed(chunk)
-                if out is not None:
-                    yield out
+        try:  # closes the HTTP response on every exit, cancellation included
+            if response.status_code >= 400:
+                raise await self._status_failure(response)
+            async for chunks in self._events(response):
+                for chunk in folder.fold(chunks):
+                    yield chunk
+        finally:
+            await response.aclose()
         if folder.finish is None:
             logger.warning("Upstream %s ended its stream without a finish reason", self._upstream)
             raise BackendUnavailableError(
@@ -152,35 +180,86 @@ class OpenAICompatBackend:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _next(self, upstream: AsyncStream[ChatCompletionChunk]) -> ChatCompletionChunk | None:
-        try:
-            return await anext(upstream)
-        except StopAsyncIteration:
-            return None
-        except openai.OpenAIError as exc:  # an error event; a dropped or timed-out connection
-            raise self._error(exc, midstream=True) from None
-        except ValueError as exc:  # invalid JSON, or a chunk of the wrong shape
-            logger.warning("Upstream %s sent an invalid chunk: %.200s", self._upstream, exc)
-            raise BackendUnavailableError(
-                "The upstream model sent an invalid stream.", backend=self.kind
-            ) from None
+    async def _events(self, response: httpx.Response) -> AsyncGenerator[list[Any], None]:
+        """The decoded chunks of each network read, until `[DONE]` and the end of the body.
 
-    def _error(self, exc: openai.OpenAIError, *, midstream: bool = False) -> ChatError:
-        """The domain error for an SDK failure; the upstream's own text is only logged."""
-        detail, key = str(exc), self._client.api_key
-        if len(key) >= 8:  # shorter "keys" are placeholders, and would mangle the text
-            detail = detail.replace(key, "[redacted]")
-        logger.warning("Upstream %s failed: %s: %.500s", self._upstream, type(exc).__name__, detail)
+        The body is read to its end after `[DONE]` (it ends right there) so the connection
+        goes back to the pool instead of being closed.
+        """
+        splitter, done = SseSplitter(), False
+        reads = response.aiter_bytes()
+        while True:
+            try:
+                data = await anext(reads)
+            except StopAsyncIteration:
+                return
+            except httpx.TimeoutException:
+                raise self._failure("timeout", "the stream stalled") from None
+            except httpx.HTTPError as exc:
+                raise self._failure("dropped", type(exc).__name__) from None
+            if done:
+                continue
+            chunks, failure = [], None
+            for payload in splitter.feed(data):
+                if payload == _DONE:
+                    done = True
+                    break
+                try:
+                    chunk = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    failure = self._failure("invalid", "a data line is not JSON")
+                    break
+                if isinstance(chunk, dict) and "error" in chunk:  # vLLM's mid-stream error
+                    detail = self._redact(payload.decode(errors="replace"))
+                    failure = self._failure("error_event", detail)
+                    break
+                chunks.append(chunk)
+            if chunks:
+                yield chunks  # what came before a failure is delivered first
+            if failure is not None:
+                raise failure
+
+    async def _status_failure(self, response: httpx.Response) -> ChatError:
+        """The domain error for an error status; the upstream's own text is only logged."""
+        raw = b""
+        try:
+            async for piece in response.aiter_bytes():
+                raw += piece
+                if len(raw) > _MAX_ERROR_BODY:
+                    break
+        except httpx.HTTPError:
+            pass
+        code: object = None
+        try:
+            error = orjson.loads(raw).get("error")
+            code = error.get("code") if isinstance(error, dict) else None
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+        logger.warning(
+            "Upstream %s failed: HTTP %d: %.500s",
+            self._upstream,
+            response.status_code,
+            self._redact(raw.decode(errors="replace")),
+        )
+        return status_error(response.status_code, response.headers, code, {"backend": self.kind})
+
+    def _failure(self, what: str, detail: str) -> ChatError:
+        """The domain error for a transport or stream failure (logged, never forwarded)."""
+        logger.warning("Upstream %s failed: %s: %.500s", self._upstream, what, detail)
         meta = {"backend": self.kind}
-        if isinstance(exc, openai.APIStatusError):
-            return status_error(exc.status_code, exc.response.headers, exc.code, meta)
-        if isinstance(exc, openai.APITimeoutError):
+        if what == "timeout":
             return BackendTimeoutError("The upstream model did not answer in time.", **meta)
-        if isinstance(exc, openai.APIConnectionError):
-            if midstream:
-                return BackendUnavailableError("The upstream connection broke mid-reply.", **meta)
-            return BackendUnavailableError("The upstream model cannot be reached.", **meta)
-        return BackendUnavailableError("The upstream model failed while generating.", **meta)
+        messages = {
+            "unreachable": "The upstream model cannot be reached.",
+            "dropped": "The upstream connection broke mid-reply.",
+            "invalid": "The upstream model sent an invalid stream.",
+            "error_event": "The upstream model failed while generating.",
+        }
+        return BackendUnavailableError(messages[what], **meta)
+
+    def _redact(self, text: str) -> str:
+        key = self._client.api_key
+        return text.replace(key, "[redacted]") if len(key) >= 8 else text  # short: placeholders
 
 
 def status_error(
@@ -237,6 +316,9 @@ def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
     if not isinstance(headers, Mapping) or not timeout:
         raise ConfigError("openai_compat needs a positive timeout and default_headers mapping")
     headers = {str(k): str(v) for k, v in headers.items()}
+    http_client = options.get("http_client")
+    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+        raise ConfigError("openai_compat client options are invalid: http_client")
     try:
         client = openai.AsyncOpenAI(
             api_key=_text_option(options, "api_key") or NO_KEY,
@@ -244,7 +326,9 @@ def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
             timeout=timeout,
             max_retries=int(_number_option(options, "max_retries", 0)),
             default_headers=headers,
-            http_client=cast(Any, options.get("http_client")),
+            http_client=cast(
+                Any, http_client or httpx.AsyncClient(timeout=timeout, limits=_LIMITS)
+            ),
         )
     except (TypeError, openai.OpenAIError) as exc:
         raise ConfigError(f"openai_compat client options are invalid: {exc}") from None

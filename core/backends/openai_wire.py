@@ -1,13 +1,18 @@
-"""The OpenAI chat-completions wire shape for OpenAICompatBackend: pure conversions, no I/O.
+"""The OpenAI chat-completions wire shape toward upstreams: pure conversions, no I/O, no SDK.
 
-`request_fields` turns a Prompt and GenerationParams into the keyword arguments of
-`chat.completions.create` (allowlisted, range-checked fields only). `ChunkFolder` turns the
-upstream's stream chunks into BackendChunks: text and native tool-call deltas pass through, a
-call's id and name only on its first delta (a missing id becomes `call_` + 24 characters), and
-it remembers the finish reason and usage for the last chunk. Finish reasons: "stop", "length",
-"tool_calls" and "function_call" map by name; "stop" after tool calls becomes TOOL_CALLS (some
-upstreams say "stop"); "content_filter" and unknown reasons become STOP (the text so far is the
-reply) and are logged.
+Out: `request_body` turns a Prompt and GenerationParams into the JSON body of
+`POST /chat/completions` (allowlisted fields only); `message_to_openai`, `tool_call_to_openai`
+and `tools_to_openai` are the one definition of OpenAI's message and tool shapes in the core
+(chat templates and tool instructions use them too).
+
+In: `SseSplitter` cuts the raw response bytes into the `data:` payloads of complete events, and
+`ChunkFolder` turns the decoded chunks of one network read into BackendChunks: all the text
+that arrived together in one chunk (coalescing: a fast upstream's deltas travel on as one),
+native tool-call deltas with a call's id and name only on its first delta (a missing id
+becomes `call_` + 24 characters), and the finish reason and usage remembered for the last
+chunk. Finish reasons: "stop", "length", "tool_calls" and "function_call" map by name; "stop"
+after tool calls becomes TOOL_CALLS (some upstreams say "stop"); "content_filter" and unknown
+reasons become STOP (the text so far is the reply) and are logged.
 """
 
 from __future__ import annotations
@@ -15,12 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from openai.types.chat import ChatCompletionChunk
-from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
-
-from core.errors import InvalidArgumentError
 from core.tools.base import new_tool_call_id
 from core.types import (
     BackendChunk,
@@ -31,19 +33,31 @@ from core.types import (
     Prompt,
     ResponseFormatType,
     Role,
+    ToolCall,
     ToolCallDelta,
     ToolChoiceMode,
+    ToolSpec,
     Usage,
 )
 
 logger = logging.getLogger(__name__)
 
-# Request fields `request_fields` owns; operator-configured extra body fields may not shadow them.
+# GenerationParams fields OpenAI's API takes under the same name (repetition_penalty is not one:
+# it goes in the body only to upstreams configured to accept it).
+OPENAI_SAMPLING = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+)
+# Request fields `request_body` owns; operator-configured extra body fields may not shadow them.
 OWNED_FIELDS = frozenset(
     {
-        "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
-        "stop", "seed", "presence_penalty", "frequency_penalty", "repetition_penalty", "tools",
-        "tool_choice", "parallel_tool_calls", "response_format",
+        *OPENAI_SAMPLING, "model", "messages", "stream", "stream_options", "repetition_penalty",
+        "tools", "tool_choice", "parallel_tool_calls", "response_format",
     }
 )  # fmt: skip
 FINISH_REASONS = {
@@ -55,7 +69,7 @@ FINISH_REASONS = {
 }
 
 
-def request_fields(
+def request_body(
     model: str,
     prompt: Prompt,
     params: GenerationParams,
@@ -64,70 +78,51 @@ def request_fields(
     repetition_penalty: bool,
     extra: Mapping[str, object],
 ) -> JsonObject:
-    """Keyword arguments of `chat.completions.create` (without `stream`/`stream_options`).
+    """The streamed request's JSON body (the pipeline has validated every value).
 
     Native tool fields go only to upstreams with `tools`; `repetition_penalty` only to those
-    that accept it (vLLM, LightLLM; OpenAI does not), else it is dropped. `extra` (operator
-    configuration, never request data) and repetition_penalty travel in `extra_body`.
+    that accept it (vLLM, LightLLM; OpenAI does not), else it is dropped; `extra` is operator
+    configuration, never request data. An unset max_tokens is left out: the upstream then
+    applies its own default, which it always accepts (hosted upstreams cap output per model).
     """
-    fields: JsonObject = {
+    body: JsonObject = {
         "model": model,
         "messages": [message_to_openai(m) for m in prompt.messages],
     }
-    fields.update(sampling_fields(params))
+    for name in OPENAI_SAMPLING:
+        value = getattr(params, name)
+        if value is not None and value != ():
+            body[name] = list(value) if name == "stop" else value
+    if repetition_penalty and params.repetition_penalty is not None:
+        body["repetition_penalty"] = params.repetition_penalty
     if prompt.tools and tools:
-        fields["tools"] = tools_to_openai(prompt)
+        body["tools"] = tools_to_openai(prompt.tools)
         choice = prompt.tool_choice
         if choice.mode is ToolChoiceMode.FUNCTION:
-            fields["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+            body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
         elif choice.mode is not ToolChoiceMode.AUTO:  # auto is every upstream's default
-            fields["tool_choice"] = choice.mode.value
+            body["tool_choice"] = choice.mode.value
         if not prompt.parallel_tool_calls:
-            fields["parallel_tool_calls"] = False
+            body["parallel_tool_calls"] = False
     response_format = prompt.response_format
     if response_format.type is ResponseFormatType.JSON_OBJECT:
-        fields["response_format"] = {"type": "json_object"}
+        body["response_format"] = {"type": "json_object"}
     elif response_format.type is ResponseFormatType.JSON_SCHEMA:
         schema = {"name": response_format.name or "reply", "schema": response_format.schema or {}}
-        fields["response_format"] = {"type": "json_schema", "json_schema": schema}
-    body = dict(extra)
-    if repetition_penalty and params.repetition_penalty is not None:
-        _check("repetition_penalty", params.repetition_penalty, 0.0, 2.0, open_low=True)
-        body["repetition_penalty"] = params.repetition_penalty
-    if body:
-        fields["extra_body"] = body
-    return fields
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    body.update(extra)
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    return body
 
 
-def sampling_fields(params: GenerationParams) -> JsonObject:
-    """Sampling fields in OpenAI's names, each checked against OpenAI's documented range."""
-    fields: JsonObject = {}
-    ranges: dict[str, tuple[float | None, float, float]] = {
-        "temperature": (params.temperature, 0.0, 2.0),
-        "top_p": (params.top_p, 0.0, 1.0),  # 0 excluded
-        "max_tokens": (params.max_tokens, 1, 2**31 - 1),
-        "seed": (params.seed, -(2**63), 2**63 - 1),
-        "presence_penalty": (params.presence_penalty, -2.0, 2.0),
-        "frequency_penalty": (params.frequency_penalty, -2.0, 2.0),
+def tool_call_to_openai(call: ToolCall) -> JsonObject:
+    """A complete tool call in OpenAI's shape."""
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
     }
-    for name, (value, low, high) in ranges.items():
-        if value is not None:
-            _check(name, value, low, high, open_low=name == "top_p")
-            fields[name] = value
-    if params.stop:
-        if not all(isinstance(s, str) and s for s in params.stop):
-            raise InvalidArgumentError(
-                "stop strings must be non-empty.", field="generation_config.stop"
-            )
-        fields["stop"] = list(params.stop)
-    return fields
-
-
-def _check(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
-    if not (low < value <= high if open_low else low <= value <= high):  # NaN fails both
-        raise InvalidArgumentError(
-            f"{name} is out of range for the upstream model.", field=f"generation_config.{name}"
-        )
 
 
 def message_to_openai(message: Message) -> JsonObject:
@@ -135,10 +130,7 @@ def message_to_openai(message: Message) -> JsonObject:
     item: JsonObject = {"role": message.role.value, "content": message.content}
     if message.tool_calls:
         item["content"] = message.content or None
-        item["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
+        item["tool_calls"] = [tool_call_to_openai(c) for c in message.tool_calls]
     if message.role is Role.TOOL:
         item["tool_call_id"] = message.tool_call_id
     elif message.name:
@@ -146,15 +138,15 @@ def message_to_openai(message: Message) -> JsonObject:
     return item
 
 
-def tools_to_openai(prompt: Prompt) -> list[JsonObject]:
-    """The prompt's tools in OpenAI's function-tool shape."""
-    tools: list[JsonObject] = []
-    for tool in prompt.tools:
+def tools_to_openai(tools: Iterable[ToolSpec]) -> list[JsonObject]:
+    """Tools in OpenAI's function-tool shape."""
+    shaped: list[JsonObject] = []
+    for tool in tools:
         function: JsonObject = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:
             function["description"] = tool.description
-        tools.append({"type": "function", "function": function})
-    return tools
+        shaped.append({"type": "function", "function": function})
+    return shaped
 
 
 def estimate_tokens(prompt: Prompt, *, tools: bool) -> int:
@@ -169,17 +161,46 @@ def estimate_tokens(prompt: Prompt, *, tools: bool) -> int:
         for call in message.tool_calls:
             total += 4 + _estimate(call.name) + _estimate(call.arguments)
     if prompt.tools and tools:
-        total += _estimate(json.dumps(tools_to_openai(prompt), ensure_ascii=False))
+        total += _estimate(json.dumps(tools_to_openai(prompt.tools), ensure_ascii=False))
     return total
 
 
 def _estimate(text: str) -> int:
+    if text.isascii():  # the common case, without a per-character loop
+        return math.ceil(len(text) / 3)
     ascii_chars = sum(1 for ch in text if ch < "\x80")
     return math.ceil(ascii_chars / 3) + len(text) - ascii_chars
 
 
+class SseSplitter:
+    """Raw SSE bytes → the `data:` payloads of the events completed so far (bytes).
+
+    Events end with a blank line; lines may end in LF, CRLF or CR. Comment lines and fields
+    other than `data` are skipped; a multi-line data field is joined with LF (the SSE rule).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self._buffer + data
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        payloads = []
+        for event in events:
+            if event.startswith(b"data:") and b"\n" not in event:  # the common one-line event
+                value = event[5:]
+                payloads.append(value[1:] if value[:1] == b" " else value)
+                continue
+            lines = [line[5:] for line in event.split(b"\n") if line.startswith(b"data:")]
+            if lines:
+                payloads.append(b"\n".join(p[1:] if p[:1] == b" " else p for p in lines))
+        return payloads
+
+
 class ChunkFolder:
-    """Turns upstream chunks into BackendChunks; remembers the finish reason and usage."""
+    """Decoded upstream chunks → BackendChunks; remembers the finish reason and usage."""
 
     def __init__(self) -> None:
         self.finish: FinishReason | None = None
@@ -188,35 +209,64 @@ class ChunkFolder:
         self._started: set[int] = set()
         self._named: set[int] = set()
 
-    def feed(self, chunk: ChatCompletionChunk) -> BackendChunk | None:
-        """The deltas of `chunk` as one BackendChunk, or None if it had none."""
-        if chunk.usage is not None:
-            self.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+    def fold(self, chunks: Sequence[Any]) -> list[BackendChunk]:
+        """The deltas of `chunks` (arrived together) as few BackendChunks as keep their order.
+
+        Consecutive text is joined; a text that follows a tool call starts a new chunk.
+        Raises ValueError for a chunk of the wrong shape.
+        """
+        out: list[BackendChunk] = []
+        text: list[str] = []
+        calls: list[ToolCallDelta] = []
+        for chunk in chunks:
+            piece, new_calls = self._feed(chunk)
+            if piece and calls:
+                out.append(BackendChunk(text="".join(text), tool_calls=tuple(calls)))
+                text, calls = [], []
+            if piece:
+                text.append(piece)
+            calls.extend(new_calls)
+        if text or calls:
+            out.append(BackendChunk(text="".join(text), tool_calls=tuple(calls)))
+        return out
+
+    def _feed(self, chunk: Any) -> tuple[str, list[ToolCallDelta]]:
+        if not isinstance(chunk, dict):
+            raise ValueError("a stream chunk must be a JSON object")
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            )
         text, calls = "", list[ToolCallDelta]()
-        for choice in chunk.choices:
-            if choice.index != 0:  # n is never sent, so other choices are not ours
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:  # n is never sent, so other choices are not ours
                 continue
-            text += choice.delta.content or ""
-            calls.extend(self._call(c) for c in choice.delta.tool_calls or ())
-            if choice.finish_reason is not None:
-                self.finish = finish_reason(choice.finish_reason)
+            delta = choice.get("delta") or {}
+            text += delta.get("content") or ""
+            calls.extend(self._call(c) for c in delta.get("tool_calls") or ())
+            reason = choice.get("finish_reason")
+            if reason is not None:
+                self.finish = finish_reason(str(reason))
         if self._started and self.finish is FinishReason.STOP:
             self.finish = FinishReason.TOOL_CALLS
-        if not text and not calls:
-            return None
-        self.deltas += 1
-        return BackendChunk(text=text, tool_calls=tuple(calls))
+        if text or calls:
+            self.deltas += 1
+        return text, calls
 
-    def _call(self, call: ChoiceDeltaToolCall) -> ToolCallDelta:
-        index = call.index if isinstance(call.index, int) else 0
-        function = call.function
-        call_id = "" if index in self._started else call.id or new_tool_call_id()
+    def _call(self, call: Mapping[str, Any]) -> ToolCallDelta:
+        index = call.get("index")
+        index = index if isinstance(index, int) else 0
+        function = call.get("function") or {}
+        call_id = "" if index in self._started else call.get("id") or new_tool_call_id()
         self._started.add(index)
-        name = "" if index in self._named else (function.name if function else "") or ""
+        name = "" if index in self._named else function.get("name") or ""
         if name:
             self._named.add(index)
-        arguments = (function.arguments if function else "") or ""
-        return ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments)
+        arguments = function.get("arguments") or ""
+        if not isinstance(arguments, str) or not isinstance(name, str):
+            raise ValueError("tool-call name and arguments must be strings")
+        return ToolCallDelta(index=index, id=str(call_id), name=name, arguments=arguments)
 
 
 def finish_reason(reason: str) -> FinishReason:

@@ -2,7 +2,7 @@
 
 `KNOWLEDGE_STORES` is the registry: key == module name == the store's `kind`; values are
 imported only when a URL selects them, so a SQLite deployment never imports asyncpg. URL
-schemes are thread memory's (core.registry.SCHEMES), so both layers can use one database URL.
+schemes are thread memory's (core.storage.urls.SCHEMES), so both layers can use one database URL.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Final, cast
 
 from core.knowledge.base import Chunk, Document, Hit, KnowledgeStore, Space
-from core.registry import import_target, open_from_url
+from core.registry import import_target
+from core.storage.urls import open_from_url
 
 KNOWLEDGE_STORES: Final[Mapping[str, str]] = MappingProxyType(
     {

@@ -1,6 +1,6 @@
 """Append-only, named knowledge-store schema migrations, recorded in `_knowledge_migrations`.
 
-The mechanism is core.schema's, as for thread memory, with its own list, tracking table and
+The mechanism is core.storage.schema's, as for thread memory, with its own list, tracking table and
 advisory-lock key, so thread memory and knowledge can share one SQLite file or one
 PostgreSQL database and migrate independently. A merged migration is never edited, reordered
 or removed; a schema change is a new `mNNN_name` entry at the end.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from core.schema import Migration, Schema
+from core.storage.schema import Migration, Schema
 
 # Key for pg_advisory_xact_lock while migrating: "knowledg" in ASCII, unlike memory's key.
 POSTGRES_LOCK_KEY: Final = 0x6B6E6F776C656467

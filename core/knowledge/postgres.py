@@ -47,7 +47,7 @@ from core.knowledge.rows import (
     row_to_match,
     row_to_space,
 )
-from core.postgres_pool import PostgresBackedStore
+from core.storage.postgres_pool import PostgresBackedStore
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +138,10 @@ class PostgresKnowledgeStore(PostgresBackedStore):
     """KnowledgeStore on PostgreSQL; see the module docstring.
 
     Open with `await PostgresKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
-    options are core.memory.postgres.PostgresStore's (core.postgres_pool.PostgresBackedStore:
-    `min_size`, `max_size`, `connect_timeout`, `command_timeout`), and the database may be the
-    one thread memory uses. `trigram_index` tells whether pg_trgm serves substring matches.
+    options are core.memory.postgres.PostgresStore's
+    (core.storage.postgres_pool.PostgresBackedStore: `min_size`, `max_size`, `connect_timeout`,
+    `command_timeout`), and the database may be the one thread memory uses. `trigram_index` tells
+    whether pg_trgm serves substring matches.
     """
 
     kind: ClassVar[str] = "postgres"

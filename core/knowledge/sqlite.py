@@ -1,11 +1,10 @@
 """SqliteKnowledgeStore: knowledge spaces in one SQLite file, searched with FTS5 trigrams.
 
-Chunk text is indexed by an FTS5 table with the trigram tokenizer (SQLite 3.34+), which
-matches any 3+ character substring, so Chinese text with no spaces is searchable. As in
-core.memory.sqlite, each operation runs whole inside one worker thread on a pooled connection
-(core.sqlite_pool: WAL), and writes take the write lock up front (`BEGIN IMMEDIATE`). The FTS
-index spans all owners; matches are filtered to the owner's space, so bm25's statistics are
-database-wide.
+Chunk text is indexed by an FTS5 table with the trigram tokenizer (SQLite 3.34+), which matches any
+3+ character substring, so Chinese text with no spaces is searchable. As in core.memory.sqlite, each
+operation runs whole inside one worker thread on a pooled connection (core.storage.sqlite_pool:
+WAL), and writes take the write lock up front (`BEGIN IMMEDIATE`). The FTS index spans all owners;
+matches are filtered to the owner's space, so bm25's statistics are database-wide.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from core.knowledge.rows import (
     row_to_match,
     row_to_space,
 )
-from core.sqlite_pool import SqliteBackedStore, transaction
+from core.storage.sqlite_pool import SqliteBackedStore, transaction
 
 MIN_SQLITE = (3, 34, 0)
 
@@ -179,8 +178,8 @@ def _search(
 class SqliteKnowledgeStore(SqliteBackedStore):
     """KnowledgeStore on one SQLite file; see the module docstring.
 
-    Open with `await SqliteKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
-    URL and options are core.memory.sqlite.SqliteStore's (core.sqlite_pool.SqliteBackedStore:
+    Open with `await SqliteKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the URL and
+    options are core.memory.sqlite.SqliteStore's (core.storage.sqlite_pool.SqliteBackedStore:
     `busy_timeout_ms`, `pool_size`), and the file may be the one thread memory uses. A SQLite
     without FTS5 trigrams raises ConfigError at open.
     """

@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Final, cast
 
 from core.memory.base import MemoryStore
-from core.registry import SCHEMES, import_target, open_from_url
+from core.registry import import_target
+from core.storage.urls import SCHEMES, open_from_url
 
 STORES: Final[Mapping[str, str]] = MappingProxyType(
     {

@@ -19,6 +19,8 @@ class StoredMessage:
     message: Message
     turn_id: str
     created: float
+    user: str = ""  # the turn's end-user id, as its request gave it
+    metadata: tuple[tuple[str, str], ...] = ()  # the turn's metadata, sorted by key
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,8 @@ class TurnRecord:
     """One completed turn: its new messages in order, the assistant reply last.
 
     `idempotency_key` is empty when the caller sent none; `request_hash` identifies the request
-    body the key was used with; `created` is unix seconds.
+    body the key was used with; `created` is unix seconds; `user` and `metadata` are what the
+    request said about its end user (recorded, never used for identity).
     """
 
     turn_id: str
@@ -38,6 +41,8 @@ class TurnRecord:
     idempotency_key: str
     request_hash: str
     created: float
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +151,7 @@ def check_commit(owner: str, base_seq: int, record: TurnRecord) -> None:
     if not record.messages or record.messages[-1].role is not Role.ASSISTANT:
         raise ValueError("a turn's messages must end with the assistant reply")
     for message in record.messages:
-        texts = [message.content, message.name, message.tool_call_id]
+        texts = [message.content, message.name, message.tool_call_id, record.user]
         texts += [
             part for call in message.tool_calls for part in (call.id, call.name, call.arguments)
         ]

@@ -3,14 +3,14 @@
 Rules: a merged migration is never edited, reordered or removed; a schema change is a new
 `mNNN_name` entry at the end. Each migration carries its SQLite and its PostgreSQL statements,
 so dialect differences live here. The mechanism (and how stores apply it at open) is
-core.schema's.
+core.storage.schema's.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from core.schema import Migration, Schema
+from core.storage.schema import Migration, Schema
 
 # Key for pg_advisory_xact_lock while migrating: an arbitrary constant ("chatrpc" in ASCII).
 POSTGRES_LOCK_KEY: Final = 0x636861747270
@@ -124,6 +124,18 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX turns_by_thread ON turns (owner, thread_id)",
             """CREATE UNIQUE INDEX turns_by_idempotency_key ON turns (owner, idempotency_key)
                 WHERE idempotency_key <> ''""",
+        ),
+    ),
+    Migration(
+        name="m004_turn_caller",
+        # The caller's end-user id and metadata, recorded with each turn (never identity).
+        sqlite=(
+            "ALTER TABLE turns ADD COLUMN end_user TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE turns ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+        ),
+        postgres=(
+            "ALTER TABLE turns ADD COLUMN end_user TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE turns ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
         ),
     ),
 )

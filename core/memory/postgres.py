@@ -32,8 +32,9 @@ from core.memory.rows import (
     row_to_summary,
     row_to_turn,
     turn_to_params,
+    with_turn_callers,
 )
-from core.postgres_pool import PostgresBackedStore
+from core.storage.postgres_pool import PostgresBackedStore
 from core.types import Message
 
 _SELECT_MESSAGES = (
@@ -47,7 +48,7 @@ _SELECT_TURN_MESSAGES = (
 # FOR SHARE: a concurrent delete_thread cannot remove the turn's messages between the reads.
 _SELECT_TURN = (
     "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
-    " idempotency_key, request_hash, created, first_seq, message_count"
+    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata"
     " FROM turns WHERE owner = $1 AND idempotency_key = $2 AND idempotency_key <> ''"
     " FOR SHARE"
 )
@@ -74,14 +75,18 @@ _ADVANCE_THREAD = (
 )
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
-    " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
+    " end_user, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
     " tool_call_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = $1 AND thread_id = $2 RETURNING 1"
+_SELECT_TURN_CALLERS = (
+    "SELECT turn_id, end_user, metadata FROM turns WHERE owner = $1 AND thread_id = $2"
+    " AND (end_user <> '' OR metadata <> '{}')"
+)
 
 
 async def _find_turn(conn: Any, owner: str, key: str) -> TurnRecord | None:
@@ -120,7 +125,7 @@ class PostgresStore(PostgresBackedStore):
 
     Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options
     (`min_size`, `max_size`, `connect_timeout`, `command_timeout`) are
-    core.postgres_pool.PostgresBackedStore's.
+    core.storage.postgres_pool.PostgresBackedStore's.
     """
 
     kind: ClassVar[str] = "postgres"
@@ -177,6 +182,7 @@ class PostgresStore(PostgresBackedStore):
             ):
                 row = await conn.fetchrow(_SELECT_THREAD, owner, thread_id)
                 rows = await conn.fetch(_SELECT_MESSAGES, owner, thread_id) if row else []
+                turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
         if row is None:
             raise ThreadNotFoundError("thread not found")
         summary = row_to_summary(row)
@@ -184,7 +190,7 @@ class PostgresStore(PostgresBackedStore):
             thread_id=summary.thread_id,
             created=summary.created,
             updated=summary.updated,
-            messages=tuple(row_to_stored_message(r) for r in rows),
+            messages=with_turn_callers([row_to_stored_message(r) for r in rows], turns),
         )
 
     async def list_threads(self, owner: str, *, page_size: int, page_token: str = "") -> ThreadPage:

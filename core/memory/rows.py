@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.errors import InvalidArgumentError
@@ -44,7 +45,8 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
 
 def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, ...]:
     """(owner, turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
-    idempotency_key, request_hash, created, first_seq, message_count) for an INSERT."""
+    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata JSON)
+    for an INSERT."""
     return (
         owner,
         record.turn_id,
@@ -58,13 +60,25 @@ def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, 
         record.created,
         base_seq,
         len(record.messages),
+        record.user,
+        metadata_to_json(record.metadata),
     )
+
+
+def metadata_to_json(metadata: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(metadata), ensure_ascii=False, separators=(",", ":"))
+
+
+def metadata_from_json(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(json.loads(text).items())) if text != "{}" else ()
 
 
 def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRecord:
     """Decode (turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
-    idempotency_key, request_hash, created, …) plus the turn's message rows."""
+    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata) plus
+    the turn's message rows."""
     turn_id, thread_id, model, finish, prompt, completion, key, request_hash, created = row[:9]
+    user, metadata = row[11], row[12]
     return TurnRecord(
         turn_id=turn_id,
         thread_id=thread_id,
@@ -75,7 +89,23 @@ def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRe
         idempotency_key=key,
         request_hash=request_hash,
         created=created,
+        user=user,
+        metadata=metadata_from_json(metadata),
     )
+
+
+def with_turn_callers(
+    messages: Sequence[StoredMessage], turns: Sequence[Sequence[Any]]
+) -> tuple[StoredMessage, ...]:
+    """`messages` with their turn's user and metadata, from (turn_id, end_user, metadata) rows."""
+    callers = {turn_id: (user, metadata) for turn_id, user, metadata in turns}
+    stored = []
+    for message in messages:
+        user, metadata = callers.get(message.turn_id, ("", "{}"))
+        if user or metadata != "{}":
+            message = replace(message, user=user, metadata=metadata_from_json(metadata))
+        stored.append(message)
+    return tuple(stored)
 
 
 def row_to_summary(row: Sequence[Any]) -> ThreadSummary:

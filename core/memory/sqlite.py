@@ -1,10 +1,10 @@
 """SqliteStore: thread memory in one SQLite file (WAL), driven by stdlib sqlite3 in worker threads.
 
-Each operation runs whole inside one worker thread on a pooled connection (core.sqlite_pool),
-so an asyncio task never interleaves another task's statements into its transaction. Writes
-take the database write lock up front (`BEGIN IMMEDIATE`), which serialises writers across
-threads and processes; a writer waits up to `busy_timeout_ms` for the lock, then fails with
-StorageError.
+Each operation runs whole inside one worker thread on a pooled connection
+(core.storage.sqlite_pool), so an asyncio task never interleaves another task's statements into its
+transaction. Writes take the database write lock up front (`BEGIN IMMEDIATE`), which serialises
+writers across threads and processes; a writer waits up to `busy_timeout_ms` for the lock, then
+fails with StorageError.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from core.memory.rows import (
     row_to_summary,
     row_to_turn,
     turn_to_params,
+    with_turn_callers,
 )
-from core.sqlite_pool import SqliteBackedStore, transaction
+from core.storage.sqlite_pool import SqliteBackedStore, transaction
 from core.types import Message
 
 _SELECT_MESSAGES = (
@@ -46,7 +47,7 @@ _SELECT_TURN_MESSAGES = (
 )
 _SELECT_TURN = (
     "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
-    " idempotency_key, request_hash, created, first_seq, message_count"
+    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata"
     " FROM turns WHERE owner = ? AND idempotency_key = ? AND idempotency_key <> ''"
 )
 _SELECT_THREAD = (
@@ -72,14 +73,18 @@ _ADVANCE_THREAD = (
 )
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
-    " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
+    " end_user, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
     " tool_call_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = ? AND thread_id = ?"
+_SELECT_TURN_CALLERS = (
+    "SELECT turn_id, end_user, metadata FROM turns WHERE owner = ? AND thread_id = ?"
+    " AND (end_user <> '' OR metadata <> '{}')"
+)
 
 
 def _find_turn(conn: sqlite3.Connection, owner: str, key: str) -> TurnRecord | None:
@@ -146,12 +151,13 @@ def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> Thread:
         if row is None:
             raise ThreadNotFoundError("thread not found")
         rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
+        turns = conn.execute(_SELECT_TURN_CALLERS, (owner, thread_id)).fetchall()
     summary = row_to_summary(row)
     return Thread(
         thread_id=summary.thread_id,
         created=summary.created,
         updated=summary.updated,
-        messages=tuple(row_to_stored_message(r) for r in rows),
+        messages=with_turn_callers([row_to_stored_message(r) for r in rows], turns),
     )
 
 
@@ -180,7 +186,7 @@ class SqliteStore(SqliteBackedStore):
     """MemoryStore on one SQLite file; see the module docstring for the concurrency model.
 
     Open with `await SqliteStore.open(url)` (or core.memory.open_store); the options
-    (`busy_timeout_ms`, `pool_size`) are core.sqlite_pool.SqliteBackedStore's.
+    (`busy_timeout_ms`, `pool_size`) are core.storage.sqlite_pool.SqliteBackedStore's.
     `sqlite:///:memory:` gives a private in-memory database on a single connection.
     """
 

@@ -6,16 +6,17 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, replace
 
-from core.aggregate import ReplyBuilder
 from core.backends.base import Backend
 from core.catalog import ModelCatalog, ModelSpec
 from core.errors import UnimplementedError
-from core.generation import generation_events, plan_tools
-from core.prompt import fit_to_context, reply_budget, with_defaults
+from core.modes.steps import Modes, Preparation
+from core.pipeline.aggregate import ReplyBuilder
+from core.pipeline.generation import generation_events
+from core.pipeline.planning import Context, plan_turn
+from core.pipeline.threads import ThreadMemory, TurnSession, replay_events
+from core.pipeline.validation import check_mode, validate_turn
 from core.settings import Limits
-from core.threads import ThreadMemory, TurnSession, replay_events
 from core.types import (
     DEFAULT_OWNER,
     Caller,
@@ -28,8 +29,6 @@ from core.types import (
     TurnStart,
     TurnUsage,
 )
-from core.validation import check_mode, validate_turn
-from core.variants import Preparation, Variants
 
 
 def new_reply_id() -> str:
@@ -37,18 +36,9 @@ def new_reply_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """The prompt's parts: instructions (kept), history (trimmable), new messages (kept)."""
-
-    instructions: tuple[Message, ...]
-    history: tuple[Message, ...]
-    new: tuple[Message, ...]
-
-
 class ChatPipeline:
     """Sequences a turn: resolve its mode's steps and model, validate, load the thread, run
-    the steps, fit the prompt, generate, emit events, store the completed turn."""
+    the steps, plan the prompt, generate, emit events, store the completed turn."""
 
     def __init__(
         self,
@@ -56,13 +46,13 @@ class ChatPipeline:
         limits: Limits | None = None,
         *,
         memory: ThreadMemory | None = None,
-        variants: Variants | None = None,
+        modes: Modes | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_reply_id,
     ) -> None:
-        self.catalog = catalog
-        self.memory = memory
-        self.variants = variants or Variants()
+        self._catalog = catalog
+        self._memory = memory
+        self._modes = modes or Modes()
         self._limits = limits or Limits()
         self._clock = clock
         self._new_id = new_id
@@ -76,29 +66,29 @@ class ChatPipeline:
         """
         caller = caller or Caller(DEFAULT_OWNER)
         check_mode(turn)
-        steps = self.variants.steps(turn)
-        spec = self.catalog.get(turn.model or self.variants.model_for(steps))
+        steps = self._modes.steps(turn)
+        spec = self._catalog.get(turn.model or self._modes.model_for(steps))
         validate_turn(turn, spec, self._limits)
-        if turn.thread_id and self.memory is None:
+        if turn.thread_id and self._memory is None:
             raise UnimplementedError("This server has no thread memory.", field="thread_id")
-        backend = self.catalog.backend(spec.name)
+        backend = self._catalog.backend(spec.name)
 
         async def ask(messages: list[Message]) -> str:
             return await _side_answer(backend, messages)
 
-        if not turn.thread_id or self.memory is None:  # a stateless turn
-            prep = await self.variants.prepare(steps, turn, caller.owner, ask)
-            context = _Context(tuple(prep.instructions), (), turn.messages)
+        if not turn.thread_id or self._memory is None:  # a stateless turn
+            prep = await self._modes.prepare(steps, turn, caller.owner, ask)
+            context = Context(tuple(prep.instructions), (), turn.messages)
             async for event in self._generate(turn, spec, backend, prep, context):
                 yield event
             return
-        async with self.memory.session(caller, turn) as session:
+        async with self._memory.session(caller, turn) as session:
             if session.replay is not None:
                 for event in replay_events(session.replay):
                     yield event
                 return
-            prep = await self.variants.prepare(steps, turn, caller.owner, ask)
-            context = _Context(
+            prep = await self._modes.prepare(steps, turn, caller.owner, ask)
+            context = Context(
                 (*prep.instructions, *session.instructions), session.history, session.new
             )
             async for event in self._stored(
@@ -123,33 +113,21 @@ class ChatPipeline:
             yield event
 
     async def _generate(
-        self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: _Context
+        self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
     ) -> AsyncIterator[ChatEvent]:
-        async def count(candidate: tuple[Message, ...]) -> int:
-            return await backend.count_tokens(Prompt(messages=candidate))
-
-        turn = replace(turn, tools=turn.tools or prep.tools)
-        default_max = prep.defaults.max_tokens or spec.defaults.max_tokens
-        reserve = turn.params.max_tokens or default_max or 1
-        messages, trimmed, prompt_tokens = await fit_to_context(
-            context.instructions, context.history, context.new, count, spec.context_window - reserve
-        )
-        prompt, parser = plan_tools(turn, spec, backend.supports_tools, messages)
-        if prompt.messages != messages:  # tool instructions were added: count them too
-            prompt_tokens = await count(prompt.messages)
-        params = reply_budget(prompt_tokens, turn.params, default_max, spec.context_window)
-        params = with_defaults(with_defaults(params, prep.defaults), spec.defaults)
-
+        plan = await plan_turn(turn, spec, backend, prep, context)
         yield TurnStart(
             id=self._new_id(),
             model=spec.name,
             created=int(self._clock()),
             thread_id=turn.thread_id,
-            trimmed=trimmed,
+            trimmed=plan.trimmed,
             sources=tuple(prep.sources),
         )
-        async with aclosing(backend.stream(prompt, params)) as chunks:
-            events = generation_events(chunks, parser, parallel_tool_calls=turn.parallel_tool_calls)
+        async with aclosing(backend.stream(plan.prompt, plan.params)) as chunks:
+            events = generation_events(
+                chunks, plan.parser, parallel_tool_calls=turn.parallel_tool_calls
+            )
             async for event in events:
                 yield event
 

@@ -5,51 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
-from core.catalog import ModelSpec
-from core.errors import BackendUnavailableError, UnimplementedError
-from core.prompt import build_prompt, tool_instructions, with_instructions
-from core.tools import create_parser
+from core.errors import BackendUnavailableError
 from core.tools.base import ParseEvent, ToolCallParser
 from core.types import (
     BackendChunk,
     ChatEvent,
     FinishReason,
-    Message,
-    Prompt,
     TextDelta,
     ToolCallDelta,
-    ToolChoice,
-    ToolChoiceMode,
-    Turn,
     TurnFinish,
     TurnUsage,
     Usage,
 )
-
-
-def plan_tools(
-    turn: Turn, spec: ModelSpec, native_tools: bool, messages: tuple[Message, ...]
-) -> tuple[Prompt, ToolCallParser | None]:
-    """The prompt's tool settings and the text parser, per the model's catalog entry.
-
-    A backend with native tool calling gets the tools as they are; a model with a text
-    `tool_format` gets them described in a system message and its output parsed; any other
-    model refuses tools. tool_choice "none" sends no tools at all.
-    """
-    if not turn.tools or turn.tool_choice.mode is ToolChoiceMode.NONE:
-        return replace(build_prompt(turn, messages), tools=(), tool_choice=ToolChoice()), None
-    if native_tools:
-        return build_prompt(turn, messages), None
-    if not spec.tool_format:
-        raise UnimplementedError(f"The model {spec.name!r} cannot call tools.", field="tools")
-    if turn.tool_choice.mode is not ToolChoiceMode.AUTO:
-        raise UnimplementedError(
-            f"The model {spec.name!r} writes tool calls as text and cannot be forced to call"
-            " one; use tool_choice auto.",
-            field="tool_choice",
-        )
-    described = with_instructions(messages, tool_instructions(turn.tools, spec.tool_format))
-    return build_prompt(turn, described), create_parser(spec.tool_format, turn.tools)
 
 
 def merge_call_deltas(events: Sequence[ParseEvent]) -> list[ParseEvent]:

@@ -1,38 +1,122 @@
-"""Prompt assembly: pure functions from a turn (history, persona, knowledge later) to a Prompt."""
+"""Turn planning: one turn's prompt, tool handling and reply budget, decided once per turn.
+
+`plan_turn` runs after the mode's steps and the thread's context are known, and before any
+generation:
+
+1. Sampling: the request's settings, then the app's defaults, then the model's catalog defaults.
+2. Tools: a backend with native tool calling gets them as they are; a model whose catalog entry
+   names a text `tool_format` gets them described in a system message (in that parser's own
+   call syntax) and its output parsed; any other model refuses tools. tool_choice "none"
+   sends no tools at all.
+3. Context: the oldest whole history turns are dropped until instructions, history and the new
+   messages fit the window minus the reply's reserve.
+4. Budget: a requested (or default) max_tokens must fit beside the prompt; an unset one stays
+   unset, so the backend uses the room left (embedded model) or the upstream its own default,
+   which every upstream accepts. Limits against the model's output cap are validation's.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 
-from core.errors import ContextLengthExceededError
-from core.types import GenerationParams, Message, Prompt, Role, ToolSpec, Turn
+from core.backends.base import Backend
+from core.backends.openai_wire import tools_to_openai
+from core.catalog import ModelSpec
+from core.errors import ContextLengthExceededError, UnimplementedError
+from core.modes.steps import Preparation
+from core.tools import create_parser, parser_class
+from core.tools.base import ToolCallParser
+from core.types import (
+    GenerationParams,
+    Message,
+    Prompt,
+    Role,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolSpec,
+    Turn,
+)
 
-# How each text tool-call format writes one call (core/tools parses exactly these shapes).
-CALL_SYNTAX = {
-    "hermes": '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>',
-    "qwen25": '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>',
-    "llama3": '<|python_tag|>{"name": "<function name>", "parameters": {<arguments>}}',
-    "mistral": '[TOOL_CALLS][{"name": "<function name>", "arguments": {<arguments>}}]',
-    "glm4": "<function name>\n{<arguments>}",
-}
+TokenCounter = Callable[[tuple[Message, ...]], Awaitable[int]]
 
 
-def tool_instructions(tools: tuple[ToolSpec, ...], call_format: str) -> Message:
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The prompt's parts: instructions (kept), history (trimmable), new messages (kept)."""
+
+    instructions: tuple[Message, ...]
+    history: tuple[Message, ...]
+    new: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    """What the backend is asked, with which settings, and how its text is read."""
+
+    prompt: Prompt
+    params: GenerationParams
+    parser: ToolCallParser | None
+    trimmed: int  # stored messages left out of the prompt to fit the window
+
+
+async def plan_turn(
+    turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
+) -> TurnPlan:
+    """The plan of one turn (see the module docstring); raises ChatError if it cannot fit."""
+
+    async def count(messages: tuple[Message, ...]) -> int:
+        return await backend.count_tokens(Prompt(messages=messages))
+
+    params = with_defaults(with_defaults(turn.params, prep.defaults), spec.defaults)
+    tools = turn.tools or prep.tools
+    instruction, parser, tools = _tool_plan(turn, spec, backend.supports_tools, tools)
+    reserve = (params.max_tokens or 1) + (await count((instruction,)) if instruction else 0)
+    messages, trimmed, prompt_tokens = await fit_to_context(
+        context.instructions, context.history, context.new, count, spec.context_window - reserve
+    )
+    if instruction is not None:
+        messages = with_instructions(messages, instruction)
+        prompt_tokens = await count(messages)
+    check_room(prompt_tokens, params, spec.context_window)
+    prompt = Prompt(
+        messages=messages,
+        tools=tools,
+        tool_choice=turn.tool_choice if tools else ToolChoice(),
+        parallel_tool_calls=turn.parallel_tool_calls,
+        response_format=turn.response_format,
+    )
+    return TurnPlan(prompt=prompt, params=params, parser=parser, trimmed=trimmed)
+
+
+def _tool_plan(
+    turn: Turn, spec: ModelSpec, native: bool, tools: tuple[ToolSpec, ...]
+) -> tuple[Message | None, ToolCallParser | None, tuple[ToolSpec, ...]]:
+    """(instruction message, text parser, tools the backend is sent) for the turn's tools."""
+    if not tools or turn.tool_choice.mode is ToolChoiceMode.NONE:
+        return None, None, ()
+    if native:
+        return None, None, tools
+    if not spec.tool_format:
+        raise UnimplementedError(f"The model {spec.name!r} cannot call tools.", field="tools")
+    if turn.tool_choice.mode is not ToolChoiceMode.AUTO:
+        raise UnimplementedError(
+            f"The model {spec.name!r} writes tool calls as text and cannot be forced to call"
+            " one; use tool_choice auto.",
+            field="tool_choice",
+        )
+    instruction = tool_instructions(tools, parser_class(spec.tool_format).call_syntax)
+    return instruction, create_parser(spec.tool_format, tools), ()
+
+
+def tool_instructions(tools: tuple[ToolSpec, ...], call_syntax: str) -> Message:
     """A system message telling a model without native tool calling how to call `tools`."""
-    specs = [
-        {
-            "type": "function",
-            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-        }
-        for t in tools
-    ]
     text = (
         "You can call these functions:\n"
-        + json.dumps(specs, ensure_ascii=False)
+        + json.dumps(tools_to_openai(tools), ensure_ascii=False)
         + "\nTo call one, reply with exactly this and nothing else:\n"
-        + CALL_SYNTAX[call_format]
+        + call_syntax
     )
     return Message(role=Role.SYSTEM, content=text)
 
@@ -45,38 +129,24 @@ def with_instructions(messages: tuple[Message, ...], extra: Message) -> tuple[Me
     return (extra, *messages)
 
 
-def build_prompt(turn: Turn, messages: tuple[Message, ...] | None = None) -> Prompt:
-    """The prompt a backend continues for `turn` (with `messages` if the thread supplied them)."""
-    return Prompt(
-        messages=turn.messages if messages is None else messages,
-        tools=turn.tools,
-        tool_choice=turn.tool_choice,
-        parallel_tool_calls=turn.parallel_tool_calls,
-        response_format=turn.response_format,
-    )
-
-
 def with_defaults(params: GenerationParams, defaults: GenerationParams) -> GenerationParams:
-    """`params` with every unset field taken from the model's catalog defaults."""
-    missing = {
-        f.name: getattr(defaults, f.name)
-        for f in fields(params)
-        if getattr(params, f.name) in (None, ())
-    }
-    return replace(params, **missing)
+    """`params` with every unset field taken from `defaults`."""
+    missing = {}
+    for f in fields(params):
+        if getattr(params, f.name) in _UNSET:
+            value = getattr(defaults, f.name)
+            if value not in _UNSET:
+                missing[f.name] = value
+    return replace(params, **missing) if missing else params
 
 
-def reply_budget(
-    prompt_tokens: int, params: GenerationParams, default_max: int | None, window: int
-) -> GenerationParams:
-    """`params` with max_tokens settled against the context window.
+_UNSET = (None, ())
 
-    A requested max_tokens must fit beside the prompt; unset, it is the model's default
-    (if any) cut to the room left. No room: ContextLengthExceededError.
-    """
-    room = window - prompt_tokens
+
+def check_room(prompt_tokens: int, params: GenerationParams, window: int) -> None:
+    """ContextLengthExceededError unless the prompt leaves room for the reply's max_tokens."""
     needed = params.max_tokens if params.max_tokens is not None else 1
-    if needed > room:
+    if needed > window - prompt_tokens:
         raise ContextLengthExceededError(
             f"The prompt has {prompt_tokens} tokens and the reply may need {needed}, "
             f"but the model's context window is {window} tokens.",
@@ -84,12 +154,6 @@ def reply_budget(
             prompt_tokens=str(prompt_tokens),
             context_window=str(window),
         )
-    if params.max_tokens is not None:
-        return params
-    return replace(params, max_tokens=min(default_max or room, room))
-
-
-TokenCounter = Callable[[tuple[Message, ...]], Awaitable[int]]
 
 
 def turn_groups(history: tuple[Message, ...]) -> list[tuple[Message, ...]]:
@@ -112,8 +176,8 @@ async def fit_to_context(
     """Drops the oldest history turns until the prompt fits `limit` tokens.
 
     Returns (messages, trimmed message count, prompt tokens). Instructions (system messages)
-    and the new messages are always kept; if they alone exceed the limit the caller's
-    reply_budget reports it.
+    and the new messages are always kept; if they alone exceed the limit, check_room reports
+    it.
     """
     groups = turn_groups(history)
     trimmed = 0

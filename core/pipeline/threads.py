@@ -65,6 +65,8 @@ class TurnSession:
 
     caller: Caller
     thread_id: str
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
     history: tuple[Message, ...] = ()
     instructions: tuple[Message, ...] = ()
     new: tuple[Message, ...] = ()
@@ -87,6 +89,8 @@ class TurnSession:
             idempotency_key=self.caller.idempotency_key,
             request_hash=self.digest,
             created=time.time(),
+            user=self.user,
+            metadata=self.metadata,
         )
         await self._store.commit_turn(self.caller.owner, self.head, record)
 
@@ -104,7 +108,12 @@ class ThreadMemory:
         """Holds the thread's lock for the whole turn and loads its context (or its replay)."""
         async with self._locked(caller.owner, turn.thread_id):
             session = TurnSession(
-                caller, turn.thread_id, digest=request_hash(turn), _store=self.store
+                caller,
+                turn.thread_id,
+                user=turn.user,
+                metadata=turn.metadata,
+                digest=request_hash(turn),
+                _store=self.store,
             )
             if caller.idempotency_key:
                 stored = await self.store.find_turn(caller.owner, caller.idempotency_key)

@@ -14,6 +14,7 @@ from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.settings import Limits
 from core.types import (
+    ID_PATTERN,
     ChatMode,
     GenerationParams,
     JsonObject,
@@ -24,19 +25,19 @@ from core.types import (
     Turn,
 )
 
-THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def check_thread_id(thread_id: str) -> str:
     """`thread_id` if well formed; InvalidArgumentError otherwise (also when empty)."""
-    if not THREAD_ID.fullmatch(thread_id):
+    if not ID_PATTERN.fullmatch(thread_id):
         _fail("thread_id must be 1-128 characters from [A-Za-z0-9_.:-].", "thread_id")
     return thread_id
 
 
 def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
-    """Raises InvalidArgumentError for the first problem found in `turn`."""
+    """Raises InvalidArgumentError for the first problem found in `turn` (its mode's ids are
+    check_mode's, which runs first: the mode decides the model)."""
     _check_messages(turn.messages, limits)
     if turn.thread_id:
         check_thread_id(turn.thread_id)
@@ -45,7 +46,6 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
                 _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
     _check_params(turn.params, spec, limits)
     _check_tools(turn, limits)
-    check_mode(turn)
     if len(turn.metadata) > limits.max_metadata:
         _fail(f"metadata has more than {limits.max_metadata} entries.", "metadata")
     for key, value in turn.metadata:
@@ -113,28 +113,32 @@ def _json_or_none(text: str) -> object:
         return None
 
 
+# Each sampling field's range: (low, high, low excluded), OpenAI's where OpenAI defines one.
+PARAM_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, False),
+    "top_p": (0.0, 1.0, True),
+    "seed": (-(2**63), 2**63 - 1, False),  # int64, as the contract's field
+    "presence_penalty": (-2.0, 2.0, False),
+    "frequency_penalty": (-2.0, 2.0, False),
+    "repetition_penalty": (0.0, 2.0, True),
+}
+
+
 def _check_params(params: GenerationParams, spec: ModelSpec, limits: Limits) -> None:
     field = "generation_config"
-    t = params.temperature
-    if t is not None and not 0.0 <= t <= 2.0:
-        _fail("temperature must be between 0 and 2.", f"{field}.temperature")
-    if params.top_p is not None and not 0.0 < params.top_p <= 1.0:
-        _fail("top_p must be greater than 0 and at most 1.", f"{field}.top_p")
-    n = params.max_tokens
-    if n is not None and not 1 <= n <= spec.context_window:
-        _fail(
-            f"max_tokens must be between 1 and the model's context window ({spec.context_window}).",
-            f"{field}.max_tokens",
-        )
-    for name in ("presence_penalty", "frequency_penalty"):
+    for name, (low, high, open_low) in PARAM_RANGES.items():
         value = getattr(params, name)
-        if value is not None and not -2.0 <= value <= 2.0:
-            _fail(f"{name} must be between -2 and 2.", f"{field}.{name}")
-    r = params.repetition_penalty
-    if r is not None and not 0.0 < r <= 2.0:
+        if value is None:
+            continue
+        if not (low < value <= high if open_low else low <= value <= high):  # NaN fails both
+            bound = "greater than" if open_low else "at least"
+            _fail(f"{name} must be {bound} {low:g} and at most {high:g}.", f"{field}.{name}")
+    n, cap = params.max_tokens, spec.output_limit
+    if n is not None and not 1 <= n <= cap:
+        what = "output limit" if spec.max_output_tokens else "context window"
         _fail(
-            "repetition_penalty must be greater than 0 and at most 2.",
-            f"{field}.repetition_penalty",
+            f"max_tokens must be between 1 and the model's {what} ({cap}).",
+            f"{field}.max_tokens",
         )
     if len(params.stop) > limits.max_stop:
         _fail(f"stop has more than {limits.max_stop} entries.", f"{field}.stop")
@@ -204,5 +208,5 @@ def check_mode(turn: Turn) -> None:
     field = required.get(turn.mode)
     if field and not getattr(turn, field):
         _fail(f"{field} is required when mode is {turn.mode.name}.", field)
-    if field and not THREAD_ID.fullmatch(getattr(turn, field)):
+    if field and not ID_PATTERN.fullmatch(getattr(turn, field)):
         _fail(f"{field} must be 1-128 characters from [A-Za-z0-9_.:-].", field)

@@ -1,15 +1,23 @@
-"""create_server(): the grpc.aio server with ChatService, standard health and reflection."""
+"""create_server(): the pipeline wired to its catalog and stores, served by a grpc.aio server
+with ChatService, standard health and reflection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 from core.auth import KeyRing
-from core.pipeline import ChatPipeline
+from core.catalog import ModelCatalog
+from core.knowledge.base import KnowledgeStore
+from core.memory.base import MemoryStore
+from core.modes.apps import load_apps, load_flows
+from core.modes.steps import Modes
+from core.pipeline.chat import ChatPipeline
+from core.pipeline.threads import ThreadMemory
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
 from core.settings import Settings
@@ -52,12 +60,25 @@ class CoreServer:
         await self.server.stop(grace)
 
 
-async def create_server(pipeline: ChatPipeline, settings: Settings, keys: KeyRing) -> CoreServer:
-    """Builds the server and binds it (port 0 picks a free port); health starts NOT_SERVING."""
+async def create_server(
+    settings: Settings,
+    keys: KeyRing,
+    catalog: ModelCatalog,
+    *,
+    threads: MemoryStore | None = None,
+    knowledge: KnowledgeStore | None = None,
+) -> CoreServer:
+    """Wires the pipeline (apps and flows from the settings' folders, thread memory over
+    `threads`) and binds the server (port 0 picks a free port); health starts NOT_SERVING."""
+    apps = load_apps(Path(settings.apps_dir))
+    modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
+    memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
+    pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
+    servicer = ChatServicer(pipeline, catalog, keys, threads=threads, knowledge=knowledge)
     server = grpc.aio.server(
         options=SERVER_OPTIONS, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
     )
-    pb_grpc.add_ChatServiceServicer_to_server(ChatServicer(pipeline, keys), server)
+    pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

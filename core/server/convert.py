@@ -1,22 +1,20 @@
 """All protobuf ↔ domain conversions of the core (the only core module besides the servicer
 that imports chatrpc.v1). Decoding checks structure (enums, required sub-fields); ranges and
-limits are checked by core.validation."""
+limits are checked by core.pipeline.validation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from chatrpc.v1 import chat_service_pb2 as pb
-from core.auth import KeyRing
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
 from core.memory.base import Thread, ThreadPage
 from core.types import (
-    Caller,
     ChatEvent,
     ChatMode,
     FinishReason,
@@ -117,20 +115,13 @@ def _message(message: pb.Message, field: str) -> Message:
     )
 
 
-def _params(config: pb.GenerationConfig) -> GenerationParams:
-    def opt(name: str) -> Any:
-        return getattr(config, name) if config.HasField(name) else None  # type: ignore[arg-type]
+_OPTIONAL_PARAMS = tuple(f.name for f in fields(GenerationParams) if f.name != "stop")
 
-    return GenerationParams(
-        temperature=opt("temperature"),
-        top_p=opt("top_p"),
-        max_tokens=opt("max_tokens"),
-        stop=tuple(config.stop),
-        seed=opt("seed"),
-        presence_penalty=opt("presence_penalty"),
-        frequency_penalty=opt("frequency_penalty"),
-        repetition_penalty=opt("repetition_penalty"),
-    )
+
+def _params(config: pb.GenerationConfig) -> GenerationParams:
+    """GenerationConfig → GenerationParams: the fields share their names; unset stays None."""
+    values = {n: getattr(config, n) for n in _OPTIONAL_PARAMS if config.HasField(n)}  # type: ignore[arg-type]
+    return GenerationParams(stop=tuple(config.stop), **values)
 
 
 def _tool(tool: pb.Tool, field: str) -> ToolSpec:
@@ -178,22 +169,6 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
     )
 
 
-IDEMPOTENCY_KEY = "idempotency-key"
-AUTHORIZATION = "authorization"
-
-
-def metadata_to_caller(metadata: Iterable[tuple[str, str | bytes]] | None, keys: KeyRing) -> Caller:
-    """The caller of an RPC: the identity of its API key, checked first, and its idempotency key."""
-    values = {name: value for name, value in metadata or () if isinstance(value, str)}
-    owner = keys.identify(values.get(AUTHORIZATION))
-    key = values.get(IDEMPOTENCY_KEY, "")
-    if IDEMPOTENCY_KEY in values and (not 0 < len(key) <= 255 or not key.isprintable()):
-        raise InvalidArgumentError(
-            "idempotency-key must be 1-255 printable characters.", field="idempotency_key"
-        )
-    return Caller(owner=owner, idempotency_key=key)
-
-
 def thread_to_pb(thread: Thread) -> pb.Thread:
     return pb.Thread(
         thread_id=thread.thread_id,
@@ -206,6 +181,8 @@ def thread_to_pb(thread: Thread) -> pb.Thread:
                 message=message_to_pb(m.message),
                 turn_id=m.turn_id,
                 create_time=_timestamp(int(m.created)),
+                user=m.user,
+                metadata=dict(m.metadata),
             )
             for m in thread.messages
         ],

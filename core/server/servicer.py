@@ -1,161 +1,125 @@
-"""ChatServicer: each RPC is convert → pipeline → convert."""
+"""ChatServicer: each RPC converts, runs the pipeline or a store, converts back (see rpc.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
-
-import grpc
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
-from core.aggregate import fold
 from core.auth import KeyRing
+from core.catalog import ModelCatalog
 from core.errors import UnimplementedError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
-from core.pipeline import ChatPipeline
+from core.pipeline.aggregate import fold
+from core.pipeline.chat import ChatPipeline
+from core.pipeline.validation import check_thread_id
 from core.server import convert
-from core.server.errors import status_on_error
+from core.server.rpc import server_stream, unary
 from core.types import Caller
-from core.validation import check_thread_id
 
 DEFAULT_PAGE_SIZE = 20
 
 
 class ChatServicer(pb_grpc.ChatServiceServicer):
-    """chatrpc.v1.ChatService over a ChatPipeline."""
+    """chatrpc.v1.ChatService over a ChatPipeline, the model catalog and the stores."""
 
-    def __init__(self, pipeline: ChatPipeline, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        pipeline: ChatPipeline,
+        catalog: ModelCatalog,
+        keys: KeyRing,
+        *,
+        threads: MemoryStore | None = None,
+        knowledge: KnowledgeStore | None = None,
+    ) -> None:
         self._pipeline = pipeline
-        self._keys = keys
+        self._catalog = catalog
+        self._threads = threads
+        self._knowledge = knowledge
+        self.keys = keys
 
-    async def Chat(
-        self,
-        request: pb.ChatRequest,
-        context: grpc.aio.ServicerContext[pb.ChatRequest, pb.ChatResponse],
-    ) -> pb.ChatResponse:
-        async with status_on_error(context):
-            caller = self._caller(context)
-            turn = convert.request_to_turn(request)
-            return convert.reply_to_pb(await fold(self._pipeline.run(turn, caller)))
-        raise AssertionError("unreachable: status_on_error aborts")
+    @unary
+    async def Chat(self, request: pb.ChatRequest, caller: Caller) -> pb.ChatResponse:
+        turn = convert.request_to_turn(request)
+        return convert.reply_to_pb(await fold(self._pipeline.run(turn, caller)))
 
+    @server_stream
     async def StreamChat(
-        self,
-        request: pb.StreamChatRequest,
-        context: grpc.aio.ServicerContext[pb.StreamChatRequest, pb.StreamChatResponse],
+        self, request: pb.StreamChatRequest, caller: Caller
     ) -> AsyncIterator[pb.StreamChatResponse]:
-        async with status_on_error(context):
-            caller = self._caller(context)
-            turn = convert.request_to_turn(request)
-            async for event in self._pipeline.run(turn, caller):
-                yield convert.event_to_pb(event)
+        async for event in self._pipeline.run(convert.request_to_turn(request), caller):
+            yield convert.event_to_pb(event)
 
+    @unary
     async def ListModels(
-        self,
-        request: pb.ListModelsRequest,
-        context: grpc.aio.ServicerContext[pb.ListModelsRequest, pb.ListModelsResponse],
+        self, request: pb.ListModelsRequest, caller: Caller
     ) -> pb.ListModelsResponse:
-        async with status_on_error(context):
-            self._caller(context)
-        catalog = self._pipeline.catalog
-        models = [convert.model_to_pb(spec, catalog.is_ready(spec.name)) for spec in catalog]
+        models = [convert.model_to_pb(s, self._catalog.is_ready(s.name)) for s in self._catalog]
         return pb.ListModelsResponse(models=models)
 
-    async def GetThread(
-        self,
-        request: pb.GetThreadRequest,
-        context: grpc.aio.ServicerContext[pb.GetThreadRequest, pb.GetThreadResponse],
-    ) -> pb.GetThreadResponse:
-        async with status_on_error(context):
-            caller = self._caller(context)
-            thread = await self._threads().get_thread(
-                caller.owner, check_thread_id(request.thread_id)
-            )
-            return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
-        raise AssertionError("unreachable: status_on_error aborts")
+    @unary
+    async def GetThread(self, request: pb.GetThreadRequest, caller: Caller) -> pb.GetThreadResponse:
+        thread_id = check_thread_id(request.thread_id)
+        thread = await self._thread_store().get_thread(caller.owner, thread_id)
+        return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
 
+    @unary
     async def ListThreads(
-        self,
-        request: pb.ListThreadsRequest,
-        context: grpc.aio.ServicerContext[pb.ListThreadsRequest, pb.ListThreadsResponse],
+        self, request: pb.ListThreadsRequest, caller: Caller
     ) -> pb.ListThreadsResponse:
-        async with status_on_error(context):
-            caller = self._caller(context)
-            size = request.page_size or DEFAULT_PAGE_SIZE
-            page = await self._threads().list_threads(
-                caller.owner, page_size=size, page_token=request.page_token
-            )
-            return convert.page_to_pb(page)
-        raise AssertionError("unreachable: status_on_error aborts")
+        page = await self._thread_store().list_threads(
+            caller.owner,
+            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token,
+        )
+        return convert.page_to_pb(page)
 
+    @unary
     async def DeleteThread(
-        self,
-        request: pb.DeleteThreadRequest,
-        context: grpc.aio.ServicerContext[pb.DeleteThreadRequest, pb.DeleteThreadResponse],
+        self, request: pb.DeleteThreadRequest, caller: Caller
     ) -> pb.DeleteThreadResponse:
-        async with status_on_error(context):
-            caller = self._caller(context)
-            await self._threads().delete_thread(caller.owner, check_thread_id(request.thread_id))
-            return pb.DeleteThreadResponse()
-        raise AssertionError("unreachable: status_on_error aborts")
+        thread_id = check_thread_id(request.thread_id)
+        await self._thread_store().delete_thread(caller.owner, thread_id)
+        return pb.DeleteThreadResponse()
 
+    @unary
     async def CreateSpace(
-        self,
-        request: pb.CreateSpaceRequest,
-        context: grpc.aio.ServicerContext[pb.CreateSpaceRequest, pb.CreateSpaceResponse],
+        self, request: pb.CreateSpaceRequest, caller: Caller
     ) -> pb.CreateSpaceResponse:
-        async with status_on_error(context):
-            owner = self._caller(context).owner
-            space = await self._knowledge().create_space(
-                owner, request.space_id, name=request.name, description=request.description
-            )
-            return pb.CreateSpaceResponse(space=convert.space_to_pb(space))
-        raise AssertionError("unreachable: status_on_error aborts")
+        space = await self._space_store().create_space(
+            caller.owner, request.space_id, name=request.name, description=request.description
+        )
+        return pb.CreateSpaceResponse(space=convert.space_to_pb(space))
 
+    @unary
     async def ListSpaces(
-        self,
-        request: pb.ListSpacesRequest,
-        context: grpc.aio.ServicerContext[pb.ListSpacesRequest, pb.ListSpacesResponse],
+        self, request: pb.ListSpacesRequest, caller: Caller
     ) -> pb.ListSpacesResponse:
-        async with status_on_error(context):
-            spaces = await self._knowledge().list_spaces(self._caller(context).owner)
-            return pb.ListSpacesResponse(spaces=[convert.space_to_pb(s) for s in spaces])
-        raise AssertionError("unreachable: status_on_error aborts")
+        spaces = await self._space_store().list_spaces(caller.owner)
+        return pb.ListSpacesResponse(spaces=[convert.space_to_pb(s) for s in spaces])
 
+    @unary
     async def DeleteSpace(
-        self,
-        request: pb.DeleteSpaceRequest,
-        context: grpc.aio.ServicerContext[pb.DeleteSpaceRequest, pb.DeleteSpaceResponse],
+        self, request: pb.DeleteSpaceRequest, caller: Caller
     ) -> pb.DeleteSpaceResponse:
-        async with status_on_error(context):
-            await self._knowledge().delete_space(self._caller(context).owner, request.space_id)
-            return pb.DeleteSpaceResponse()
-        raise AssertionError("unreachable: status_on_error aborts")
+        await self._space_store().delete_space(caller.owner, request.space_id)
+        return pb.DeleteSpaceResponse()
 
+    @unary
     async def AddDocument(
-        self,
-        request: pb.AddDocumentRequest,
-        context: grpc.aio.ServicerContext[pb.AddDocumentRequest, pb.AddDocumentResponse],
+        self, request: pb.AddDocumentRequest, caller: Caller
     ) -> pb.AddDocumentResponse:
-        async with status_on_error(context):
-            owner = self._caller(context).owner
-            document = await self._knowledge().add_document(
-                owner, request.space_id, request.source, request.text, title=request.title
-            )
-            return pb.AddDocumentResponse(document=convert.document_to_pb(document))
-        raise AssertionError("unreachable: status_on_error aborts")
+        document = await self._space_store().add_document(
+            caller.owner, request.space_id, request.source, request.text, title=request.title
+        )
+        return pb.AddDocumentResponse(document=convert.document_to_pb(document))
 
-    def _knowledge(self) -> KnowledgeStore:
-        store = self._pipeline.variants.knowledge
-        if store is None:
-            raise UnimplementedError("This server has no knowledge store.", field="space_id")
-        return store
-
-    def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
-        return convert.metadata_to_caller(context.invocation_metadata(), self._keys)
-
-    def _threads(self) -> MemoryStore:
-        if self._pipeline.memory is None:
+    def _thread_store(self) -> MemoryStore:
+        if self._threads is None:
             raise UnimplementedError("This server has no thread memory.", field="thread_id")
-        return self._pipeline.memory.store
+        return self._threads
+
+    def _space_store(self) -> KnowledgeStore:
+        if self._knowledge is None:
+            raise UnimplementedError("This server has no knowledge store.", field="space_id")
+        return self._knowledge

@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from core.sqlite_pool import transaction
+from core.storage.sqlite_pool import transaction
 
 logger = logging.getLogger(__name__)
 

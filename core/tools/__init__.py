@@ -33,6 +33,12 @@ PARSERS: Final[Mapping[str, str]] = _unique_table(
 """Tool-call formats by kind → ``"module:Class"``, imported only when used."""
 
 
+def parser_class(kind: str) -> type[ToolCallParser]:
+    """The parser class registered under ``kind`` (ConfigError if there is none)."""
+    cls: type[ToolCallParser] = import_target(PARSERS, kind, "tool-call format")
+    return cls
+
+
 def create_parser(
     kind: str,
     tools: tuple[ToolSpec, ...],
@@ -43,7 +49,7 @@ def create_parser(
     Raises:
         ConfigError: ``kind`` is not a key of PARSERS.
     """
-    factory: Callable[[tuple[ToolSpec, ...], Callable[[], str]], ToolCallParser] = import_target(
-        PARSERS, kind, "tool-call format"
+    factory: Callable[[tuple[ToolSpec, ...], Callable[[], str]], ToolCallParser] = parser_class(
+        kind
     )
     return factory(tools, new_call_id)

@@ -42,6 +42,8 @@ class ToolCallParser(Protocol):
 
     kind: ClassVar[str]
     """The registry key, equal to the module name (``"hermes"`` for ``core/tools/hermes.py``)."""
+    call_syntax: ClassVar[str]
+    """How the format writes one call, for the instructions that teach a model to call tools."""
 
     def feed(self, text: str) -> list[ParseEvent]:
         """Consume the next piece of model output; return the events now certain."""

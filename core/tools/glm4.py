@@ -33,6 +33,7 @@ class Glm4ToolCallParser:
     """
 
     kind: ClassVar[str] = "glm4"
+    call_syntax: ClassVar[str] = "<function name>\n{<arguments>}"
 
     def __init__(
         self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id

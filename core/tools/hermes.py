@@ -28,6 +28,9 @@ class HermesToolCallParser:
     """
 
     kind: ClassVar[str] = "hermes"
+    call_syntax: ClassVar[str] = (
+        '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>'
+    )
 
     def __init__(
         self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id

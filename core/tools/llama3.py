@@ -38,6 +38,9 @@ class Llama3ToolCallParser:
     """
 
     kind: ClassVar[str] = "llama3"
+    call_syntax: ClassVar[str] = (
+        '<|python_tag|>{"name": "<function name>", "parameters": {<arguments>}}'
+    )
 
     def __init__(
         self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id

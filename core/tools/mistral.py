@@ -39,6 +39,9 @@ class MistralToolCallParser:
     """
 
     kind: ClassVar[str] = "mistral"
+    call_syntax: ClassVar[str] = (
+        '[TOOL_CALLS][{"name": "<function name>", "arguments": {<arguments>}}]'
+    )
 
     def __init__(
         self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id

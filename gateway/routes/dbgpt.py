@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.body import read_json_body
-from gateway.convert import dbgpt_to_turn, parse_model
+from gateway.convert import dbgpt_request, parse_model
 from gateway.openai_types import DbgptChatRequest
 from gateway.turns import answer_turn
 
@@ -20,4 +20,4 @@ async def dbgpt_chat_completion(request: Request) -> Response:
     body = parse_model(await read_json_body(request), DbgptChatRequest)
     # No usage chunk: DB-GPT clients read choices[0] of every chunk, and its chunk model
     # refuses "usage": null.
-    return await answer_turn(request, dbgpt_to_turn(body), stream=body.stream)
+    return await answer_turn(request, dbgpt_request(body), stream=body.stream)

@@ -9,6 +9,7 @@ import pytest
 
 import chatrpc
 from core.types import FinishReason as CoreFinish
+from tests.clients.events import kinds, text
 from tests.conftest import EMBEDDED
 from tests.fakes import ScriptedBackend, tool_call_chunks
 from tests.servers import CoreThread
@@ -23,10 +24,12 @@ def script_turn(scripted: ScriptedBackend) -> None:
 
 
 def strip_identity(value):
-    """Replies differ only in id and created time between two runs of the same script."""
+    """Replies (and start events) differ only in id and created time between two runs."""
     from dataclasses import replace
 
-    return replace(value, id="", created=0)
+    if isinstance(value, chatrpc.Reply | chatrpc.StreamStart):
+        return replace(value, id="", created=0)
+    return value
 
 
 def test_sync_chat_returns_a_typed_reply(core_server: CoreThread, scripted):
@@ -68,21 +71,24 @@ def test_messages_may_be_a_string_dicts_or_message_objects(core_server, scripted
 def test_sync_stream_yields_start_deltas_finish_usage(core_server, scripted):
     scripted.enqueue(["a", "b"])
     with chatrpc.Client(core_server.target) as client:
-        chunks = list(client.chat_stream("hello"))
-    assert [c.event for c in chunks] == ["start", "delta", "delta", "finish", "usage"]
-    assert "".join(c.content for c in chunks) == "ab"
-    assert len({c.id for c in chunks}) == 1 and chunks[0].id.startswith("chatcmpl-")
-    assert chunks[-2].finish_reason is chatrpc.FinishReason.STOP
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
+        events = list(client.chat_stream("hello"))
+    assert kinds(events) == ["start", "delta", "delta", "finish", "usage"]
+    start, finish, usage = events[0], events[-2], events[-1]
+    assert text(events) == "ab"
+    assert isinstance(start, chatrpc.StreamStart) and start.id.startswith("chatcmpl-")
+    assert isinstance(finish, chatrpc.StreamFinish)
+    assert finish.finish_reason is chatrpc.FinishReason.STOP
+    assert isinstance(usage, chatrpc.Usage) and usage.completion_tokens == 2
 
 
 async def test_async_stream_in_the_dbgpt_shape(core_server, scripted):
     scripted.enqueue(["x", "y"])
-    text = ""
+    streamed = ""
     async with chatrpc.AsyncClient(core_server.target) as client:
-        async for chunk in client.chat_stream(model="scripted", messages="hello"):
-            text += chunk.content
-    assert text == "xy"
+        async for event in client.chat_stream(model="scripted", messages="hello"):
+            if isinstance(event, chatrpc.MessageDelta):
+                streamed += event.content
+    assert streamed == "xy"
 
 
 def test_sync_and_async_clients_give_equal_results(core_server, scripted):
@@ -111,8 +117,8 @@ def test_breaking_out_of_a_sync_stream_cancels_generation(core_server, scripted)
     scripted.enqueue([f"{i} " for i in range(300)], delay=0.01)
     with chatrpc.Client(core_server.target) as client:
         stream = client.chat_stream("count")
-        for chunk in stream:
-            if chunk.event == "delta":
+        for event in stream:
+            if isinstance(event, chatrpc.MessageDelta):
                 break
         produced = scripted.calls[0].produced
         stream.close()
@@ -130,8 +136,8 @@ async def test_cancelling_the_async_consumer_cancels_generation(core_server, scr
 
     async def consume():
         async with chatrpc.AsyncClient(core_server.target) as client:
-            async for chunk in client.chat_stream("count"):
-                if chunk.event == "delta":
+            async for event in client.chat_stream("count"):
+                if isinstance(event, chatrpc.MessageDelta):
                     first.set()
 
     task = asyncio.create_task(consume())
@@ -183,8 +189,6 @@ def test_unknown_role_is_rejected_locally_with_value_error(core_server):
 def test_embedded_model_through_the_sync_sdk(core_server):
     with chatrpc.Client(core_server.target) as client:
         reply = client.chat("What is the capital of France?", model=EMBEDDED, max_tokens=12)
-        text = "".join(
-            c.content for c in client.chat_stream("Say hello.", model=EMBEDDED, max_tokens=8)
-        )
+        streamed = text(client.chat_stream("Say hello.", model=EMBEDDED, max_tokens=8))
     assert reply.content and reply.usage.completion_tokens <= 12
-    assert text
+    assert streamed

@@ -11,7 +11,7 @@ import pytest
 
 from core.memory import open_store
 from core.memory.migrations import MIGRATIONS, SCHEMA
-from core.schema import Migration, check_migrations
+from core.storage.schema import Migration, check_migrations
 from tests import pg
 
 NAMES = [m.name for m in MIGRATIONS]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from core.aggregate import fold, fold_all
 from core.errors import ChatError
+from core.pipeline.aggregate import fold, fold_all
 from core.types import (
     FinishReason,
     TextDelta,

@@ -1,4 +1,4 @@
-"""core.postgres_pool through both layers' openers: a failed open never leaks the URL."""
+"""core.storage.postgres_pool through both layers' openers: a failed open never leaks the URL."""
 
 from __future__ import annotations
 
