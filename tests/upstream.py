@@ -1,29 +1,48 @@
-"""FakeUpstream: a scriptable OpenAI-compatible `/v1/chat/completions` on 127.0.0.1:0.
+"""FakeUpstream: an OpenAI-compatible `/v1/chat/completions` on 127.0.0.1:0 that refuses what
+hosted upstreams refuse.
 
 A raw ASGI app (so a test controls every byte, down to dropping the connection) under a real
 uvicorn on its own thread, like tests/servers.py's GatewayThread. It records every request it
-receives (path, headers, JSON body) and, in the "endless" mode, when the client went away.
+receives (method, path, headers, JSON body, and the status it answered) and, in the "endless"
+mode, when the client went away.
 
-Modes (`Scenario.mode`):
+It is configured at construction with the API keys it accepts and the model names it serves,
+each with its limits (`ModelLimits`; `PUBLISHED` holds real models' published values, so
+`models={"qwen-flash": None}` enforces DashScope's). Before any scenario runs, a request is
+checked in the order hosted APIs check it, and refused in OpenAI's error envelope
+(`{"error": {"message", "type", "param", "code"}}`):
 
-    normal       role chunk, `Scenario.chunks`, usage chunk (if asked and scripted), [DONE]
+    401  no `Authorization: Bearer <key>`, or a key not accepted     (code invalid_api_key)
+    400  a body that is not JSON, or not a valid chat request         (param names the field)
+    404  an unknown `model`                                           (code model_not_found)
+    400  `max_tokens` / `max_completion_tokens` above the output cap  (param names the field)
+    400  a prompt over the input limit or the context window          (context_length_exceeded)
+
+Accepted requests get `scenario` (`Scenario.mode`):
+
+    normal       role chunk, `Scenario.chunks`, usage chunk (if asked and scripted), [DONE];
+                 a request with `stream` false gets those chunks folded into one chat.completion
     status       `Scenario.status` with `Scenario.body` and `Scenario.headers`, no stream
     garbage      one good chunk, then a `data:` line that is not JSON
     error_event  two chunks, then `data: {"error": …}` (vLLM's mid-stream error shape)
     drop         two chunks, then the connection is cut mid-body
     no_done      two text chunks, then a clean end of body: no finish, no [DONE]
     endless      a text chunk every `Scenario.interval` seconds until the client disconnects
+
+`streamed_tool_call` scripts a native tool call the way hosted upstreams stream it: id, type
+and name on the first delta only, the arguments split over several later deltas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import uvicorn
@@ -35,6 +54,25 @@ Send = Callable[[Message], Awaitable[None]]
 CANARY = "sk-canary-123"
 INTERNAL_URL = "http://10.1.2.3:8001/internal/admin?token=abc"
 MODEL = "upstream-model"
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What an upstream model accepts, in tokens (None: not enforced)."""
+
+    max_output_tokens: int | None
+    context_window: int | None = None
+    max_input_tokens: int | None = None
+
+
+# Published limits of real hosted models. DashScope's qwen-flash: 1,000,000 tokens of
+# context, at most 997,952 of input and 32,768 of output (Model Studio's model list).
+QWEN_FLASH = ModelLimits(
+    max_output_tokens=32_768, context_window=1_000_000, max_input_tokens=997_952
+)
+PUBLISHED: dict[str, ModelLimits] = {"qwen-flash": QWEN_FLASH}
+
+ModelsArg = Mapping[str, "int | ModelLimits | None"] | Iterable[str]
 
 
 def text_chunk(text: str, finish: str | None = None) -> dict[str, Any]:
@@ -54,6 +92,19 @@ def tool_chunk(
     return _chunk({"tool_calls": [call]})
 
 
+def streamed_tool_call(
+    index: int, id: str, name: str, arguments: str, pieces: int = 3
+) -> list[dict[str, Any]]:
+    """One native call as OpenAI streams it: id + name with empty arguments, then the
+    arguments in `pieces` deltas that carry neither id nor name."""
+    if not 1 <= pieces <= len(arguments):
+        raise ValueError(f"cannot split {arguments!r} into {pieces} pieces")
+    cuts = [round(i * len(arguments) / pieces) for i in range(pieces + 1)]
+    parts = [arguments[a:b] for a, b in itertools.pairwise(cuts)]
+    first = tool_chunk(index, id=id, name=name, arguments="")
+    return [first, *(tool_chunk(index, arguments=part) for part in parts)]
+
+
 def finish_chunk(reason: str) -> dict[str, Any]:
     return _chunk({}, reason)
 
@@ -70,7 +121,7 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 
 def _sse(payload: dict[str, Any] | str) -> bytes:
-    data = payload if isinstance(payload, str) else json.dumps(payload)
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
     return f"data: {data}\n\n".encode()
 
 
@@ -87,7 +138,7 @@ ERROR_BODY = {
 
 @dataclass
 class Scenario:
-    """What the next requests get."""
+    """What the next accepted requests get."""
 
     mode: str = "normal"
     chunks: tuple[dict[str, Any], ...] = DEFAULT_CHUNKS
@@ -98,24 +149,52 @@ class Scenario:
     interval: float = 0.01
 
 
-@dataclass(frozen=True)
+@dataclass
 class Recorded:
-    """One request as the upstream received it (header names lower-cased)."""
+    """One request as the upstream received it (header names lower-cased) and its status."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    status: int | None = None  # set once the fake has decided; 200 for every stream
 
 
 class Dropped(Exception):
     """Raised inside the app to make uvicorn cut the connection mid-body."""
 
 
-class FakeUpstream:
-    """The fake upstream server; `url` is its base URL (ending in /v1)."""
+@dataclass(frozen=True)
+class Refusal:
+    """An HTTP error in OpenAI's envelope."""
 
-    def __init__(self) -> None:
+    status: int
+    message: str
+    param: str | None = None
+    code: str | None = None
+    type: str = "invalid_request_error"
+
+    def body(self) -> bytes:
+        error = {"message": self.message, "type": self.type, "param": self.param}
+        return json.dumps({"error": error | {"code": self.code}}).encode()
+
+
+class FakeUpstream:
+    """The fake upstream server; `url` is its base URL (ending in /v1).
+
+    Args:
+        keys: the API keys it accepts as `Authorization: Bearer <key>`.
+        models: the model names it serves: a mapping to each one's output cap (an int, which
+            keeps the other published limits of a `PUBLISHED` name), its `ModelLimits`, or
+            None (its published limits); or just names (published limits, else no cap).
+    """
+
+    def __init__(self, *, keys: Iterable[str], models: ModelsArg) -> None:
+        self.keys = frozenset(keys)
+        if not self.keys or not all(self.keys):
+            raise ValueError("a FakeUpstream needs at least one non-empty key")
+        pairs = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
+        self.models = {name: _limits(name, value) for name, value in pairs}
         self.scenario = Scenario()
         self.requests: list[Recorded] = []
         self.disconnects: list[float] = []  # time.monotonic() when a streaming client left
@@ -159,23 +238,108 @@ class FakeUpstream:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = json.loads(raw) if raw else None
+            body: Any = json.loads(raw) if raw else None
+            parsed = True
         except ValueError:
-            body = raw.decode("latin-1")
-        self.requests.append(Recorded(scope["method"], scope["path"], headers, body))
+            body, parsed = raw.decode("latin-1"), False
+        record = Recorded(scope["method"], scope["path"], headers, body)
+        self.requests.append(record)
+        refusal = self._route(record) or self._authorize(headers)
+        if refusal is None and record.path.endswith("/models"):
+            record.status = 200
+            await _respond(send, 200, json.dumps(self._model_list()).encode())
+            return
+        refusal = refusal or (_check_chat_request(body) if parsed else _NOT_JSON)
+        refusal = refusal or self._check_limits(body)
+        if refusal is not None:
+            record.status = refusal.status
+            await _respond(send, refusal.status, refusal.body())
+            return
+        await self._answer(record, body, receive, send)
+
+    def _route(self, record: Recorded) -> Refusal | None:
+        route = (record.method, record.path.removeprefix("/v1"))
+        if route in {("POST", "/chat/completions"), ("GET", "/models")}:
+            return None
+        return Refusal(404, f"Invalid URL ({record.method} {record.path})")
+
+    def _authorize(self, headers: Mapping[str, str]) -> Refusal | None:
+        scheme, _, key = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return Refusal(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            )
+        if key.strip() not in self.keys:
+            shown = key[:3] + "*" * max(len(key) - 7, 0) + key[-4:] if len(key) > 7 else "***"
+            return Refusal(401, f"Incorrect API key provided: {shown}.", code="invalid_api_key")
+        return None
+
+    def _check_limits(self, body: dict[str, Any]) -> Refusal | None:
+        model = body["model"]
+        limits = self.models.get(model)
+        if limits is None:
+            return Refusal(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
+        for name in ("max_tokens", "max_completion_tokens"):
+            asked = body.get(name)
+            cap = limits.max_output_tokens
+            if asked is not None and cap is not None and asked > cap:
+                return Refusal(
+                    400,
+                    f"{name} is too large: {asked}. This model supports at most {cap} "
+                    f"completion tokens, whereas you provided {asked}.",
+                    param=name,
+                    code="invalid_value",
+                )
+        prompt = _input_tokens_at_least(body)
+        output = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        too_long = limits.max_input_tokens is not None and prompt > limits.max_input_tokens
+        if limits.context_window is not None and prompt + output > limits.context_window:
+            too_long = True
+        if too_long:
+            return Refusal(
+                400,
+                f"This model's maximum context length is {limits.context_window} tokens.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        return None
+
+    def _model_list(self) -> dict[str, Any]:
+        data = [
+            {"id": name, "object": "model", "created": 1700000000, "owned_by": "fake"}
+            for name in self.models
+        ]
+        return {"object": "list", "data": data}
+
+    async def _answer(
+        self, record: Recorded, body: dict[str, Any], receive: Receive, send: Send
+    ) -> None:
         scenario = self.scenario
         if scenario.mode == "status":
-            await self._respond(send, scenario.status, json.dumps(scenario.body).encode(), scenario)
+            record.status = scenario.status
+            extra = list(scenario.headers.items())
+            await _respond(send, scenario.status, json.dumps(scenario.body).encode(), extra)
+            return
+        record.status = 200
+        if scenario.mode == "normal" and not body.get("stream"):
+            await _respond(send, 200, json.dumps(_fold(scenario, body["model"])).encode())
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        include_usage = isinstance(body, dict) and body.get("stream_options", {}).get(
-            "include_usage"
-        )
-        await self._stream(scenario, receive, send, bool(include_usage))
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        await self._stream(scenario, receive, send, usage, body["model"])
 
-    async def _stream(self, scenario: Scenario, receive: Receive, send: Send, usage: bool) -> None:
+    async def _stream(
+        self, scenario: Scenario, receive: Receive, send: Send, usage: bool, model: str
+    ) -> None:
         async def write(*payloads: dict[str, Any] | str, more: bool = True) -> None:
-            body = b"".join(_sse(p) for p in payloads)
+            named = (p if isinstance(p, str) else p | {"model": model} for p in payloads)
+            body = b"".join(map(_sse, named))
             await send({"type": "http.response.body", "body": body, "more_body": more})
 
         role = _chunk({"role": "assistant", "content": ""})
@@ -218,14 +382,166 @@ class FakeUpstream:
                 await asyncio.wait_for(gone.wait(), scenario.interval)
         await watcher
 
-    async def _respond(self, send: Send, status: int, body: bytes, scenario: Scenario) -> None:
-        headers = [(b"content-type", b"application/json")]
-        headers += [(k.encode(), v.encode()) for k, v in scenario.headers.items()]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+def _limits(name: str, value: int | ModelLimits | None) -> ModelLimits:
+    if isinstance(value, ModelLimits):
+        return value
+    published = PUBLISHED.get(name, ModelLimits(None))
+    return published if value is None else replace(published, max_output_tokens=value)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[str, str]] | None = None
+) -> None:
+    raw = [(b"content-type", b"application/json")]
+    raw += [(k.encode(), v.encode()) for k, v in headers or ()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_NOT_JSON = Refusal(
+    400,
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly.)",
+)
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_RANGES = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+}
+
+
+def _check_chat_request(body: Any) -> Refusal | None:
+    """The first reason `body` is not a valid chat-completions request, as OpenAI words it."""
+
+    def bad(param: str, why: str) -> Refusal:
+        return Refusal(400, f"Invalid value for '{param}': {why}", param=param)
+
+    if not isinstance(body, dict):
+        return bad("body", "expected a JSON object.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return Refusal(400, "you must provide a model parameter", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return bad("messages", "expected a non-empty array of messages.")
+    for i, message in enumerate(messages):
+        refusal = _check_message(message, f"messages[{i}]")
+        if refusal is not None:
+            return refusal
+    for name in ("stream", "parallel_tool_calls"):
+        if name in body and not isinstance(body[name], bool):
+            return bad(name, "expected a boolean.")
+    if "stream_options" in body and body.get("stream") is not True:
+        return Refusal(
+            400,
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+        )
+    for name in ("max_tokens", "max_completion_tokens", "seed", "n"):
+        value = body.get(name)
+        if value is not None and (not _is_int(value) or (name != "seed" and value < 1)):
+            return bad(name, "expected a positive integer.")
+    for name, (low, high) in _RANGES.items():
+        value = body.get(name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and low <= value <= high):
+            return bad(name, f"expected a number between {low} and {high}.")
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else stop
+    if stop is not None and not (
+        isinstance(stops, list) and len(stops) <= 4 and all(isinstance(s, str) for s in stops)
+    ):
+        return bad("stop", "expected a string or an array of at most 4 strings.")
+    return _check_tools(body)
+
+
+def _check_message(message: Any, where: str) -> Refusal | None:
+    if not isinstance(message, dict) or message.get("role") not in _ROLES:
+        return Refusal(400, f"Invalid value for '{where}.role'.", param=f"{where}.role")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str | list):
+        return Refusal(400, f"Invalid type for '{where}.content'.", param=f"{where}.content")
+    if content is None and not (message["role"] == "assistant" and message.get("tool_calls")):
+        param = f"{where}.content"
+        return Refusal(400, f"Missing required parameter: '{param}'.", param=param)
+    if message["role"] == "tool" and not isinstance(message.get("tool_call_id"), str):
+        param = f"{where}.tool_call_id"
+        return Refusal(400, f"Missing required parameter: '{param}'.", param=param)
+    return None
+
+
+def _check_tools(body: dict[str, Any]) -> Refusal | None:
+    tools = body.get("tools")
+    if tools is None:
+        if "tool_choice" in body:
+            return Refusal(
+                400,
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+                "are specified.",
+                param="tool_choice",
+            )
+        return None
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict)
+        and t.get("type") == "function"
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+        for t in tools
+    ):
+        return Refusal(400, "Invalid value for 'tools'.", param="tools")
+    choice = body.get("tool_choice")
+    if choice is not None and choice not in ("none", "auto", "required"):
+        named = isinstance(choice, dict) and choice.get("type") == "function"
+        names = {t["function"]["name"] for t in tools}
+        if not named or (choice.get("function") or {}).get("name") not in names:
+            return Refusal(400, "Invalid value for 'tool_choice'.", param="tool_choice")
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _input_tokens_at_least(body: dict[str, Any]) -> int:
+    """A lower bound of the prompt's tokens: no tokenizer spends fewer than one token per
+    four characters, so the fake never refuses a prompt the real upstream would take."""
+    text = json.dumps(body["messages"], ensure_ascii=False)
+    return len(text) // 4
+
+
+def _fold(scenario: Scenario, model: str) -> dict[str, Any]:
+    """The scripted chunks as one chat.completion (for requests with `stream` false)."""
+    content, finish = "", "stop"
+    calls: dict[int, dict[str, Any]] = {}
+    for chunk in scenario.chunks:
+        choice = chunk["choices"][0]
+        delta = choice["delta"]
+        content += delta.get("content") or ""
+        for part in delta.get("tool_calls") or ():
+            call = calls.setdefault(
+                part["index"], {"id": "", "type": "function", "function": {"name": ""}}
+            )
+            call["id"] = part.get("id") or call["id"]
+            function = call["function"]
+            function["name"] += part["function"].get("name") or ""
+            function["arguments"] = function.get("arguments", "") + part["function"]["arguments"]
+        finish = choice["finish_reason"] or finish
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    reply: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+    }
+    if scenario.usage:
+        reply["usage"] = scenario.usage
+    return reply
 
 
 def _usage_chunk(usage: dict[str, int]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 @pytest.fixture
 def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream()
+    server = FakeUpstream(keys={UPSTREAM_KEY}, models={"upstream-model": 32768})
     yield server
     server.stop()
 

@@ -23,6 +23,7 @@ from core.backends import create_backend
 from core.backends.llama_cpp import locate_embedded_gguf
 from core.backends.openai_compat import OpenAICompatBackend, retry_after_seconds
 from core.backends.openai_wire import message_to_openai
+from core.catalog import ModelCatalog, ModelSpec
 from core.errors import (
     BackendError,
     BackendTimeoutError,
@@ -32,6 +33,8 @@ from core.errors import (
     InvalidArgumentError,
     ResourceExhaustedError,
 )
+from core.pipeline.aggregate import fold
+from core.pipeline.chat import ChatPipeline
 from core.types import (
     BackendChunk,
     FinishReason,
@@ -46,6 +49,7 @@ from core.types import (
     ToolChoice,
     ToolChoiceMode,
     ToolSpec,
+    Turn,
 )
 from tests.upstream import (
     CANARY,
@@ -58,6 +62,8 @@ from tests.upstream import (
 )
 
 KEY = "sk-upstream-key-A"
+OTHER_KEY = "sk-upstream-key-B"
+UPSTREAM_MODEL = "up-model"  # the one model the fake upstream serves (output cap 4096)
 PROMPT = Prompt(messages=(Message(Role.USER, "hi"),))
 WEATHER = ToolSpec(
     name="get_weather",
@@ -68,7 +74,7 @@ WEATHER = ToolSpec(
 
 @pytest.fixture(scope="module")
 def fake_server():
-    server = FakeUpstream()
+    server = FakeUpstream(keys={KEY}, models={UPSTREAM_MODEL: 4096})
     yield server
     server.stop()
 
@@ -83,7 +89,7 @@ def options(upstream: FakeUpstream, **extra: object) -> dict[str, object]:
     return {
         "base_url": upstream.url,
         "api_key": KEY,
-        "upstream_model": "up-model",
+        "upstream_model": UPSTREAM_MODEL,
         "timeout": 5,
         "http_client": httpx.AsyncClient(),
         **extra,
@@ -112,7 +118,8 @@ def leaks(text: str) -> list[str]:
 
 async def test_text_deltas_then_one_final_chunk_with_finish_and_upstream_usage(backend, upstream):
     chunks = await collect(backend)
-    assert [c.text for c in chunks] == ["Hello", ", world", ""]
+    # The fake writes the whole reply at once: deltas that arrive together travel as one.
+    assert [c.text for c in chunks] == ["Hello, world", ""]
     last = chunks[-1]
     assert last.finish_reason is FinishReason.STOP and last.usage is not None
     assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (11, 2)
@@ -165,7 +172,7 @@ async def test_request_carries_only_allowlisted_fields_in_openai_shape(backend, 
     await collect(backend, prompt, params)
     (request,) = upstream.chat_requests
     assert request.body == {
-        "model": "up-model",
+        "model": UPSTREAM_MODEL,
         "messages": [
             {"role": "system", "content": "be brief"},
             {"role": "user", "content": "weather?", "name": "ann"},
@@ -265,8 +272,12 @@ async def test_a_backend_without_native_tools_sends_none_and_says_so(upstream):
 async def test_out_of_range_params_are_refused_before_any_upstream_call(
     backend, upstream, params, field
 ):
+    """The pipeline validates every value once, before the backend builds a request."""
+    catalog = ModelCatalog([ModelSpec("up", "openai_compat", context_window=4096)])
+    catalog.attach("up", backend)
+    turn = Turn(messages=PROMPT.messages, params=params)
     with pytest.raises(InvalidArgumentError) as caught:
-        await collect(backend, params=params)
+        await fold(ChatPipeline(catalog).run(turn))
     assert caught.value.field == field
     assert upstream.requests == []
 
@@ -309,6 +320,36 @@ async def test_a_call_without_id_gets_one_and_stop_after_calls_means_tool_calls(
     (delta,) = chunks[0].tool_calls
     assert delta.id.startswith("call_") and len(delta.id) == 29 and delta.name == "get_weather"
     assert chunks[-1].finish_reason is FinishReason.TOOL_CALLS
+
+
+# --- what a hosted upstream refuses (the fake enforces it like DashScope and OpenAI) ----------
+
+
+async def test_a_model_the_upstream_does_not_serve_is_a_backend_error_naming_the_code(upstream):
+    backend = OpenAICompatBackend.from_options(options(upstream, upstream_model="gpt-nope"))
+    with pytest.raises(BackendError, match=r"\(HTTP 404: model_not_found\)"):
+        await collect(backend)
+    await backend.aclose()
+    assert [r.status for r in upstream.chat_requests] == [404]
+
+
+async def test_a_wrong_key_is_unavailable_never_an_authentication_error(upstream):
+    backend = OpenAICompatBackend.from_options({**options(upstream), "api_key": "sk-wrong-key-99"})
+    with pytest.raises(BackendUnavailableError, match="credentials") as caught:
+        await collect(backend)
+    await backend.aclose()
+    assert caught.value.metadata["upstream_status"] == "401"
+    assert "sk-wrong-key-99" not in caught.value.message + repr(caught.value.metadata)
+
+
+async def test_max_tokens_above_the_upstream_cap_is_refused_upstream(backend, upstream):
+    with pytest.raises(BackendError, match=r"HTTP 400"):
+        await collect(backend, params=GenerationParams(max_tokens=4097))
+    await collect(backend, params=GenerationParams(max_tokens=4096))
+    assert [(r.body["max_tokens"], r.status) for r in upstream.chat_requests] == [
+        (4097, 400),
+        (4096, 200),
+    ]
 
 
 # --- errors before the first token ------------------------------------------------------------
@@ -431,7 +472,7 @@ async def test_failures_inside_the_stream_are_unavailable_after_the_chunks_befor
 
     with pytest.raises(BackendUnavailableError) as caught:
         await drain()
-    assert received == texts and says in caught.value.message
+    assert "".join(received) == "".join(texts) and says in caught.value.message
     assert leaks(caught.value.message + repr(caught.value.metadata)) == []
     assert len(upstream.chat_requests) == 1
 
@@ -478,22 +519,23 @@ async def test_each_upstream_sees_only_its_own_key_and_no_ambient_openai_setting
     monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-env")
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-env-custom\nX-Env: 1")
-    other = FakeUpstream()
+    other = FakeUpstream(keys={OTHER_KEY}, models={UPSTREAM_MODEL: 4096})
     try:
         first = OpenAICompatBackend.from_options(options(upstream))
-        second = OpenAICompatBackend.from_options(
-            {**options(other), "api_key": "sk-upstream-key-B"}
-        )
+        second = OpenAICompatBackend.from_options({**options(other), "api_key": OTHER_KEY})
         keyless = OpenAICompatBackend.from_options({**options(upstream), "api_key": None})
-        for backend in (first, second, keyless):
+        for backend in (first, second):
             await collect(backend)
             await backend.aclose()
+        with pytest.raises(BackendUnavailableError, match="credentials"):
+            await collect(keyless)  # "EMPTY" is no key a hosted upstream takes: 401
+        await keyless.aclose()
         seen_a = [r.headers for r in upstream.requests]
         seen_b = [r.headers for r in other.requests]
     finally:
         other.stop()
     assert [h["authorization"] for h in seen_a] == [f"Bearer {KEY}", "Bearer EMPTY"]
-    assert [h["authorization"] for h in seen_b] == ["Bearer sk-upstream-key-B"]
+    assert [h["authorization"] for h in seen_b] == [f"Bearer {OTHER_KEY}"]
     everything = repr(seen_a + seen_b)
     for leaked in ("sk-env", "org-env", "proj-env", "x-env", "openai-organization"):
         assert leaked not in everything.lower()
