@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.synthetic import BENCH_MODEL
+from bench.reply import BENCH_MODEL, PACED_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +55,19 @@ def ensure_litellm(venv: Path = DEFAULT_VENV) -> Path:
     return executable
 
 
-def write_config(path: Path, upstream_base_url: str) -> Path:
-    """A config mapping `bench-model` to `openai/bench-model` at the mock upstream."""
-    path.write_text(
-        "model_list:\n"
-        f"  - model_name: {BENCH_MODEL}\n"
+def write_config(path: Path, upstream_base_url: str, upstream_key: str = "bench-key") -> Path:
+    """A config mapping `bench-model` and `bench-model-paced` to the same names at the mock
+    upstream (`openai/<name>`), with the upstream's key."""
+    models = "".join(
+        f"  - model_name: {name}\n"
         "    litellm_params:\n"
-        f"      model: openai/{BENCH_MODEL}\n"
+        f"      model: openai/{name}\n"
         f"      api_base: {upstream_base_url}\n"
-        "      api_key: bench-key\n"
-        "litellm_settings:\n"
+        f"      api_key: {upstream_key}\n"
+        for name in (BENCH_MODEL, PACED_MODEL)
+    )
+    path.write_text(
+        "model_list:\n" + models + "litellm_settings:\n"
         "  set_verbose: false\n"
         "  json_logs: false\n"
         "general_settings:\n"

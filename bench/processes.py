@@ -1,7 +1,9 @@
-"""Subprocesses for the bench: start on loopback, wait until ready, measure CPU, always stop.
+"""Subprocesses for the bench: start on loopback, pinned, wait until ready, measure CPU, stop.
 
 Each service runs in a session of its own, so it and any children it forks (uvicorn
 workers) are one process group: CPU is summed over the group and stop() signals the group.
+A service given `cpus` is pinned to them before it executes (so every thread and child it
+starts inherits the pinning).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bench's own requirements (bench/requirements.txt), installed apart from .venv.
+DEPS = ROOT / "bench" / ".deps"
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -29,14 +34,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for `.venv/bin/python -m bench.…`: the repo root and the SDK importable."""
+def python_env(
+    extra: dict[str, str] | None = None, paths: Collection[Path] = (ROOT, ROOT / "clients")
+) -> dict[str, str]:
+    """The environment for `.venv/bin/python -m …` with `paths` first on PYTHONPATH (default:
+    this checkout and its SDK). Proxies are ignored for loopback."""
     env = dict(os.environ)
-    paths = [str(ROOT), str(ROOT / "clients"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    env["NO_PROXY"] = "127.0.0.1,localhost"
+    entries = [*(str(p) for p in paths), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in entries if p)
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env.update(extra or {})
     return env
+
+
+def bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the bench's own tools (load generator, mock upstream): this
+    checkout's bench package and its requirements, not the SDK or the service."""
+    return python_env(extra, (ROOT, DEPS))
+
+
+def pinned(cpus: Collection[int] | None) -> Callable[[], None]:
+    """A preexec_fn: die with the parent, and run on `cpus` (None: anywhere)."""
+
+    def setup() -> None:
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, set(cpus))
+
+    return setup
 
 
 @dataclass
@@ -49,6 +74,8 @@ class Service:
     port: int
     env: dict[str, str]
     log_path: Path
+    cpus: frozenset[int] | None = None
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -57,13 +84,13 @@ class Service:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=pinned(self.cpus),
         )
 
     def wait_listening(self, timeout: float) -> None:

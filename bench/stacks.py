@@ -1,16 +1,27 @@
-"""The three stacks under test, each a front (HTTP) and a back (gRPC core or upstream) process.
+"""The targets under test and the processes behind them.
 
-- chatrpc: `python -m bench.synthetic_core` (the real core on the SyntheticBackend) behind
-  `python -m gateway`, configured by CHATRPC_GATEWAY_HOST/PORT and CHATRPC_CORE_TARGET.
-- bare: `python -m bench.bare_chain server` behind `python -m bench.bare_chain gateway`;
-  its unary-RPC route is also measured for non-stream requests, as "bare-unary".
-- litellm: `python -m bench.mock_upstream` behind the LiteLLM proxy (its own venv).
+Every chatrpc process is driven from outside only: started as `python -m core` /
+`python -m gateway` of a checkout (PYTHONPATH=<checkout>:<checkout>/clients, cwd=<checkout>),
+configured by environment variables and a generated catalog file, reached over HTTP.
+
+- `direct`: the mock upstream itself (CPU 1, with the load generator).
+- `chatrpc-upstream`: `python -m gateway` → `python -m core` (catalog: `openai_compat` → mock).
+- `chatrpc-synthetic`: `python -m gateway` → `python -m bench.synthetic_core` of that checkout.
+- `bare-1`, `bare-8`: `python -m bench.bare_chain gateway` → `… server` (two routes, one pair).
+- `litellm`: the LiteLLM proxy (its own venv) → the mock upstream.
+- `chatrpc-embedded`: `python -m gateway` → `python -m core` (catalog: the embedded model).
+- `ceiling`: a second mock upstream, on CPU 0: the load generator's own ceiling.
+
+The servers under test run on CPU 0, the mock and the load generator on CPU 1.
+
+`llama-inprocess` (bench/embedded_ref.py) has no server: the runner starts it per measurement.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import json
+import secrets
 import sys
 import time
 import urllib.error
@@ -18,7 +29,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.bare_chain import UNARY_PREFIX
+from bench.bare_chain import PACKED_PREFIX
+from bench.embedded_ref import EMBEDDED_MODEL
 from bench.litellm_proxy import (
     ensure_litellm,
     litellm_command,
@@ -26,44 +38,66 @@ from bench.litellm_proxy import (
     new_master_key,
     write_config,
 )
-from bench.processes import ROOT, Service, free_port, python_env
-from bench.synthetic import BENCH_MODEL, expected_text
+from bench.mock_upstream import API_KEY_ENV
+from bench.processes import ROOT, Service, bench_env, free_port, python_env
+from bench.reply import BENCH_MODEL, PACED_MODEL, expected_text
 
-STACKS = ("bare", "chatrpc", "litellm")
 CHAT_PATH = "/v1/chat/completions"
+CHATRPC_KINDS = ("chatrpc-upstream", "chatrpc-synthetic", "chatrpc-embedded")
+# What each kind of target is measured on: instant non-stream and stream levels, paced
+# streams, the embedded-model comparison.
+KIND_MODES: dict[str, frozenset[str]] = {
+    "direct": frozenset({"unary", "stream", "paced"}),
+    "chatrpc-upstream": frozenset({"unary", "stream", "paced"}),
+    "chatrpc-synthetic": frozenset({"unary", "stream"}),
+    "bare-1": frozenset({"unary", "stream", "paced"}),
+    "bare-8": frozenset({"stream", "paced"}),  # non-stream is bare-1's unary route
+    "litellm": frozenset({"unary", "stream", "paced"}),
+    "ceiling": frozenset({"stream"}),
+    "chatrpc-embedded": frozenset({"embedded"}),
+    "llama-inprocess": frozenset({"embedded"}),
+}
+TARGET_KINDS = tuple(KIND_MODES)
 
 
 class StackUnavailable(Exception):
-    """The stack cannot run on this checkout (say, the gateway package is missing)."""
+    """The stack cannot run here (say, the checkout has no gateway package)."""
 
 
 @dataclass
 class Stack:
-    """A started-or-not stack: its services in start order, the front's URL and API key."""
+    """Server processes that start, stop and are measured together."""
 
     name: str
     services: list[Service]
     api_key: str = "bench"
-    # Further non-stream routes measured as stacks of their own: result name → URL path.
-    unary_variants: dict[str, str] = field(default_factory=dict)
+    ready_path: str = CHAT_PATH
+    ready_model: str = BENCH_MODEL
+    ready_text: str | None = None  # None: any non-empty reply
+    paced: bool = True  # serves bench-model-paced too
+    started: bool = False
 
     @property
     def front(self) -> Service:
         return next(s for s in self.services if s.role == "front")
 
-    @property
-    def url(self) -> str:
-        return self.url_of(CHAT_PATH)
-
-    def url_of(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.front.port}{path}"
-
-    def start(self, tokens: int, timeout: float = 90.0) -> None:
-        """Starts every service in order, then waits for one complete reply through the front."""
+    def start(self, timeout: float = 120.0, warm_up: int = 20) -> None:
+        """Starts every service in order, waits for one complete reply through the front, then
+        sends `warm_up` short requests of each kind (lazy imports and caches out of the way)."""
+        self.started = True
         for service in self.services:
             service.start()
             service.wait_listening(timeout)
-        self._wait_ready(tokens, timeout)
+        self._wait_ready(timeout)
+        if self.ready_text is None:
+            return
+        kinds = [(False, BENCH_MODEL), (True, BENCH_MODEL)] + [(True, PACED_MODEL)] * self.paced
+        try:
+            for _ in range(warm_up):
+                for stream, model in kinds:
+                    self._post({"model": model, "stream": stream, "max_tokens": 2}, 30)
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{self.name}: a warm-up request failed: HTTP {exc.code}") from None
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -72,133 +106,354 @@ class Stack:
     def cpu_seconds(self) -> dict[str, float]:
         return {service.role: service.cpu_seconds() for service in self.services}
 
-    def _wait_ready(self, tokens: int, timeout: float) -> None:
-        body = json.dumps(
-            {"model": BENCH_MODEL, "messages": [{"role": "user", "content": "ready?"}]}
-        ).encode()
+    def check_alive(self) -> None:
+        for service in self.services:
+            service.check_alive()
+
+    def log_tails(self) -> dict[str, str]:
+        return {service.name: service.log_tail() for service in self.services}
+
+    def _post(self, fields: dict[str, object], timeout: float) -> bytes:
+        url = f"http://127.0.0.1:{self.front.port}{self.ready_path}"
+        payload = {"messages": [{"role": "user", "content": "ready?"}], **fields}
+        if payload.get("stream"):
+            payload["stream_options"] = {"include_usage": True}
         headers = {"content-type": "application/json", "authorization": f"Bearer {self.api_key}"}
+        request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return bytes(response.read())
+
+    def _wait_ready(self, timeout: float) -> None:
+        fields: dict[str, object] = {"model": self.ready_model}
+        if self.ready_text is None:
+            fields["max_tokens"] = 8
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
-            for service in self.services:
-                service.check_alive()
-            request = urllib.request.Request(self.url, data=body, headers=headers)
+            self.check_alive()
             try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    reply = json.load(response)
-                if reply["choices"][0]["message"]["content"] == expected_text(tokens):
+                reply = json.loads(self._post(fields, 30))
+                content = reply["choices"][0]["message"]["content"]
+                if content and (self.ready_text is None or content == self.ready_text):
                     return
-                last = f"unexpected reply {reply!r:.200}"
-            except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+                last = f"unexpected reply {reply!r:.300}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}: {exc.read()[:300]!r}"
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.5)
         raise TimeoutError(f"{self.name} never answered a complete reply: {last}")
 
 
-def build_stack(name: str, tokens: int, log_dir: Path) -> Stack:
-    """The stack `name` on fresh loopback ports, not started yet."""
-    builders = {"bare": _bare, "chatrpc": _chatrpc, "litellm": _litellm}
-    return builders[name](tokens, log_dir)
+@dataclass
+class Target:
+    """One row of the results: a route on a stack (or, for llama-inprocess, no stack)."""
+
+    label: str
+    kind: str
+    stack: Stack | None
+    path: str = CHAT_PATH
+    root: Path | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def modes(self) -> frozenset[str]:
+        return KIND_MODES[self.kind]
+
+    @property
+    def api_key(self) -> str:
+        return self.stack.api_key if self.stack else ""
+
+    @property
+    def url(self) -> str:
+        assert self.stack is not None
+        return f"http://127.0.0.1:{self.stack.front.port}{self.path}"
+
+
+@dataclass
+class Placement:
+    """Where processes run: the servers under test, and the load generator with the mock."""
+
+    servers: frozenset[int] | None
+    tools: frozenset[int] | None
+
+    @property
+    def server_threads(self) -> int:
+        """Threads for the embedded model: one per CPU the servers are pinned to (0: all)."""
+        return len(self.servers) if self.servers else 0
+
+
+@dataclass
+class Environment:
+    """What the stack builders share: the reply, the pace, the logs, the mock and the pinning."""
+
+    tokens: int
+    pace_ms: float
+    log_dir: Path
+    placement: Placement
+    upstream_key: str = field(default_factory=lambda: "sk-upstream-" + secrets.token_hex(16))
+    mock: Stack | None = None
+    loadgen_info: dict[str, str | None] = field(default_factory=dict)  # its loop and JSON parser
+
+    @property
+    def mock_url(self) -> str:
+        assert self.mock is not None
+        return f"http://127.0.0.1:{self.mock.front.port}/v1"
 
 
 def _py(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
-def _bare(tokens: int, log_dir: Path) -> Stack:
-    back, front = free_port(), free_port()
-    env = python_env()
-    return Stack(
-        "bare",
-        [
-            Service(
-                "bare rpc server",
-                "back",
-                _py("bench.bare_chain", "server", "--port", str(back), "--tokens", str(tokens)),
-                back,
-                env,
-                log_dir / "bare-server.log",
-            ),
-            Service(
-                "bare FastAPI route",
-                "front",
-                _py(
-                    "bench.bare_chain",
-                    "gateway",
-                    "--port",
-                    str(front),
-                    "--target",
-                    f"127.0.0.1:{back}",
-                ),
-                front,
-                env,
-                log_dir / "bare-gateway.log",
-            ),
-        ],
-        unary_variants={"bare-unary": UNARY_PREFIX + CHAT_PATH},
+def checkout_env(root: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a process of the checkout at `root`: its code and its SDK first."""
+    return python_env(extra, (root, root / "clients"))
+
+
+def check_checkout(root: Path) -> None:
+    """Raises StackUnavailable unless `root` holds the service with generated stubs."""
+    for package in ("core", "gateway", "clients/chatrpc"):
+        if not (root / package / "__init__.py").is_file():
+            raise StackUnavailable(f"{root} has no {package} package")
+    if not any((root / "clients" / "chatrpc" / "v1").glob("*_pb2.py")):
+        raise StackUnavailable(
+            f"{root} has no generated stubs: run `make proto` there, or see bench/README.md"
+        )
+
+
+def mock_stack(env: Environment, name: str = "mock", cpus: frozenset[int] | None = None) -> Stack:
+    port = free_port()
+    argv = _py(
+        "bench.mock_upstream",
+        "--port",
+        str(port),
+        "--tokens",
+        str(env.tokens),
+        "--pace-ms",
+        str(env.pace_ms),
+    )
+    service = Service(
+        f"mock OpenAI upstream ({name})",
+        "front",
+        argv,
+        port,
+        bench_env({API_KEY_ENV: env.upstream_key}),
+        env.log_dir / f"{name}.log",
+        cpus=env.placement.tools if cpus is None else cpus,
+    )
+    return Stack(name, [service], api_key=env.upstream_key, ready_text=expected_text(env.tokens))
+
+
+def _gateway(env: Environment, label: str, root: Path, core_port: int) -> Service:
+    port = free_port()
+    return Service(
+        f"{label} gateway",
+        "front",
+        _py("gateway"),
+        port,
+        checkout_env(
+            root,
+            {
+                "CHATRPC_GATEWAY_HOST": "127.0.0.1",
+                "CHATRPC_GATEWAY_PORT": str(port),
+                "CHATRPC_CORE_TARGET": f"127.0.0.1:{core_port}",
+                "CHATRPC_AUTH": "disabled",
+            },
+        ),
+        env.log_dir / f"{_file(label)}-gateway.log",
+        cpus=env.placement.servers,
+        cwd=root,
     )
 
 
-def _chatrpc(tokens: int, log_dir: Path) -> Stack:
-    if importlib.util.find_spec("gateway") is None and not (ROOT / "gateway").is_dir():
-        raise StackUnavailable("the gateway package (python -m gateway) is not in this checkout")
-    back, front = free_port(), free_port()
-    gateway_env = python_env(
+def _core_env(env: Environment, label: str, root: Path, port: int, catalog: Path) -> dict:
+    return checkout_env(
+        root,
         {
-            "CHATRPC_GATEWAY_HOST": "127.0.0.1",
-            "CHATRPC_GATEWAY_PORT": str(front),
-            "CHATRPC_CORE_TARGET": f"127.0.0.1:{back}",
+            "CHATRPC_HOST": "127.0.0.1",
+            "CHATRPC_PORT": str(port),
+            "CHATRPC_MODELS_FILE": str(catalog),
             "CHATRPC_AUTH": "disabled",
-        }
-    )
-    return Stack(
-        "chatrpc",
-        [
-            Service(
-                "chatrpc core (synthetic backend)",
-                "back",
-                _py("bench.synthetic_core", "--port", str(back), "--tokens", str(tokens)),
-                back,
-                python_env(),
-                log_dir / "chatrpc-core.log",
-            ),
-            Service(
-                "chatrpc gateway",
-                "front",
-                _py("gateway"),
-                front,
-                gateway_env,
-                log_dir / "chatrpc-gateway.log",
-            ),
-        ],
+            # The core's default (64) would refuse part of the 256-stream levels.
+            "CHATRPC_MAX_CONCURRENT_RPCS": "1024",
+            # Stateless turns touch no database; keep any file out of the checkout anyway.
+            "CHATRPC_DATABASE_URL": f"sqlite:///{env.log_dir / (_file(label) + '.db')}",
+            "CHATRPC_THREADS": str(env.placement.server_threads),
+            API_KEY_ENV: env.upstream_key,
+        },
     )
 
 
-def _litellm(tokens: int, log_dir: Path) -> Stack:
-    executable = ensure_litellm()
+def _file(label: str) -> str:
+    return label.replace("@", "-at-").replace("/", "_")
+
+
+def upstream_catalog(base_url: str) -> str:
+    """The catalog of chatrpc-upstream: both bench models, `openai_compat` → the mock."""
+    entries = []
+    for name in (BENCH_MODEL, PACED_MODEL):
+        entries.append(
+            f'[models."{name}"]\n'
+            'backend = "openai_compat"\n'
+            "context_window = 131072\n"
+            'owned_by = "bench"\n'
+            f'[models."{name}".options]\n'
+            f'base_url = "{base_url}"\n'
+            f'upstream_model = "{name}"\n'
+            f'api_key_env = ["{API_KEY_ENV}"]\n'
+            "timeout = 120\n"
+        )
+    return "# Generated by bench/stacks.py for one bench run.\n\n" + "\n".join(entries)
+
+
+def embedded_catalog() -> str:
+    return (
+        "# Generated by bench/stacks.py for one bench run.\n\n"
+        f'[models."{EMBEDDED_MODEL}"]\n'
+        'backend = "llama_cpp"\n'
+        "context_window = 4096\n"
+        'owned_by = "bench"\n'
+    )
+
+
+def chatrpc_upstream(env: Environment, label: str, root: Path) -> Stack:
+    check_checkout(root)
+    core_port = free_port()
+    catalog = env.log_dir / f"{_file(label)}-models.toml"
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    catalog.write_text(upstream_catalog(env.mock_url), encoding="utf-8")
+    core = Service(
+        f"{label} core (openai_compat → mock)",
+        "back",
+        _py("core"),
+        core_port,
+        _core_env(env, label, root, core_port, catalog),
+        env.log_dir / f"{_file(label)}-core.log",
+        cpus=env.placement.servers,
+        cwd=root,
+    )
+    gateway = _gateway(env, label, root, core_port)
+    return Stack(label, [core, gateway], ready_text=expected_text(env.tokens))
+
+
+def chatrpc_synthetic(env: Environment, label: str, root: Path) -> Stack:
+    check_checkout(root)
+    if not (root / "bench" / "synthetic_core.py").is_file():
+        raise StackUnavailable(f"{root} has no bench/synthetic_core.py")
+    core_port = free_port()
+    argv = _py("bench.synthetic_core", "--port", str(core_port), "--tokens", str(env.tokens))
+    core = Service(
+        f"{label} core (synthetic backend)",
+        "back",
+        argv,
+        core_port,
+        checkout_env(root, {}),
+        env.log_dir / f"{_file(label)}-core.log",
+        cpus=env.placement.servers,
+        cwd=root,
+    )
+    gateway = _gateway(env, label, root, core_port)
+    return Stack(label, [core, gateway], ready_text=expected_text(env.tokens), paced=False)
+
+
+def chatrpc_embedded(env: Environment, label: str, root: Path) -> Stack:
+    check_checkout(root)
+    core_port = free_port()
+    catalog = env.log_dir / f"{_file(label)}-models.toml"
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    catalog.write_text(embedded_catalog(), encoding="utf-8")
+    core = Service(
+        f"{label} core (embedded model)",
+        "back",
+        _py("core"),
+        core_port,
+        _core_env(env, label, root, core_port, catalog),
+        env.log_dir / f"{_file(label)}-core.log",
+        cpus=env.placement.servers,
+        cwd=root,
+    )
+    gateway = _gateway(env, label, root, core_port)
+    return Stack(label, [core, gateway], ready_model=EMBEDDED_MODEL)
+
+
+def bare(env: Environment) -> Stack:
     back, front = free_port(), free_port()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    config = write_config(log_dir / "litellm.yaml", f"http://127.0.0.1:{back}/v1")
-    key = new_master_key()
-    return Stack(
-        "litellm",
-        [
-            Service(
-                "mock OpenAI upstream",
-                "back",
-                _py("bench.mock_upstream", "--port", str(back), "--tokens", str(tokens)),
-                back,
-                python_env(),
-                log_dir / "mock-upstream.log",
-            ),
-            Service(
-                "LiteLLM proxy",
-                "front",
-                litellm_command(executable, config, front),
-                front,
-                litellm_env(key),
-                log_dir / "litellm.log",
-            ),
-        ],
-        api_key=key,
+    argv = ["--tokens", str(env.tokens), "--pace-ms", str(env.pace_ms)]
+    # The bench package only (the bare chain imports nothing from the service), on the
+    # same .venv as the gateway: the same FastAPI, uvicorn and grpcio.
+    plain = python_env(paths=(ROOT,))
+    server = Service(
+        "bare grpc.aio server",
+        "back",
+        _py("bench.bare_chain", "server", "--port", str(back), *argv),
+        back,
+        plain,
+        env.log_dir / "bare-server.log",
+        cpus=env.placement.servers,
     )
+    gateway = Service(
+        "bare FastAPI route",
+        "front",
+        _py("bench.bare_chain", "gateway", "--port", str(front), "--target", f"127.0.0.1:{back}"),
+        front,
+        plain,
+        env.log_dir / "bare-gateway.log",
+        cpus=env.placement.servers,
+    )
+    return Stack("bare", [server, gateway], ready_text=expected_text(env.tokens))
+
+
+def litellm(env: Environment) -> Stack:
+    executable = ensure_litellm()
+    port = free_port()
+    env.log_dir.mkdir(parents=True, exist_ok=True)
+    config = write_config(env.log_dir / "litellm.yaml", env.mock_url, env.upstream_key)
+    key = new_master_key()
+    proxy = Service(
+        "LiteLLM proxy",
+        "front",
+        litellm_command(executable, config, port),
+        port,
+        litellm_env(key),
+        env.log_dir / "litellm.log",
+        cpus=env.placement.servers,
+    )
+    return Stack("litellm", [proxy], api_key=key, ready_text=expected_text(env.tokens))
+
+
+def build_targets(env: Environment, specs: list[tuple[str, Path | None]]) -> list[Target]:
+    """The targets of `specs` ((kind, checkout) pairs, checkout only for chatrpc kinds), with
+    their stacks, not started. Shared stacks (the mock, the bare chain) are built once."""
+    targets: list[Target] = []
+    bare_stack: Stack | None = None
+    for kind, root in specs:
+        label = kind if root is None or root == ROOT else f"{kind}@{root.name}"
+        if kind == "direct":
+            assert env.mock is not None
+            targets.append(Target(label, kind, env.mock))
+        elif kind == "ceiling":
+            cpus = env.placement.servers
+            targets.append(Target(label, kind, mock_stack(env, "mock-ceiling", cpus)))
+        elif kind in ("bare-1", "bare-8"):
+            bare_stack = bare_stack or bare(env)
+            path = CHAT_PATH if kind == "bare-1" else PACKED_PREFIX + CHAT_PATH
+            targets.append(Target(label, kind, bare_stack, path))
+        elif kind == "litellm":
+            targets.append(Target(label, kind, litellm(env)))
+        elif kind == "llama-inprocess":
+            targets.append(Target(label, kind, None))
+        else:
+            checkout = root or ROOT
+            builder = {
+                "chatrpc-upstream": chatrpc_upstream,
+                "chatrpc-synthetic": chatrpc_synthetic,
+                "chatrpc-embedded": chatrpc_embedded,
+            }[kind]
+            targets.append(Target(label, kind, builder(env, label, checkout), root=checkout))
+    return targets
+
+
+def stop_all(stacks: list[Stack]) -> None:
+    for stack in stacks:
+        with contextlib.suppress(Exception):
+            stack.stop()

@@ -1,7 +1,8 @@
 """SyntheticBackend: a model that streams a fixed reply of N tokens as fast as it can.
 
-Every bench server (the chatrpc core, the bare chain, the mock OpenAI upstream) produces the
-reply of `reply_tokens(n)`, so the load generator can check each response for completeness.
+It is the one part of the bench written against the core's internals (the Backend protocol
+and core.types), for `bench.synthetic_core`; everything else drives the service through its
+processes. The reply itself lives in `bench.reply`, which imports nothing from the service.
 """
 
 from __future__ import annotations
@@ -10,20 +11,10 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import ClassVar
 
+from bench.reply import BENCH_MODEL, DEFAULT_TOKENS, expected_text, reply_tokens
 from core.types import BackendChunk, FinishReason, GenerationParams, Prompt, Usage
 
-BENCH_MODEL = "bench-model"
-DEFAULT_TOKENS = 64
-
-
-def reply_tokens(n: int) -> list[str]:
-    """The N "tokens" of the fixed reply: "w0", " w1", " w2", ..."""
-    return [f"w{i}" if i == 0 else f" w{i}" for i in range(n)]
-
-
-def expected_text(n: int) -> str:
-    """The whole fixed reply of N tokens."""
-    return "".join(reply_tokens(n))
+__all__ = ["BENCH_MODEL", "DEFAULT_TOKENS", "SyntheticBackend", "expected_text", "reply_tokens"]
 
 
 def prompt_token_count(prompt: Prompt) -> int:

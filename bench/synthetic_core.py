@@ -11,7 +11,6 @@ import signal
 from bench.synthetic import BENCH_MODEL, DEFAULT_TOKENS, SyntheticBackend
 from core.auth import KeyRing
 from core.catalog import ModelCatalog, ModelSpec
-from core.pipeline import ChatPipeline
 from core.server.app import create_server
 from core.settings import Settings
 
@@ -30,7 +29,7 @@ async def serve(settings: Settings, tokens: int, delay: float) -> None:
     catalog = build_catalog(tokens, delay)
     # Keyless, like `make run`: the bench measures the chat path, not key checks.
     keys = KeyRing({}, required=False)
-    core = await create_server(ChatPipeline(catalog, settings.limits), settings, keys)
+    core = await create_server(settings, keys, catalog)
     await core.server.start()
     await core.set_serving(True)
     logger.info("synthetic core serving %s on %s:%d", BENCH_MODEL, settings.host, core.port)
