@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 import chatrpc
@@ -261,62 +261,64 @@ def sources_to_openai(sources: Iterable[chatrpc.Source]) -> list[JsonObject]:
     ]
 
 
+def list_to_openai(items: Iterable[JsonObject], **extra: object) -> JsonObject:
+    """OpenAI's list envelope: `{"object": "list", "data": [...]}` (plus paging fields)."""
+    return {"object": "list", "data": list(items), **extra}
+
+
 def model_to_openai(model: chatrpc.Model) -> JsonObject:
     return {"id": model.id, "object": "model", "created": model.created, "owned_by": model.owned_by}
 
 
 class ChunkEncoder:
-    """Encodes one stream's events as `chat.completion.chunk` JSON texts.
+    """Encodes one stream's events as `chat.completion.chunk` JSON (UTF-8 bytes).
 
     The envelope (id, created, model) is rendered once per stream; each delta then costs one
-    JSON encoding of its text. `include_usage` follows OpenAI's stream_options.
+    orjson encoding of its delta object. `include_usage` follows OpenAI's stream_options.
     """
 
     def __init__(self, start: chatrpc.StreamStart, include_usage: bool) -> None:
-        head = json.dumps(
+        head = orjson.dumps(
             {
                 "id": start.id,
                 "object": "chat.completion.chunk",
                 "created": start.created,
                 "model": start.model,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            }
         )[:-1]
-        self._head = head + (',"usage":null' if include_usage else "") + ',"choices":['
-        self._usage_head = head + ',"choices":[],"usage":'
+        self._head = head + (b',"usage":null' if include_usage else b"") + b',"choices":['
+        self._usage_head = head + b',"choices":[],"usage":'
         self._include_usage = include_usage
 
-    def _choice(self, delta: str, finish: str = "null") -> str:
+    def _choice(self, delta: bytes, finish: bytes = b"null") -> bytes:
         return (
-            f'{self._head}{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish}}}]}}'
+            self._head
+            + b'{"index":0,"delta":'
+            + delta
+            + b',"logprobs":null,"finish_reason":'
+            + finish
+            + b"}]}"
         )
 
-    def encode(self, event: chatrpc.StreamEvent) -> str | None:
-        """The JSON text for `event`, or None when it has nothing to send."""
+    def encode(self, event: chatrpc.StreamEvent) -> bytes | None:
+        """The JSON for `event`, or None when it has nothing to send."""
         if isinstance(event, chatrpc.MessageDelta):
             delta: JsonObject = {}
             if event.content:
                 delta["content"] = event.content
             if event.tool_calls:
                 delta["tool_calls"] = [_tool_call_delta(d) for d in event.tool_calls]
-            return (
-                self._choice(json.dumps(delta, ensure_ascii=False, separators=(",", ":")))
-                if delta
-                else None
-            )
+            return self._choice(orjson.dumps(delta)) if delta else None
         if isinstance(event, chatrpc.StreamStart):
-            choice = self._choice('{"role":"assistant","content":""}')
+            choice = self._choice(b'{"role":"assistant","content":""}')
             if event.sources:  # an extra top-level field on the first chunk only
-                sources = json.dumps(sources_to_openai(event.sources), ensure_ascii=False)
-                choice = choice[:-1] + ',"sources":' + sources + "}"
+                sources = orjson.dumps(sources_to_openai(event.sources))
+                choice = choice[:-1] + b',"sources":' + sources + b"}"
             return choice
         if isinstance(event, chatrpc.StreamFinish):
-            return self._choice("{}", f'"{event.finish_reason.value}"')
+            return self._choice(b"{}", b'"' + event.finish_reason.value.encode() + b'"')
         if self._include_usage:
-            return (
-                self._usage_head + json.dumps(usage_to_openai(event), separators=(",", ":")) + "}"
-            )
+            return self._usage_head + orjson.dumps(usage_to_openai(event)) + b"}"
         return None
 
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 import chatrpc
 from gateway.disconnect import ClientDisconnected
+from gateway.responses import JsonResponse
 
 logger = logging.getLogger(__name__)
 
@@ -90,48 +91,48 @@ def service_error_to_http(
     return status, body, headers
 
 
-async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_service_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, chatrpc.ChatServiceError)
     status, body, headers = service_error_to_http(exc)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
-async def _on_request_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_request_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestError)
     body = envelope(exc.message, "invalid_request_error", exc.param, exc.code)
-    return JSONResponse(body, status_code=exc.status)
+    return JsonResponse(body, status_code=exc.status)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     param = ".".join(str(p) for p in first.get("loc", ())) or None
     body = envelope(
         f"Invalid request: {first.get('msg')}", "invalid_request_error", param, "invalid_request"
     )
-    return JSONResponse(body, status_code=400)
+    return JsonResponse(body, status_code=400)
 
 
 _HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, HTTPException)
     type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
     code = "invalid_api_key" if exc.status_code == 401 else None
     body = envelope(str(exc.detail), type_, None, code)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _on_disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nobody reads it; uvicorn drops it
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JsonResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     status, type_, _ = INTERNAL
     body = envelope("The server had an error processing the request.", type_, None, "internal")
-    return JSONResponse(body, status_code=status)
+    return JsonResponse(body, status_code=status)
 
 
 def install_handlers(app: FastAPI) -> None:

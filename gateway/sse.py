@@ -8,11 +8,13 @@ is already 200) becomes one `data: {"error": {...}}` event and the stream ends W
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import aclosing
 
 import anyio
+import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -23,9 +25,9 @@ DONE = b"data: [DONE]\n\n"
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-def frame(data: str) -> bytes:
-    """One SSE event carrying `data` (a JSON text, so it holds no raw newline)."""
-    return b"data: " + data.encode("utf-8") + b"\n\n"
+def frame(data: bytes) -> bytes:
+    """One SSE event carrying `data` (UTF-8 JSON text, so it holds no raw newline)."""
+    return b"data: " + data + b"\n\n"
 
 
 async def read_head(
@@ -47,30 +49,77 @@ async def read_head(
 async def event_stream(
     head: list[chatrpc.StreamEvent],
     rest: AsyncGenerator[chatrpc.StreamEvent, None],
-    encode: Callable[[chatrpc.StreamEvent], str | None],
+    encode: Callable[[chatrpc.StreamEvent], bytes | None],
     *,
     done: bool = True,
 ) -> AsyncIterator[bytes]:
     """Frames `head` and then `rest` as JSON events; ends with [DONE] or one error event.
 
-    Closing this iterator (the client went away) closes `rest`, which cancels the call.
+    A reader task takes the core's messages as they arrive; each write sends everything that
+    arrived since the last one (consecutive text deltas as one event). A client that keeps up
+    gets each message as soon as it comes, with no timer; a slower client gets fewer, larger
+    writes instead of a backlog. Closing this iterator (the client went away) cancels the
+    reader and `rest`, which cancels the call.
     """
-    async with aclosing(rest):
-        for chunk in head:
-            data = encode(chunk)
-            if data is not None:
-                yield frame(data)
+    arrived: deque[chatrpc.StreamEvent] = deque()
+    wake = asyncio.Event()
+    failure: list[chatrpc.ChatServiceError] = []
+    ended = False
+
+    async def read() -> None:
+        nonlocal ended
         try:
-            async for chunk in rest:
-                data = encode(chunk)
-                if data is not None:
-                    yield frame(data)
+            async for event in rest:
+                arrived.append(event)
+                wake.set()
         except chatrpc.ChatServiceError as exc:
-            _, body, _ = service_error_to_http(exc)
-            yield frame(json.dumps(body, ensure_ascii=False))
-            return
-    if done:
-        yield DONE
+            failure.append(exc)
+        finally:
+            ended = True
+            wake.set()
+
+    reader = asyncio.create_task(read())
+    try:
+        batch = b"".join(frame(data) for e in head if (data := encode(e)) is not None)
+        if batch:
+            yield batch
+        while True:
+            await wake.wait()
+            wake.clear()
+            events = _take(arrived)  # then `ended`: it is set only after the last event
+            batch = b"".join(frame(data) for e in events if (data := encode(e)) is not None)
+            if ended and failure:
+                _, body, _ = service_error_to_http(failure[0])
+                yield batch + frame(orjson.dumps(body))
+                return
+            if ended:
+                yield batch + DONE if done else batch
+                return
+            if batch:
+                yield batch
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await rest.aclose()
+
+
+def _take(arrived: deque[chatrpc.StreamEvent]) -> list[chatrpc.StreamEvent]:
+    """Everything that arrived, in order, with text-only deltas in a row joined into one."""
+    events: list[chatrpc.StreamEvent] = []
+    text: list[str] = []
+    while arrived:
+        event = arrived.popleft()
+        if isinstance(event, chatrpc.MessageDelta) and not event.tool_calls:
+            text.append(event.content)
+            continue
+        if text:
+            events.append(chatrpc.MessageDelta("".join(text)))
+            text = []
+        events.append(event)
+    if text:
+        events.append(chatrpc.MessageDelta("".join(text)))
+    return events
 
 
 class EventStreamResponse(StreamingResponse):

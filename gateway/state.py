@@ -50,8 +50,9 @@ def core_client(request: Request) -> tuple[chatrpc.AsyncClient, CallOptions]:
     )
 
 
-def require_key(request: Request) -> None:
-    """Router dependency: with keys required, no Bearer key means 401 before any work.
+async def require_key(request: Request) -> None:
+    """Router dependency: with keys required, no Bearer key means 401 before any work (async:
+    FastAPI runs a sync dependency in a worker thread, on every request).
 
     Attached to every router but the service routes (/, /health, /ready), never by path
     prefix (vLLM CVE-2026-48746). The key itself is verified by the core on each call.

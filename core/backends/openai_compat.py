@@ -30,10 +30,12 @@ import email.utils
 import logging
 import math
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-import httpx
+import aiohttp
 import openai
 import orjson
 
@@ -60,8 +62,8 @@ DEFAULT_TIMEOUT = 60.0  # seconds to connect, and between two reads of the strea
 NO_KEY = "EMPTY"  # sent to keyless upstreams (vLLM's convention); the SDK insists on a key
 OPTIONS = frozenset(
     {
-        "base_url", "api_key", "upstream_model", "timeout", "max_retries", "http_client",
-        "default_headers", "supports_tools", "repetition_penalty", "extra",
+        "base_url", "api_key", "upstream_model", "timeout", "default_headers", "supports_tools",
+        "repetition_penalty", "extra",
     }
 )  # fmt: skip
 _REJECTED = {400: "invalid request", 404: "unknown model or route", 413: "request too large"}
@@ -69,21 +71,22 @@ _SAFE_CODES = frozenset({"context_length_exceeded", "model_not_found", "unsuppor
 _MAX_RETRY_AFTER = 3600.0
 _MAX_ERROR_BODY = 65_536  # bytes of an error response read to find its code
 _DONE = b"[DONE]"
-# Connections kept open per upstream: keep-alive saves a TCP (and TLS) handshake per turn.
-_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30)
+_MAX_CONNECTIONS = 256  # per upstream; kept alive between turns (no handshake per turn)
+_KEEPALIVE = 30.0
 
 
 class OpenAICompatBackend:
     """Streams replies from an OpenAI-compatible upstream.
 
     The official `openai.AsyncOpenAI` client holds the configuration (base URL, key and auth
-    headers, timeout, default headers); each turn is one streamed `POST /chat/completions`
-    sent on that client's httpx connection pool, whose SSE lines are decoded here (orjson, one
-    dict per event, no pydantic model per chunk). The backend owns `client` and closes it in
-    `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs such a
-    model with a text tool-call format); `repetition_penalty=True` says the upstream accepts
-    that field (vLLM, LightLLM); `extra` holds operator-configured body fields sent with every
-    request.
+    headers, timeout, default headers). Each turn is one streamed `POST /chat/completions` on
+    an aiohttp connection pool, whose response bytes are decoded here as they arrive: one
+    network read, however many SSE events it holds, becomes one BackendChunk (orjson, a dict
+    per event, no pydantic model per chunk). The backend owns `client` and closes it, and the
+    pool, in `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs
+    such a model with a text tool-call format); `repetition_penalty=True` says the upstream
+    accepts that field (vLLM, LightLLM); `extra` holds operator-configured body fields sent
+    with every request.
     """
 
     kind: ClassVar[str] = "openai_compat"
@@ -107,9 +110,10 @@ class OpenAICompatBackend:
         self._url = str(client.base_url.join("chat/completions"))
         headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
         self._headers = {**headers, **client.auth_headers}
-        self._timeout = httpx.Timeout(client.timeout)  # type: ignore[arg-type]
-        # The SDK's own connection pool: client_from_options gives it an httpx.AsyncClient.
-        self._http = cast(httpx.AsyncClient, client._client)
+        seconds = client.timeout if isinstance(client.timeout, int | float) else DEFAULT_TIMEOUT
+        self._timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+        self._proxy = _env_proxy(self._url)
+        self._session: aiohttp.ClientSession | None = None
         # The Protocol declares the capability per class; an upstream without native tool
         # calling is configured per instance, so the instance shadows the class default.
         vars(self)["supports_tools"] = supports_tools
@@ -150,25 +154,27 @@ class OpenAICompatBackend:
             repetition_penalty=self._repetition_penalty,
             extra=self._extra,
         )
-        request = self._http.build_request(
-            "POST", self._url, content=orjson.dumps(body), headers=self._headers,
-            timeout=self._timeout,
-        )  # fmt: skip
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TimeoutException:
+            response = await self._pool().post(
+                self._url, data=orjson.dumps(body), headers=self._headers, proxy=self._proxy
+            )
+        except TimeoutError:
             raise self._failure("timeout", "no answer in time") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise self._failure("unreachable", type(exc).__name__) from None
-        folder = ChunkFolder()
-        try:  # closes the HTTP response on every exit, cancellation included
-            if response.status_code >= 400:
+        folder, complete = ChunkFolder(), False
+        try:
+            if response.status >= 400:
                 raise await self._status_failure(response)
             async for chunks in self._events(response):
                 for chunk in folder.fold(chunks):
                     yield chunk
+            complete = True
         finally:
-            await response.aclose()
+            if complete:
+                response.release()  # read to its end: the connection goes back to the pool
+            else:
+                response.close()  # closing the connection aborts generation upstream
         if folder.finish is None:
             logger.warning("Upstream %s ended its stream without a finish reason", self._upstream)
             raise BackendUnavailableError(
@@ -178,24 +184,35 @@ class OpenAICompatBackend:
         yield BackendChunk(finish_reason=folder.finish, usage=usage)
 
     async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         await self._client.close()
 
-    async def _events(self, response: httpx.Response) -> AsyncGenerator[list[Any], None]:
+    def _pool(self) -> aiohttp.ClientSession:
+        """The connection pool, made on the event loop that first streams (aiohttp's rule)."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, keepalive_timeout=_KEEPALIVE)
+            # The proxy is looked up once (_env_proxy), not per request: aiohttp's trust_env
+            # reads the environment and ~/.netrc in a worker thread on every request.
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    async def _events(self, response: aiohttp.ClientResponse) -> AsyncGenerator[list[Any], None]:
         """The decoded chunks of each network read, until `[DONE]` and the end of the body.
 
         The body is read to its end after `[DONE]` (it ends right there) so the connection
         goes back to the pool instead of being closed.
         """
         splitter, done = SseSplitter(), False
-        reads = response.aiter_bytes()
+        reads = response.content.iter_any()
         while True:
             try:
                 data = await anext(reads)
             except StopAsyncIteration:
                 return
-            except httpx.TimeoutException:
+            except TimeoutError:
                 raise self._failure("timeout", "the stream stalled") from None
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 raise self._failure("dropped", type(exc).__name__) from None
             if done:
                 continue
@@ -219,16 +236,12 @@ class OpenAICompatBackend:
             if failure is not None:
                 raise failure
 
-    async def _status_failure(self, response: httpx.Response) -> ChatError:
+    async def _status_failure(self, response: aiohttp.ClientResponse) -> ChatError:
         """The domain error for an error status; the upstream's own text is only logged."""
-        raw = b""
         try:
-            async for piece in response.aiter_bytes():
-                raw += piece
-                if len(raw) > _MAX_ERROR_BODY:
-                    break
-        except httpx.HTTPError:
-            pass
+            raw = await response.content.read(_MAX_ERROR_BODY)
+        except (TimeoutError, aiohttp.ClientError):
+            raw = b""
         code: object = None
         try:
             error = orjson.loads(raw).get("error")
@@ -238,10 +251,10 @@ class OpenAICompatBackend:
         logger.warning(
             "Upstream %s failed: HTTP %d: %.500s",
             self._upstream,
-            response.status_code,
+            response.status,
             self._redact(raw.decode(errors="replace")),
         )
-        return status_error(response.status_code, response.headers, code, {"backend": self.kind})
+        return status_error(response.status, response.headers, code, {"backend": self.kind})
 
     def _failure(self, what: str, detail: str) -> ChatError:
         """The domain error for a transport or stream failure (logged, never forwarded)."""
@@ -306,6 +319,14 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return None if seconds is None else min(seconds, _MAX_RETRY_AFTER)
 
 
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTP(S)_PROXY, NO_PROXY), as httpx would."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
     """An AsyncOpenAI configured by the catalog options only (see OPTIONS)."""
     base_url = _text_option(options, "base_url")
@@ -316,19 +337,13 @@ def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
     if not isinstance(headers, Mapping) or not timeout:
         raise ConfigError("openai_compat needs a positive timeout and default_headers mapping")
     headers = {str(k): str(v) for k, v in headers.items()}
-    http_client = options.get("http_client")
-    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-        raise ConfigError("openai_compat client options are invalid: http_client")
     try:
         client = openai.AsyncOpenAI(
             api_key=_text_option(options, "api_key") or NO_KEY,
             base_url=base_url,
             timeout=timeout,
-            max_retries=int(_number_option(options, "max_retries", 0)),
+            max_retries=0,  # the SDK sends nothing here; retries belong to our caller
             default_headers=headers,
-            http_client=cast(
-                Any, http_client or httpx.AsyncClient(timeout=timeout, limits=_LIMITS)
-            ),
         )
     except (TypeError, openai.OpenAIError) as exc:
         raise ConfigError(f"openai_compat client options are invalid: {exc}") from None

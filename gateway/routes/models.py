@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
-from gateway.convert import model_to_openai
+from gateway.convert import list_to_openai, model_to_openai
 from gateway.errors import RequestError
+from gateway.responses import JsonResponse
 from gateway.state import core_client
 
 router = APIRouter()
 
 
 @router.get("/v1/models")
-async def list_models(request: Request) -> JSONResponse:
+async def list_models(request: Request) -> JsonResponse:
     """Lists the models the core serves, the default first."""
     client, call = core_client(request)
-    models = await client.list_models(**call)
-    return JSONResponse({"object": "list", "data": [model_to_openai(m) for m in models]})
+    return JsonResponse(list_to_openai(map(model_to_openai, await client.list_models(**call))))
 
 
 @router.get("/v1/models/{model:path}")
-async def retrieve_model(model: str, request: Request) -> JSONResponse:
+async def retrieve_model(model: str, request: Request) -> JsonResponse:
     """One model by id; 404 `model_not_found` if the core does not serve it."""
     client, call = core_client(request)
     for found in await client.list_models(**call):
         if found.id == model:
-            return JSONResponse(model_to_openai(found))
+            return JsonResponse(model_to_openai(found))
     raise RequestError(
         f"The model {model!r} does not exist.", param="model", status=404, code="model_not_found"
     )

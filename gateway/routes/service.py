@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 import chatrpc
 from gateway import __version__
 from gateway.errors import envelope
+from gateway.responses import JsonResponse
 from gateway.state import core_client
 
 router = APIRouter()
@@ -30,19 +30,19 @@ ENDPOINTS = [
 
 
 @router.get("/")
-async def service_info() -> JSONResponse:
+async def service_info() -> JsonResponse:
     """Name, version and endpoints of this gateway."""
-    return JSONResponse({"name": "chatrpc", "version": __version__, "endpoints": ENDPOINTS})
+    return JsonResponse({"name": "chatrpc", "version": __version__, "endpoints": ENDPOINTS})
 
 
 @router.get("/health")
-async def liveness() -> JSONResponse:
+async def liveness() -> JsonResponse:
     """The gateway process is up (it says nothing about the core; see /ready)."""
-    return JSONResponse({"status": "ok"})
+    return JsonResponse({"status": "ok"})
 
 
 @router.get("/ready")
-async def readiness(request: Request) -> JSONResponse:
+async def readiness(request: Request) -> JsonResponse:
     """200 when the core reports SERVING over grpc.health.v1; 503 while it is down or loading."""
     client, _ = core_client(request)  # health is unauthenticated (grpc.health.v1 has no key)
     try:
@@ -50,11 +50,11 @@ async def readiness(request: Request) -> JSONResponse:
     except chatrpc.ChatServiceError:
         status = "UNREACHABLE"
     if status == "SERVING":
-        return JSONResponse({"status": "ready", "core": status})
+        return JsonResponse({"status": "ready", "core": status})
     body = envelope(
         f"The core is not serving (health: {status}).",
         "service_unavailable_error",
         None,
         "core_not_ready",
     )
-    return JSONResponse(body, status_code=503, headers={"retry-after": "1"})
+    return JsonResponse(body, status_code=503, headers={"retry-after": "1"})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 import chatrpc
 from gateway.body import read_json_body
-from gateway.convert import parse_model
+from gateway.convert import list_to_openai, parse_model
 from gateway.openai_types import DocumentRequest, SpaceRequest
+from gateway.responses import JsonResponse
 from gateway.state import core_client
 
 router = APIRouter()
@@ -28,37 +28,36 @@ def space_json(space: chatrpc.Space) -> dict[str, Any]:
 
 
 @router.post("/v1/spaces")
-async def create_space(request: Request) -> JSONResponse:
+async def create_space(request: Request) -> JsonResponse:
     """Creates a knowledge space owned by the caller; 409 if the id exists."""
     body = parse_model(await read_json_body(request), SpaceRequest)
     client, call = core_client(request)
     space = await client.create_space(body.id, name=body.name, description=body.description, **call)
-    return JSONResponse(space_json(space), status_code=201)
+    return JsonResponse(space_json(space), status_code=201)
 
 
 @router.get("/v1/spaces")
-async def list_spaces(request: Request) -> JSONResponse:
+async def list_spaces(request: Request) -> JsonResponse:
     """The caller's knowledge spaces."""
     client, call = core_client(request)
-    spaces = await client.list_spaces(**call)
-    return JSONResponse({"object": "list", "data": [space_json(s) for s in spaces]})
+    return JsonResponse(list_to_openai(map(space_json, await client.list_spaces(**call))))
 
 
 @router.delete("/v1/spaces/{space_id}")
-async def delete_space(space_id: str, request: Request) -> JSONResponse:
+async def delete_space(space_id: str, request: Request) -> JsonResponse:
     """Deletes a space and its documents; 404 if the caller has none by that id."""
     client, call = core_client(request)
     await client.delete_space(space_id, **call)
-    return JSONResponse({"id": space_id, "object": "knowledge.space.deleted", "deleted": True})
+    return JsonResponse({"id": space_id, "object": "knowledge.space.deleted", "deleted": True})
 
 
 @router.post("/v1/spaces/{space_id}/documents")
-async def add_document(space_id: str, request: Request) -> JSONResponse:
+async def add_document(space_id: str, request: Request) -> JsonResponse:
     """Adds (or replaces, by `source`) a text or Markdown document; it is chunked and indexed."""
     body = parse_model(await read_json_body(request), DocumentRequest)
     client, call = core_client(request)
     document = await client.add_document(space_id, body.source, body.text, title=body.title, **call)
-    return JSONResponse(
+    return JsonResponse(
         {
             "id": document.document_id,
             "object": "knowledge.document",
