@@ -25,13 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
 import gc
 import hashlib
 import json
 import math
 import resource
-import socket
 import sys
 import time
 from collections import Counter
@@ -39,7 +37,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.reply import BENCH_MODEL, DEFAULT_TOKENS, expected_text, reply_tokens
+from bench.reply import (
+    BENCH_MODEL,
+    DEFAULT_TOKENS,
+    expected_text,
+    no_delay,
+    reply_tokens,
+    use_uvloop,
+)
 
 try:
     import orjson
@@ -168,10 +173,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        no_delay(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -613,15 +615,6 @@ def _outcome(level: Level, args: argparse.Namespace, elapsed: float, cpu: float)
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def use_uvloop() -> bool:
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
 
 
 def parser() -> argparse.ArgumentParser:

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -40,7 +39,9 @@ from bench.reply import (
     PACED_MODEL,
     SPLIT_MODEL,
     count_prompt_tokens,
+    no_delay,
     reply_tokens,
+    use_uvloop,
 )
 
 try:  # the bench's own dependencies (bench/requirements.txt); plain json works, slower
@@ -293,10 +294,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        no_delay(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -402,16 +400,6 @@ def _dechunk(buffer: bytes, pos: int) -> tuple[bytes, int] | None:
             return None
         parts.append(buffer[pos : pos + size])
         pos += size + 2
-
-
-def use_uvloop() -> bool:
-    """Installs uvloop's event loop policy when uvloop is importable."""
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
 
 
 async def serve(host: str, port: int, app: MockUpstream) -> asyncio.Server:

@@ -13,7 +13,9 @@ inference server (vLLM, LightLLM) emits one token for every running sequence per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import socket
 from typing import Any
 
 BENCH_MODEL = "bench-model"
@@ -96,3 +98,21 @@ class TickGrid:
         self._next = None
         if not future.done():
             future.set_result(tick)
+
+
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """TCP_NODELAY on a connection of a bench server or client: small writes leave at once."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def use_uvloop() -> bool:
+    """Installs uvloop's event loop policy when uvloop is importable (bench tools only)."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True

@@ -317,22 +317,9 @@ def embedded_catalog() -> str:
 
 
 def chatrpc_upstream(env: Environment, label: str, root: Path) -> Stack:
-    check_checkout(root)
-    core_port = free_port()
-    catalog = env.log_dir / f"{_file(label)}-models.toml"
-    catalog.parent.mkdir(parents=True, exist_ok=True)
-    catalog.write_text(upstream_catalog(env.mock_url), encoding="utf-8")
-    core = Service(
-        f"{label} core (openai_compat → mock)",
-        "back",
-        _py("core"),
-        core_port,
-        _core_env(env, label, root, core_port, catalog),
-        env.log_dir / f"{_file(label)}-core.log",
-        cpus=env.placement.servers,
-        cwd=root,
+    core, gateway = _catalog_stack(
+        env, label, root, upstream_catalog(env.mock_url), "openai_compat → mock"
     )
-    gateway = _gateway(env, label, root, core_port)
     return Stack(label, [core, gateway], ready_text=expected_text(env.tokens))
 
 
@@ -357,13 +344,21 @@ def chatrpc_synthetic(env: Environment, label: str, root: Path) -> Stack:
 
 
 def chatrpc_embedded(env: Environment, label: str, root: Path) -> Stack:
+    core, gateway = _catalog_stack(env, label, root, embedded_catalog(), "embedded model")
+    return Stack(label, [core, gateway], ready_model=EMBEDDED_MODEL)
+
+
+def _catalog_stack(
+    env: Environment, label: str, root: Path, catalog_text: str, what: str
+) -> tuple[Service, Service]:
+    """`python -m core` serving `catalog_text` (a models TOML) and a gateway in front of it."""
     check_checkout(root)
     core_port = free_port()
     catalog = env.log_dir / f"{_file(label)}-models.toml"
     catalog.parent.mkdir(parents=True, exist_ok=True)
-    catalog.write_text(embedded_catalog(), encoding="utf-8")
+    catalog.write_text(catalog_text, encoding="utf-8")
     core = Service(
-        f"{label} core (embedded model)",
+        f"{label} core ({what})",
         "back",
         _py("core"),
         core_port,
@@ -372,8 +367,7 @@ def chatrpc_embedded(env: Environment, label: str, root: Path) -> Stack:
         cpus=env.placement.servers,
         cwd=root,
     )
-    gateway = _gateway(env, label, root, core_port)
-    return Stack(label, [core, gateway], ready_model=EMBEDDED_MODEL)
+    return core, _gateway(env, label, root, core_port)
 
 
 def bare(env: Environment) -> Stack:

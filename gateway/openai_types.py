@@ -88,22 +88,28 @@ class StreamOptions(_Strict):
     include_obfuscation: StrictBool | None = None
 
 
-class ChatCompletionRequest(_Strict):
+class _Sampling(_Strict):
+    """The GenerationConfig fields both chat requests take, named as the contract names them
+    (the OpenAI request adds `seed`; each has its own other spelling of `max_tokens`)."""
+
+    temperature: Number | None = None
+    top_p: Number | None = None
+    max_tokens: StrictInt | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    presence_penalty: Number | None = None
+    frequency_penalty: Number | None = None
+    repetition_penalty: Number | None = None
+
+
+class ChatCompletionRequest(_Sampling):
     """POST /v1/chat/completions. Fields outside this model are refused with a 400 naming them."""
 
     model: StrictStr = ""
     messages: list[ChatMessage]
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    temperature: Number | None = None
-    top_p: Number | None = None
-    max_tokens: StrictInt | None = None
     max_completion_tokens: StrictInt | None = None
-    stop: StrictStr | list[StrictStr] | None = None
     seed: StrictInt | None = None
-    presence_penalty: Number | None = None
-    frequency_penalty: Number | None = None
-    repetition_penalty: Number | None = None
     n: StrictInt | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
@@ -121,7 +127,7 @@ class ChatCompletionRequest(_Strict):
     store: Literal[False] | None = None
 
 
-class DbgptChatRequest(_Strict):
+class DbgptChatRequest(_Sampling):
     """POST /api/v2/chat/completions, in DB-GPT's shape (`messages` may be one string).
 
     DB-GPT's own client sends every field of its request model, nulls and defaults included;
@@ -138,13 +144,6 @@ class DbgptChatRequest(_Strict):
     chat_param: StrictStr | None = None
     conv_uid: StrictStr | None = None
     max_new_tokens: StrictInt | None = None
-    max_tokens: StrictInt | None = None
-    temperature: Number | None = None
-    top_p: Number | None = None
-    stop: StrictStr | list[StrictStr] | None = None
-    presence_penalty: Number | None = None
-    frequency_penalty: Number | None = None
-    repetition_penalty: Number | None = None
     user: StrictStr | None = None
     span_id: StrictStr | None = None
     sys_code: StrictStr | None = None

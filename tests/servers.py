@@ -10,17 +10,42 @@ import asyncio
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.auth import KeyRing
-from core.catalog import ModelCatalog
+from core.backends import create_backend
+from core.backends.base import Backend
+from core.catalog import ModelCatalog, ModelSpec
 from core.knowledge import KnowledgeStore, open_knowledge
 from core.memory import MemoryStore, open_store
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
 
 T = TypeVar("T")
+
+
+def with_models(catalog: ModelCatalog, *models: tuple[ModelSpec, Backend]) -> ModelCatalog:
+    """`catalog` (its models and their backends) plus `models`, each a spec and its backend; a
+    spec replaces the model of its name."""
+    added = {spec.name for spec, _ in models}
+    kept = [spec for spec in catalog if spec.name not in added]
+    extended = ModelCatalog([*kept, *(spec for spec, _ in models)])
+    for spec in kept:
+        extended.attach(spec.name, catalog.backend(spec.name))
+    for spec, backend in models:
+        extended.attach(spec.name, backend)
+    return extended
+
+
+def upstream_model(
+    name: str, base_url: str, upstream_model: str, api_key: str, **options: object
+) -> tuple[ModelSpec, Backend]:
+    """A 32k-token catalog entry `name` on an OpenAI-compatible upstream and its openai_compat
+    backend, for `with_models` (CoreThread closes the backend); `options` are the backend's
+    others."""
+    spec = ModelSpec(name=name, backend="openai_compat", context_window=32768)
+    options |= {"base_url": base_url, "upstream_model": upstream_model, "api_key": api_key}
+    return spec, create_backend("openai_compat", options)
 
 
 class LoopThread:
@@ -46,12 +71,11 @@ class CoreThread:
     def __init__(
         self,
         catalog: ModelCatalog,
-        settings: Settings | None = None,
         *,
         database_url: str | None = None,
         keys: KeyRing | None = None,
     ) -> None:
-        self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
+        self.settings = Settings(host="127.0.0.1", port=0)
         self.keys = keys or KeyRing({}, required=False)
         self.catalog = catalog
         self._loop = LoopThread()
@@ -75,8 +99,16 @@ class CoreThread:
         """Runs `coro` on the server's loop (for state owned by that loop)."""
         return self._loop.run(coro)
 
+    async def _close_upstream_backends(self) -> None:
+        """Closes the openai_compat backends, whose HTTP clients belong to this loop (a test
+        makes them for its server; the shared catalog's other backends outlive it)."""
+        for spec in self.catalog:
+            if spec.backend == "openai_compat" and self.catalog.is_ready(spec.name):
+                await self.catalog.backend(spec.name).aclose()
+
     def stop(self) -> None:
         self._loop.run(self.core.server.stop(0))
+        self._loop.run(self._close_upstream_backends())
         if self.store is not None:
             self._loop.run(self.store.aclose())
         if self.knowledge is not None:
@@ -84,15 +116,15 @@ class CoreThread:
         self._loop.close()
 
 
-class GatewayThread:
-    """The gateway app under a real uvicorn on 127.0.0.1:0, on its own thread and loop."""
+class UvicornThread:
+    """An ASGI app under a real uvicorn on 127.0.0.1:0, on its own thread and loop; `url` is
+    its "http://127.0.0.1:<port>". `config` is uvicorn.Config's other arguments."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **config: Any) -> None:
         import uvicorn
 
         self.app = app
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **config))
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -106,3 +138,10 @@ class GatewayThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(10)
+
+
+class GatewayThread(UvicornThread):
+    """The gateway app under a real uvicorn (lifespan on), on its own thread and loop."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, log_level="warning", lifespan="on")

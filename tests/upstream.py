@@ -2,9 +2,9 @@
 hosted upstreams refuse.
 
 A raw ASGI app (so a test controls every byte, down to dropping the connection) under a real
-uvicorn on its own thread, like tests/servers.py's GatewayThread. It records every request it
-receives (method, path, headers, JSON body, and the status it answered) and, in the "endless"
-mode, when the client went away.
+uvicorn on its own thread (tests/servers.py's UvicornThread, as the gateway's). It records every
+request it receives (method, path, headers, JSON body, and the status it answered) and, in the
+"endless" mode, when the client went away.
 
 It is configured at construction with the API keys it accepts and the model names it serves,
 each with its limits (`ModelLimits`; `PUBLISHED` holds real models' published values, so
@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import uvicorn
+from tests.servers import UvicornThread
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -199,19 +199,8 @@ class FakeUpstream:
         self.requests: list[Recorded] = []
         self.disconnects: list[float] = []  # time.monotonic() when a streaming client left
         self.disconnected = threading.Event()
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=0, log_config=None, log_level="critical", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake upstream did not start")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/v1"
+        self._server = UvicornThread(self, log_config=None, log_level="critical", lifespan="off")
+        self.url = self._server.url + "/v1"
 
     def reset(self, scenario: Scenario | None = None) -> None:
         self.scenario = scenario or Scenario()
@@ -220,8 +209,7 @@ class FakeUpstream:
         self.disconnected.clear()
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._server.stop()
 
     @property
     def chat_requests(self) -> list[Recorded]:

@@ -9,30 +9,8 @@ from typing import Unpack
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc._base import (
-    DEFAULT_TARGET,
-    Calls,
-    Messages,
-    R,
-    TurnOptions,
-    UnaryCall,
-    call_metadata,
-    chat_request,
-    event_from_pb,
-    reply_from_pb,
-    request_to_pb,
-)
+from chatrpc import _base, _types as t
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import (
-    ChatRequest,
-    Document,
-    Model,
-    Reply,
-    Space,
-    StreamEvent,
-    Thread,
-    ThreadPage,
-)
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -50,7 +28,7 @@ class AsyncClient:
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str = _base.DEFAULT_TARGET,
         *,
         api_key: str | None = None,
         timeout: float | None = None,
@@ -66,41 +44,41 @@ class AsyncClient:
 
     async def chat(
         self,
-        messages: Messages | ChatRequest,
+        messages: _base.Messages | t.ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
-        **options: Unpack[TurnOptions],
-    ) -> Reply:
+        **options: Unpack[_base.TurnOptions],
+    ) -> t.Reply:
         """Runs one turn and returns the whole reply; see `Client.chat`."""
-        request = request_to_pb(chat_request(messages, options), pb.ChatRequest())
-        call = UnaryCall("Chat", request, reply_from_pb)
+        request = _base.request_to_pb(_base.chat_request(messages, options), pb.ChatRequest())
+        call = _base.UnaryCall("Chat", request, _base.reply_from_pb)
         return await self._unary(call, timeout, api_key, idempotency_key)
 
     async def chat_stream(
         self,
-        messages: Messages | ChatRequest,
+        messages: _base.Messages | t.ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
-        **options: Unpack[TurnOptions],
-    ) -> AsyncGenerator[StreamEvent, None]:
+        **options: Unpack[_base.TurnOptions],
+    ) -> AsyncGenerator[t.StreamEvent, None]:
         """Runs one turn and yields its events; see `Client.chat_stream`.
 
         Leaving the loop early, or cancelling the task that iterates, cancels the call and
         the server stops generating.
         """
-        request = request_to_pb(chat_request(messages, options), pb.StreamChatRequest())
+        request = _base.request_to_pb(_base.chat_request(messages, options), pb.StreamChatRequest())
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=call_metadata(api_key or self._api_key, idempotency_key),
+            metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
         )
         try:
             async for response in call:
-                yield event_from_pb(response)
+                yield _base.event_from_pb(response)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -108,15 +86,15 @@ class AsyncClient:
 
     async def list_models(
         self, *, timeout: float | None = None, api_key: str | None = None
-    ) -> list[Model]:
+    ) -> list[t.Model]:
         """See `Client.list_models`."""
-        return await self._unary(Calls.list_models(), timeout, api_key)
+        return await self._unary(_base.Calls.list_models(), timeout, api_key)
 
     async def get_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> Thread:
+    ) -> t.Thread:
         """See `Client.get_thread`."""
-        return await self._unary(Calls.get_thread(thread_id), timeout, api_key)
+        return await self._unary(_base.Calls.get_thread(thread_id), timeout, api_key)
 
     async def list_threads(
         self,
@@ -125,15 +103,15 @@ class AsyncClient:
         page_token: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> ThreadPage:
+    ) -> t.ThreadPage:
         """See `Client.list_threads`."""
-        return await self._unary(Calls.list_threads(page_size, page_token), timeout, api_key)
+        return await self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
 
     async def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
         """See `Client.delete_thread`."""
-        await self._unary(Calls.delete_thread(thread_id), timeout, api_key)
+        await self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
     async def create_space(
         self,
@@ -143,22 +121,22 @@ class AsyncClient:
         description: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> Space:
+    ) -> t.Space:
         """See `Client.create_space`."""
-        call = Calls.create_space(space_id, name, description)
+        call = _base.Calls.create_space(space_id, name, description)
         return await self._unary(call, timeout, api_key)
 
     async def list_spaces(
         self, *, timeout: float | None = None, api_key: str | None = None
-    ) -> list[Space]:
+    ) -> list[t.Space]:
         """See `Client.list_spaces`."""
-        return await self._unary(Calls.list_spaces(), timeout, api_key)
+        return await self._unary(_base.Calls.list_spaces(), timeout, api_key)
 
     async def delete_space(
         self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
         """See `Client.delete_space`."""
-        await self._unary(Calls.delete_space(space_id), timeout, api_key)
+        await self._unary(_base.Calls.delete_space(space_id), timeout, api_key)
 
     async def add_document(
         self,
@@ -169,9 +147,9 @@ class AsyncClient:
         title: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> Document:
+    ) -> t.Document:
         """See `Client.add_document`."""
-        call = Calls.add_document(space_id, source, text, title)
+        call = _base.Calls.add_document(space_id, source, text, title)
         return await self._unary(call, timeout, api_key)
 
     async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
@@ -191,16 +169,16 @@ class AsyncClient:
 
     async def _unary(
         self,
-        call: UnaryCall[R],
+        call: _base.UnaryCall[_base.R],
         timeout: float | None,
         api_key: str | None,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> _base.R:
         try:
             response = await getattr(self._stub, call.method)(
                 call.request,
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key, idempotency_key),
+                metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None

@@ -9,30 +9,8 @@ from typing import Unpack
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc._base import (
-    DEFAULT_TARGET,
-    Calls,
-    Messages,
-    R,
-    TurnOptions,
-    UnaryCall,
-    call_metadata,
-    chat_request,
-    event_from_pb,
-    reply_from_pb,
-    request_to_pb,
-)
+from chatrpc import _base, _types as t
 from chatrpc._errors import from_rpc_error
-from chatrpc._types import (
-    ChatRequest,
-    Document,
-    Model,
-    Reply,
-    Space,
-    StreamEvent,
-    Thread,
-    ThreadPage,
-)
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
@@ -58,7 +36,7 @@ class Client:
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str = _base.DEFAULT_TARGET,
         *,
         api_key: str | None = None,
         timeout: float | None = None,
@@ -74,13 +52,13 @@ class Client:
 
     def chat(
         self,
-        messages: Messages | ChatRequest,
+        messages: _base.Messages | t.ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
-        **options: Unpack[TurnOptions],
-    ) -> Reply:
+        **options: Unpack[_base.TurnOptions],
+    ) -> t.Reply:
         """Runs one turn and returns the whole reply.
 
         Args:
@@ -98,19 +76,19 @@ class Client:
         Raises:
             ChatServiceError: A subclass matching the failure (InvalidRequestError, …).
         """
-        request = request_to_pb(chat_request(messages, options), pb.ChatRequest())
-        call = UnaryCall("Chat", request, reply_from_pb)
+        request = _base.request_to_pb(_base.chat_request(messages, options), pb.ChatRequest())
+        call = _base.UnaryCall("Chat", request, _base.reply_from_pb)
         return self._unary(call, timeout, api_key, idempotency_key)
 
     def chat_stream(
         self,
-        messages: Messages | ChatRequest,
+        messages: _base.Messages | t.ChatRequest,
         *,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         api_key: str | None = None,
-        **options: Unpack[TurnOptions],
-    ) -> Generator[StreamEvent, None, None]:
+        **options: Unpack[_base.TurnOptions],
+    ) -> Generator[t.StreamEvent, None, None]:
         """Runs one turn and yields its events as they arrive; see `chat` for the arguments.
 
         Yields StreamStart, then MessageDeltas, then StreamFinish, then Usage. Closing the
@@ -120,15 +98,15 @@ class Client:
         Raises:
             ChatServiceError: When the call fails, before or during the stream.
         """
-        request = request_to_pb(chat_request(messages, options), pb.StreamChatRequest())
+        request = _base.request_to_pb(_base.chat_request(messages, options), pb.StreamChatRequest())
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=call_metadata(api_key or self._api_key, idempotency_key),
+            metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
         )
         try:
             for response in call:
-                yield event_from_pb(response)
+                yield _base.event_from_pb(response)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -136,19 +114,19 @@ class Client:
 
     def list_models(
         self, *, timeout: float | None = None, api_key: str | None = None
-    ) -> list[Model]:
+    ) -> list[t.Model]:
         """The models the server serves, the default first."""
-        return self._unary(Calls.list_models(), timeout, api_key)
+        return self._unary(_base.Calls.list_models(), timeout, api_key)
 
     def get_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> Thread:
+    ) -> t.Thread:
         """One of the caller's threads with its stored messages, oldest first.
 
         Raises:
             NotFoundError: No such thread belongs to the caller.
         """
-        return self._unary(Calls.get_thread(thread_id), timeout, api_key)
+        return self._unary(_base.Calls.get_thread(thread_id), timeout, api_key)
 
     def list_threads(
         self,
@@ -157,9 +135,9 @@ class Client:
         page_token: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> ThreadPage:
+    ) -> t.ThreadPage:
         """The caller's threads, most recently updated first, without their messages."""
-        return self._unary(Calls.list_threads(page_size, page_token), timeout, api_key)
+        return self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
 
     def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
@@ -169,7 +147,7 @@ class Client:
         Raises:
             NotFoundError: No such thread belongs to the caller.
         """
-        self._unary(Calls.delete_thread(thread_id), timeout, api_key)
+        self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
     def create_space(
         self,
@@ -179,21 +157,21 @@ class Client:
         description: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> Space:
+    ) -> t.Space:
         """Creates a knowledge space owned by the caller (ConflictError if the id exists)."""
-        return self._unary(Calls.create_space(space_id, name, description), timeout, api_key)
+        return self._unary(_base.Calls.create_space(space_id, name, description), timeout, api_key)
 
     def list_spaces(
         self, *, timeout: float | None = None, api_key: str | None = None
-    ) -> list[Space]:
+    ) -> list[t.Space]:
         """The caller's knowledge spaces, by id."""
-        return self._unary(Calls.list_spaces(), timeout, api_key)
+        return self._unary(_base.Calls.list_spaces(), timeout, api_key)
 
     def delete_space(
         self, space_id: str, *, timeout: float | None = None, api_key: str | None = None
     ) -> None:
         """Deletes one of the caller's knowledge spaces with its documents."""
-        self._unary(Calls.delete_space(space_id), timeout, api_key)
+        self._unary(_base.Calls.delete_space(space_id), timeout, api_key)
 
     def add_document(
         self,
@@ -204,9 +182,11 @@ class Client:
         title: str = "",
         timeout: float | None = None,
         api_key: str | None = None,
-    ) -> Document:
+    ) -> t.Document:
         """Adds (or replaces, by `source`) a text or Markdown document in a knowledge space."""
-        return self._unary(Calls.add_document(space_id, source, text, title), timeout, api_key)
+        return self._unary(
+            _base.Calls.add_document(space_id, source, text, title), timeout, api_key
+        )
 
     def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).
@@ -232,16 +212,16 @@ class Client:
 
     def _unary(
         self,
-        call: UnaryCall[R],
+        call: _base.UnaryCall[_base.R],
         timeout: float | None,
         api_key: str | None,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> _base.R:
         try:
             response = getattr(self._stub, call.method)(
                 call.request,
                 timeout=timeout or self._timeout,
-                metadata=call_metadata(api_key or self._api_key, idempotency_key),
+                metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None

@@ -27,26 +27,9 @@ import time
 from typing import Any, ClassVar
 
 from core.errors import ConflictError, NotFoundError
-from core.knowledge import migrations
-from core.knowledge.base import (
-    Document,
-    Hit,
-    Space,
-    check_document,
-    check_new_space,
-    check_search,
-    check_space_args,
-    require_owner,
-)
+from core.knowledge import base, migrations, rows as columns
 from core.knowledge.query import SearchTerms, parse_query, rank, regex_alternation
-from core.knowledge.rows import (
-    chunk_params,
-    document_to_params,
-    new_document,
-    row_to_document,
-    row_to_match,
-    row_to_space,
-)
+from core.knowledge.rows import KnowledgeTables
 from core.storage.postgres_pool import PostgresBackedStore
 
 logger = logging.getLogger(__name__)
@@ -117,7 +100,7 @@ async def _require_space(conn: Any, owner: str, space_id: str, *, lock: bool = F
 
 async def _search(
     conn: Any, owner: str, space_id: str, terms: SearchTerms, k: int
-) -> tuple[Hit, ...]:
+) -> tuple[base.Hit, ...]:
     await _require_space(conn, owner, space_id)
     primary: list[Any] = []
     if terms.words or terms.grams:
@@ -125,16 +108,16 @@ async def _search(
         grams = list(terms.grams)
         regex = regex_alternation(grams) if grams else None
         rows = await conn.fetch(_SEARCH_INDEX, owner, space_id, words, grams, regex, k)
-        primary = [row_to_match(row) for row in rows]
+        primary = [columns.row_to_match(row) for row in rows]
     fallback: list[Any] = []
     if len(primary) < k and terms.bigrams:
         bigrams = list(terms.bigrams)
         rows = await conn.fetch(_SEARCH_SUBSTRINGS, owner, space_id, bigrams, k + len(primary))
-        fallback = [row_to_match(row) for row in rows]
+        fallback = [columns.row_to_match(row) for row in rows]
     return rank(primary, fallback, k)
 
 
-class PostgresKnowledgeStore(PostgresBackedStore):
+class PostgresKnowledgeStore(KnowledgeTables, PostgresBackedStore):
     """KnowledgeStore on PostgreSQL; see the module docstring.
 
     Open with `await PostgresKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the
@@ -146,12 +129,10 @@ class PostgresKnowledgeStore(PostgresBackedStore):
 
     kind: ClassVar[str] = "postgres"
 
-    pool_name: ClassVar[str] = "knowledge store"
-    unavailable: ClassVar[str] = "knowledge store is unavailable"
     trigram_index: bool = False  # set by setup() at open
 
     async def setup(self, conn: Any) -> None:
-        await migrations.SCHEMA.apply_postgres(conn)
+        await super().setup(conn)
         self.trigram_index = await conn.fetchval(
             "SELECT to_regclass($1) IS NOT NULL", migrations.TRIGRAM_INDEX
         )
@@ -160,8 +141,8 @@ class PostgresKnowledgeStore(PostgresBackedStore):
 
     async def create_space(
         self, owner: str, space_id: str, name: str = "", description: str = ""
-    ) -> Space:
-        check_new_space(owner, space_id, name, description)
+    ) -> base.Space:
+        base.check_new_space(owner, space_id, name, description)
         now = time.time()
         with self._pool.errors():
             created = await self._pool.fetchval(
@@ -169,26 +150,26 @@ class PostgresKnowledgeStore(PostgresBackedStore):
             )
         if created is None:
             raise ConflictError("knowledge space already exists")
-        return Space(
+        return base.Space(
             space_id=space_id, name=name, description=description, created=now, document_count=0
         )
 
-    async def get_space(self, owner: str, space_id: str) -> Space:
-        check_space_args(owner, space_id)
+    async def get_space(self, owner: str, space_id: str) -> base.Space:
+        base.check_space_args(owner, space_id)
         with self._pool.errors():
             row = await self._pool.fetchrow(_SELECT_SPACE, owner, space_id)
         if row is None:
             raise NotFoundError("knowledge space not found")
-        return row_to_space(row)
+        return columns.row_to_space(row)
 
-    async def list_spaces(self, owner: str) -> tuple[Space, ...]:
-        require_owner(owner)
+    async def list_spaces(self, owner: str) -> tuple[base.Space, ...]:
+        base.require_owner(owner)
         with self._pool.errors():
             rows = await self._pool.fetch(_LIST_SPACES, owner)
-        return tuple(row_to_space(row) for row in rows)
+        return tuple(columns.row_to_space(row) for row in rows)
 
     async def delete_space(self, owner: str, space_id: str) -> None:
-        check_space_args(owner, space_id)
+        base.check_space_args(owner, space_id)
         # Documents and chunks go with the space: their foreign keys are ON DELETE CASCADE.
         with self._pool.errors():
             deleted = await self._pool.fetchval(_DELETE_SPACE, owner, space_id)
@@ -197,21 +178,23 @@ class PostgresKnowledgeStore(PostgresBackedStore):
 
     async def add_document(
         self, owner: str, space_id: str, source: str, text: str, title: str = ""
-    ) -> Document:
-        check_document(owner, space_id, source, text, title)
+    ) -> base.Document:
+        base.check_document(owner, space_id, source, text, title)
         # Chunking a long text is CPU work: keep it off the event loop (SQLite does it in its
         # worker thread).
-        new = await asyncio.to_thread(new_document, space_id, source, text, title)
+        new = await asyncio.to_thread(columns.new_document, space_id, source, text, title)
         with self._pool.errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 await _require_space(conn, owner, space_id, lock=True)
                 await conn.execute(_DELETE_SOURCE, owner, space_id, source)
-                await conn.execute(_INSERT_DOCUMENT, *document_to_params(owner, new.document))
-                await conn.executemany(_INSERT_CHUNK, chunk_params(owner, new))
+                await conn.execute(
+                    _INSERT_DOCUMENT, *columns.document_to_params(owner, new.document)
+                )
+                await conn.executemany(_INSERT_CHUNK, columns.chunk_params(owner, new))
         return new.document
 
-    async def list_documents(self, owner: str, space_id: str) -> tuple[Document, ...]:
-        check_space_args(owner, space_id)
+    async def list_documents(self, owner: str, space_id: str) -> tuple[base.Document, ...]:
+        base.check_space_args(owner, space_id)
         with self._pool.errors():
             async with (
                 self._pool.acquire() as conn,
@@ -219,10 +202,12 @@ class PostgresKnowledgeStore(PostgresBackedStore):
             ):
                 await _require_space(conn, owner, space_id)
                 rows = await conn.fetch(_LIST_DOCUMENTS, owner, space_id)
-        return tuple(row_to_document(row) for row in rows)
+        return tuple(columns.row_to_document(row) for row in rows)
 
-    async def search(self, owner: str, space_id: str, query: str, k: int = 4) -> tuple[Hit, ...]:
-        check_search(owner, space_id, k)
+    async def search(
+        self, owner: str, space_id: str, query: str, k: int = 4
+    ) -> tuple[base.Hit, ...]:
+        base.check_search(owner, space_id, k)
         terms = parse_query(query)
         with self._pool.errors():
             async with (

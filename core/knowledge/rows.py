@@ -1,4 +1,5 @@
-"""Domain values ↔ database rows, shared by both knowledge stores.
+"""What both knowledge stores share besides their SQL: domain values ↔ database rows, and the
+layer's storage (`KnowledgeTables`).
 
 Each decoder documents the column order it expects; both stores select exactly those columns.
 """
@@ -9,10 +10,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from core.knowledge import migrations
 from core.knowledge.base import Chunk, Document, Space
 from core.knowledge.chunking import chunk_text, title_of
+from core.storage.schema import Schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +98,12 @@ def row_to_match(row: Sequence[Any]) -> tuple[Chunk, float]:
         text=text,
     )
     return chunk, float(relevance)
+
+
+class KnowledgeTables:
+    """The knowledge layer's storage as both its stores declare it to their pool (core.storage):
+    the schema, and the names its logs and errors use."""
+
+    pool_name: ClassVar[str] = "knowledge store"
+    unavailable: ClassVar[str] = "knowledge store is unavailable"
+    schema: ClassVar[Schema] = migrations.SCHEMA

@@ -15,26 +15,9 @@ import time
 from typing import ClassVar
 
 from core.errors import ConfigError, ConflictError, NotFoundError
-from core.knowledge import migrations
-from core.knowledge.base import (
-    Document,
-    Hit,
-    Space,
-    check_document,
-    check_new_space,
-    check_search,
-    check_space_args,
-    require_owner,
-)
+from core.knowledge import base, rows as columns
 from core.knowledge.query import SearchTerms, fts5_match, parse_query, rank
-from core.knowledge.rows import (
-    chunk_params,
-    document_to_params,
-    new_document,
-    row_to_document,
-    row_to_match,
-    row_to_space,
-)
+from core.knowledge.rows import KnowledgeTables
 from core.storage.sqlite_pool import SqliteBackedStore, transaction
 
 MIN_SQLITE = (3, 34, 0)
@@ -104,26 +87,26 @@ def check_fts5_trigram(conn: sqlite3.Connection) -> None:
 
 def _create_space(
     conn: sqlite3.Connection, owner: str, space_id: str, name: str, description: str
-) -> Space:
+) -> base.Space:
     now = time.time()
     with transaction(conn):
         cursor = conn.execute(_INSERT_SPACE, (owner, space_id, name, description, now))
         if cursor.rowcount != 1:
             raise ConflictError("knowledge space already exists")
-    return Space(
+    return base.Space(
         space_id=space_id, name=name, description=description, created=now, document_count=0
     )
 
 
-def _get_space(conn: sqlite3.Connection, owner: str, space_id: str) -> Space:
+def _get_space(conn: sqlite3.Connection, owner: str, space_id: str) -> base.Space:
     row = conn.execute(_SELECT_SPACE, (owner, space_id)).fetchone()
     if row is None:
         raise NotFoundError("knowledge space not found")
-    return row_to_space(row)
+    return columns.row_to_space(row)
 
 
-def _list_spaces(conn: sqlite3.Connection, owner: str) -> tuple[Space, ...]:
-    return tuple(row_to_space(row) for row in conn.execute(_LIST_SPACES, (owner,)))
+def _list_spaces(conn: sqlite3.Connection, owner: str) -> tuple[base.Space, ...]:
+    return tuple(columns.row_to_space(row) for row in conn.execute(_LIST_SPACES, (owner,)))
 
 
 def _delete_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
@@ -140,26 +123,28 @@ def _require_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
 
 def _add_document(
     conn: sqlite3.Connection, owner: str, space_id: str, source: str, text: str, title: str
-) -> Document:
-    new = new_document(space_id, source, text, title)
+) -> base.Document:
+    new = columns.new_document(space_id, source, text, title)
     with transaction(conn):
         _require_space(conn, owner, space_id)
         conn.execute(_DELETE_SOURCE, (owner, space_id, source))
-        conn.execute(_INSERT_DOCUMENT, document_to_params(owner, new.document))
-        conn.executemany(_INSERT_CHUNK, chunk_params(owner, new))
+        conn.execute(_INSERT_DOCUMENT, columns.document_to_params(owner, new.document))
+        conn.executemany(_INSERT_CHUNK, columns.chunk_params(owner, new))
     return new.document
 
 
-def _list_documents(conn: sqlite3.Connection, owner: str, space_id: str) -> tuple[Document, ...]:
+def _list_documents(
+    conn: sqlite3.Connection, owner: str, space_id: str
+) -> tuple[base.Document, ...]:
     with transaction(conn, "DEFERRED"):
         _require_space(conn, owner, space_id)
         rows = conn.execute(_LIST_DOCUMENTS, (owner, space_id)).fetchall()
-    return tuple(row_to_document(row) for row in rows)
+    return tuple(columns.row_to_document(row) for row in rows)
 
 
 def _search(
     conn: sqlite3.Connection, owner: str, space_id: str, terms: SearchTerms, k: int
-) -> tuple[Hit, ...]:
+) -> tuple[base.Hit, ...]:
     primary, fallback = [], []
     with transaction(conn, "DEFERRED"):
         _require_space(conn, owner, space_id)
@@ -167,15 +152,17 @@ def _search(
         indexed = [*terms.words, *terms.grams]
         if indexed:
             params = (fts5_match(indexed), owner, space_id, k)
-            primary = [row_to_match(row) for row in conn.execute(_SEARCH_INDEX, params)]
+            primary = [columns.row_to_match(row) for row in conn.execute(_SEARCH_INDEX, params)]
         if len(primary) < k and terms.bigrams:
             strings = json.dumps(terms.bigrams, ensure_ascii=False)
             params2 = (strings, owner, space_id, k + len(primary))
-            fallback = [row_to_match(row) for row in conn.execute(_SEARCH_SUBSTRINGS, params2)]
+            fallback = [
+                columns.row_to_match(row) for row in conn.execute(_SEARCH_SUBSTRINGS, params2)
+            ]
     return rank(primary, fallback, k)
 
 
-class SqliteKnowledgeStore(SqliteBackedStore):
+class SqliteKnowledgeStore(KnowledgeTables, SqliteBackedStore):
     """KnowledgeStore on one SQLite file; see the module docstring.
 
     Open with `await SqliteKnowledgeStore.open(url)` (or core.knowledge.open_knowledge); the URL and
@@ -186,43 +173,43 @@ class SqliteKnowledgeStore(SqliteBackedStore):
 
     kind: ClassVar[str] = "sqlite"
 
-    pool_name: ClassVar[str] = "knowledge store"
-    unavailable: ClassVar[str] = "knowledge store is unavailable"
     thread_name_prefix: ClassVar[str] = "sqlite-knowledge"
 
-    @staticmethod
-    def setup(conn: sqlite3.Connection) -> None:
+    @classmethod
+    def setup(cls, conn: sqlite3.Connection) -> None:
         check_fts5_trigram(conn)
-        migrations.SCHEMA.apply_sqlite(conn)
+        super().setup(conn)
 
     async def create_space(
         self, owner: str, space_id: str, name: str = "", description: str = ""
-    ) -> Space:
-        check_new_space(owner, space_id, name, description)
+    ) -> base.Space:
+        base.check_new_space(owner, space_id, name, description)
         return await self._pool.run(_create_space, owner, space_id, name, description)
 
-    async def get_space(self, owner: str, space_id: str) -> Space:
-        check_space_args(owner, space_id)
+    async def get_space(self, owner: str, space_id: str) -> base.Space:
+        base.check_space_args(owner, space_id)
         return await self._pool.run(_get_space, owner, space_id)
 
-    async def list_spaces(self, owner: str) -> tuple[Space, ...]:
-        require_owner(owner)
+    async def list_spaces(self, owner: str) -> tuple[base.Space, ...]:
+        base.require_owner(owner)
         return await self._pool.run(_list_spaces, owner)
 
     async def delete_space(self, owner: str, space_id: str) -> None:
-        check_space_args(owner, space_id)
+        base.check_space_args(owner, space_id)
         await self._pool.run(_delete_space, owner, space_id)
 
     async def add_document(
         self, owner: str, space_id: str, source: str, text: str, title: str = ""
-    ) -> Document:
-        check_document(owner, space_id, source, text, title)
+    ) -> base.Document:
+        base.check_document(owner, space_id, source, text, title)
         return await self._pool.run(_add_document, owner, space_id, source, text, title)
 
-    async def list_documents(self, owner: str, space_id: str) -> tuple[Document, ...]:
-        check_space_args(owner, space_id)
+    async def list_documents(self, owner: str, space_id: str) -> tuple[base.Document, ...]:
+        base.check_space_args(owner, space_id)
         return await self._pool.run(_list_documents, owner, space_id)
 
-    async def search(self, owner: str, space_id: str, query: str, k: int = 4) -> tuple[Hit, ...]:
-        check_search(owner, space_id, k)
+    async def search(
+        self, owner: str, space_id: str, query: str, k: int = 4
+    ) -> tuple[base.Hit, ...]:
+        base.check_search(owner, space_id, k)
         return await self._pool.run(_search, owner, space_id, parse_query(query), k)

@@ -14,26 +14,8 @@ from typing import Any, ClassVar
 import asyncpg
 
 from core.errors import ThreadChangedError, ThreadNotFoundError
-from core.memory import migrations
-from core.memory.base import (
-    Thread,
-    ThreadPage,
-    TurnRecord,
-    check_commit,
-    check_page_size,
-    require_owner,
-    resolve_replay,
-)
-from core.memory.rows import (
-    decode_page_token,
-    encode_page_token,
-    message_to_params,
-    row_to_stored_message,
-    row_to_summary,
-    row_to_turn,
-    turn_to_params,
-    with_turn_callers,
-)
+from core.memory import base, rows as columns
+from core.memory.rows import ThreadTables
 from core.storage.postgres_pool import PostgresBackedStore
 from core.types import Message
 
@@ -89,7 +71,7 @@ _SELECT_TURN_CALLERS = (
 )
 
 
-async def _find_turn(conn: Any, owner: str, key: str) -> TurnRecord | None:
+async def _find_turn(conn: Any, owner: str, key: str) -> base.TurnRecord | None:
     row = await conn.fetchrow(_SELECT_TURN, owner, key)
     if row is None:
         return None
@@ -97,10 +79,10 @@ async def _find_turn(conn: Any, owner: str, key: str) -> TurnRecord | None:
     messages = await conn.fetch(
         _SELECT_TURN_MESSAGES, owner, row["thread_id"], first_seq, first_seq + count
     )
-    return row_to_turn(row, messages)
+    return columns.row_to_turn(row, messages)
 
 
-async def _write_turn(conn: Any, owner: str, base_seq: int, record: TurnRecord) -> None:
+async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRecord) -> None:
     """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
     now = time.time()
     head = base_seq + len(record.messages)
@@ -110,17 +92,11 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: TurnRecord) 
         won = await conn.fetchval(_ADVANCE_THREAD, now, head, owner, record.thread_id, base_seq)
     if won is None:
         raise ThreadChangedError("the thread gained another turn; reload it and retry")
-    await conn.execute(_INSERT_TURN, *turn_to_params(owner, base_seq, record))
-    await conn.executemany(
-        _INSERT_MESSAGE,
-        [
-            (owner, record.thread_id, seq, record.turn_id, *message_to_params(m), record.created)
-            for seq, m in enumerate(record.messages, start=base_seq)
-        ],
-    )
+    await conn.execute(_INSERT_TURN, *columns.turn_to_params(owner, base_seq, record))
+    await conn.executemany(_INSERT_MESSAGE, columns.turn_message_params(owner, base_seq, record))
 
 
-class PostgresStore(PostgresBackedStore):
+class PostgresStore(ThreadTables, PostgresBackedStore):
     """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
 
     Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options
@@ -130,26 +106,24 @@ class PostgresStore(PostgresBackedStore):
 
     kind: ClassVar[str] = "postgres"
 
-    pool_name: ClassVar[str] = "thread store"
-    unavailable: ClassVar[str] = "thread memory is unavailable"
-
-    async def setup(self, conn: Any) -> None:
-        await migrations.SCHEMA.apply_postgres(conn)
-
     async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
-        require_owner(owner)
+        base.require_owner(owner)
         with self._pool.errors():
             rows = await self._pool.fetch(_SELECT_MESSAGES, owner, thread_id)
-        return tuple(row_to_stored_message(r).message for r in rows), len(rows)
+        return tuple(columns.row_to_stored_message(r).message for r in rows), len(rows)
 
-    async def commit_turn(self, owner: str, base_seq: int, record: TurnRecord) -> TurnRecord:
-        check_commit(owner, base_seq, record)
+    async def commit_turn(
+        self, owner: str, base_seq: int, record: base.TurnRecord
+    ) -> base.TurnRecord:
+        base.check_commit(owner, base_seq, record)
         key = record.idempotency_key
         with self._pool.errors():
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
                     replay = (
-                        resolve_replay(await _find_turn(conn, owner, key), record) if key else None
+                        base.resolve_replay(await _find_turn(conn, owner, key), record)
+                        if key
+                        else None
                     )
                     if replay is not None:
                         return replay
@@ -157,7 +131,9 @@ class PostgresStore(PostgresBackedStore):
             except (ThreadChangedError, asyncpg.UniqueViolationError):
                 # A concurrent writer committed first. If it stored this key (a retry racing
                 # itself), the read above predates it: look again with a fresh snapshot.
-                replay = resolve_replay(await self.find_turn(owner, key), record) if key else None
+                replay = (
+                    base.resolve_replay(await self.find_turn(owner, key), record) if key else None
+                )
                 if replay is not None:
                     return replay
                 raise ThreadChangedError(
@@ -165,16 +141,16 @@ class PostgresStore(PostgresBackedStore):
                 ) from None
         return record
 
-    async def find_turn(self, owner: str, idempotency_key: str) -> TurnRecord | None:
-        require_owner(owner)
+    async def find_turn(self, owner: str, idempotency_key: str) -> base.TurnRecord | None:
+        base.require_owner(owner)
         if not idempotency_key:
             return None
         with self._pool.errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 return await _find_turn(conn, owner, idempotency_key)
 
-    async def get_thread(self, owner: str, thread_id: str) -> Thread:
-        require_owner(owner)
+    async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
+        base.require_owner(owner)
         with self._pool.errors():
             async with (
                 self._pool.acquire() as conn,
@@ -185,29 +161,33 @@ class PostgresStore(PostgresBackedStore):
                 turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
         if row is None:
             raise ThreadNotFoundError("thread not found")
-        summary = row_to_summary(row)
-        return Thread(
+        summary = columns.row_to_summary(row)
+        return base.Thread(
             thread_id=summary.thread_id,
             created=summary.created,
             updated=summary.updated,
-            messages=with_turn_callers([row_to_stored_message(r) for r in rows], turns),
+            messages=columns.with_turn_callers(
+                [columns.row_to_stored_message(r) for r in rows], turns
+            ),
         )
 
-    async def list_threads(self, owner: str, *, page_size: int, page_token: str = "") -> ThreadPage:
-        require_owner(owner)
-        check_page_size(page_size)
+    async def list_threads(
+        self, owner: str, *, page_size: int, page_token: str = ""
+    ) -> base.ThreadPage:
+        base.require_owner(owner)
+        base.check_page_size(page_size)
         with self._pool.errors():
             if page_token:
-                updated, thread_id = decode_page_token(page_token)
+                updated, thread_id = columns.decode_page_token(page_token)
                 rows = await self._pool.fetch(_LIST_AFTER, owner, updated, thread_id, page_size + 1)
             else:
                 rows = await self._pool.fetch(_LIST_FIRST, owner, page_size + 1)
-        threads = tuple(row_to_summary(r) for r in rows[:page_size])
-        token = encode_page_token(threads[-1]) if len(rows) > page_size else ""
-        return ThreadPage(threads=threads, next_page_token=token)
+        threads = tuple(columns.row_to_summary(r) for r in rows[:page_size])
+        token = columns.encode_page_token(threads[-1]) if len(rows) > page_size else ""
+        return base.ThreadPage(threads=threads, next_page_token=token)
 
     async def delete_thread(self, owner: str, thread_id: str) -> None:
-        require_owner(owner)
+        base.require_owner(owner)
         # Messages and turns go with the thread: their foreign keys are ON DELETE CASCADE.
         with self._pool.errors():
             deleted = await self._pool.fetchval(_DELETE_THREAD, owner, thread_id)

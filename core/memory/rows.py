@@ -1,4 +1,5 @@
-"""Domain values ↔ database columns, shared by both stores (tool calls as JSON, page tokens).
+"""What both stores share besides their SQL: domain values ↔ database columns (tool calls as
+JSON, page tokens) and the layer's storage (`ThreadTables`).
 
 Each decoder documents the column order it expects; both stores select exactly those columns.
 """
@@ -10,10 +11,12 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from core.errors import InvalidArgumentError
+from core.memory import migrations
 from core.memory.base import StoredMessage, ThreadSummary, TurnRecord
+from core.storage.schema import Schema
 from core.types import FinishReason, Message, Role, ToolCall, Usage
 
 MessageParams = tuple[str, str, str, str, str]
@@ -24,6 +27,15 @@ def message_to_params(message: Message) -> MessageParams:
     calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
     tool_calls = json.dumps(calls, ensure_ascii=False, separators=(",", ":"))
     return (message.role.value, message.content, message.name, tool_calls, message.tool_call_id)
+
+
+def turn_message_params(owner: str, base_seq: int, record: TurnRecord) -> list[tuple[Any, ...]]:
+    """(owner, thread_id, seq, turn_id, *message_to_params, created) of each of the turn's
+    messages, numbered from `base_seq`, for an INSERT."""
+    return [
+        (owner, record.thread_id, seq, record.turn_id, *message_to_params(m), record.created)
+        for seq, m in enumerate(record.messages, start=base_seq)
+    ]
 
 
 def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
@@ -131,3 +143,12 @@ def decode_page_token(token: str) -> tuple[float, str]:
     if not isinstance(updated, int | float) or not isinstance(thread_id, str):
         raise InvalidArgumentError("malformed page_token", field="page_token")
     return float(updated), thread_id
+
+
+class ThreadTables:
+    """The thread layer's storage as both its stores declare it to their pool (core.storage):
+    the schema, and the names its logs and errors use."""
+
+    pool_name: ClassVar[str] = "thread store"
+    unavailable: ClassVar[str] = "thread memory is unavailable"
+    schema: ClassVar[Schema] = migrations.SCHEMA

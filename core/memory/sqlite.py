@@ -14,26 +14,8 @@ import time
 from typing import ClassVar
 
 from core.errors import ThreadChangedError, ThreadNotFoundError
-from core.memory import migrations
-from core.memory.base import (
-    Thread,
-    ThreadPage,
-    TurnRecord,
-    check_commit,
-    check_page_size,
-    require_owner,
-    resolve_replay,
-)
-from core.memory.rows import (
-    decode_page_token,
-    encode_page_token,
-    message_to_params,
-    row_to_stored_message,
-    row_to_summary,
-    row_to_turn,
-    turn_to_params,
-    with_turn_callers,
-)
+from core.memory import base, rows as columns
+from core.memory.rows import ThreadTables
 from core.storage.sqlite_pool import SqliteBackedStore, transaction
 from core.types import Message
 
@@ -87,7 +69,7 @@ _SELECT_TURN_CALLERS = (
 )
 
 
-def _find_turn(conn: sqlite3.Connection, owner: str, key: str) -> TurnRecord | None:
+def _find_turn(conn: sqlite3.Connection, owner: str, key: str) -> base.TurnRecord | None:
     row = conn.execute(_SELECT_TURN, (owner, key)).fetchone()
     if row is None:
         return None
@@ -95,10 +77,12 @@ def _find_turn(conn: sqlite3.Connection, owner: str, key: str) -> TurnRecord | N
     messages = conn.execute(
         _SELECT_TURN_MESSAGES, (owner, thread_id, first_seq, first_seq + count)
     ).fetchall()
-    return row_to_turn(row, messages)
+    return columns.row_to_turn(row, messages)
 
 
-def _write_turn(conn: sqlite3.Connection, owner: str, base_seq: int, record: TurnRecord) -> None:
+def _write_turn(
+    conn: sqlite3.Connection, owner: str, base_seq: int, record: base.TurnRecord
+) -> None:
     """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
     now = time.time()
     head = base_seq + len(record.messages)
@@ -108,30 +92,24 @@ def _write_turn(conn: sqlite3.Connection, owner: str, base_seq: int, record: Tur
         cursor = conn.execute(_ADVANCE_THREAD, (now, head, owner, record.thread_id, base_seq))
     if cursor.rowcount != 1:
         raise ThreadChangedError("the thread gained another turn; reload it and retry")
-    conn.execute(_INSERT_TURN, turn_to_params(owner, base_seq, record))
-    conn.executemany(
-        _INSERT_MESSAGE,
-        [
-            (owner, record.thread_id, seq, record.turn_id, *message_to_params(m), record.created)
-            for seq, m in enumerate(record.messages, start=base_seq)
-        ],
-    )
+    conn.execute(_INSERT_TURN, columns.turn_to_params(owner, base_seq, record))
+    conn.executemany(_INSERT_MESSAGE, columns.turn_message_params(owner, base_seq, record))
 
 
 def _commit_turn(
-    conn: sqlite3.Connection, owner: str, base_seq: int, record: TurnRecord
-) -> TurnRecord:
+    conn: sqlite3.Connection, owner: str, base_seq: int, record: base.TurnRecord
+) -> base.TurnRecord:
     key = record.idempotency_key
     try:
         with transaction(conn):
-            replay = resolve_replay(_find_turn(conn, owner, key), record) if key else None
+            replay = base.resolve_replay(_find_turn(conn, owner, key), record) if key else None
             if replay is not None:
                 return replay
             _write_turn(conn, owner, base_seq, record)
     except sqlite3.IntegrityError:
         # Another writer won a race the checks above did not see (another process, or a
         # duplicate turn_id); re-read the key so a same-body retry still gets its turn back.
-        replay = resolve_replay(_find_turn(conn, owner, key), record) if key else None
+        replay = base.resolve_replay(_find_turn(conn, owner, key), record) if key else None
         if replay is not None:
             return replay
         raise ThreadChangedError("the thread gained another turn; reload it and retry") from None
@@ -142,36 +120,38 @@ def _load_history(
     conn: sqlite3.Connection, owner: str, thread_id: str
 ) -> tuple[tuple[Message, ...], int]:
     rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
-    return tuple(row_to_stored_message(r).message for r in rows), len(rows)
+    return tuple(columns.row_to_stored_message(r).message for r in rows), len(rows)
 
 
-def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> Thread:
+def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> base.Thread:
     with transaction(conn, "DEFERRED"):
         row = conn.execute(_SELECT_THREAD, (owner, thread_id)).fetchone()
         if row is None:
             raise ThreadNotFoundError("thread not found")
         rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
         turns = conn.execute(_SELECT_TURN_CALLERS, (owner, thread_id)).fetchall()
-    summary = row_to_summary(row)
-    return Thread(
+    summary = columns.row_to_summary(row)
+    return base.Thread(
         thread_id=summary.thread_id,
         created=summary.created,
         updated=summary.updated,
-        messages=with_turn_callers([row_to_stored_message(r) for r in rows], turns),
+        messages=columns.with_turn_callers([columns.row_to_stored_message(r) for r in rows], turns),
     )
 
 
-def _list_threads(conn: sqlite3.Connection, owner: str, page_size: int, token: str) -> ThreadPage:
+def _list_threads(
+    conn: sqlite3.Connection, owner: str, page_size: int, token: str
+) -> base.ThreadPage:
     if token:
-        updated, thread_id = decode_page_token(token)
+        updated, thread_id = columns.decode_page_token(token)
         params: tuple[object, ...] = (owner, updated, thread_id, page_size + 1)
         rows = conn.execute(_LIST_AFTER, params).fetchall()
     else:
         rows = conn.execute(_LIST_FIRST, (owner, page_size + 1)).fetchall()
-    threads = tuple(row_to_summary(r) for r in rows[:page_size])
+    threads = tuple(columns.row_to_summary(r) for r in rows[:page_size])
     more = len(rows) > page_size
-    return ThreadPage(
-        threads=threads, next_page_token=encode_page_token(threads[-1]) if more else ""
+    return base.ThreadPage(
+        threads=threads, next_page_token=columns.encode_page_token(threads[-1]) if more else ""
     )
 
 
@@ -182,7 +162,7 @@ def _delete_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> None
             raise ThreadNotFoundError("thread not found")
 
 
-class SqliteStore(SqliteBackedStore):
+class SqliteStore(ThreadTables, SqliteBackedStore):
     """MemoryStore on one SQLite file; see the module docstring for the concurrency model.
 
     Open with `await SqliteStore.open(url)` (or core.memory.open_store); the options
@@ -192,37 +172,35 @@ class SqliteStore(SqliteBackedStore):
 
     kind: ClassVar[str] = "sqlite"
 
-    pool_name: ClassVar[str] = "thread store"
-    unavailable: ClassVar[str] = "thread memory is unavailable"
     thread_name_prefix: ClassVar[str] = "sqlite-store"
 
-    @staticmethod
-    def setup(conn: sqlite3.Connection) -> None:
-        migrations.SCHEMA.apply_sqlite(conn)
-
     async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
-        require_owner(owner)
+        base.require_owner(owner)
         return await self._pool.run(_load_history, owner, thread_id)
 
-    async def commit_turn(self, owner: str, base_seq: int, record: TurnRecord) -> TurnRecord:
-        check_commit(owner, base_seq, record)
+    async def commit_turn(
+        self, owner: str, base_seq: int, record: base.TurnRecord
+    ) -> base.TurnRecord:
+        base.check_commit(owner, base_seq, record)
         return await self._pool.run(_commit_turn, owner, base_seq, record)
 
-    async def find_turn(self, owner: str, idempotency_key: str) -> TurnRecord | None:
-        require_owner(owner)
+    async def find_turn(self, owner: str, idempotency_key: str) -> base.TurnRecord | None:
+        base.require_owner(owner)
         if not idempotency_key:
             return None
         return await self._pool.run(_find_turn, owner, idempotency_key)
 
-    async def get_thread(self, owner: str, thread_id: str) -> Thread:
-        require_owner(owner)
+    async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
+        base.require_owner(owner)
         return await self._pool.run(_get_thread, owner, thread_id)
 
-    async def list_threads(self, owner: str, *, page_size: int, page_token: str = "") -> ThreadPage:
-        require_owner(owner)
-        check_page_size(page_size)
+    async def list_threads(
+        self, owner: str, *, page_size: int, page_token: str = ""
+    ) -> base.ThreadPage:
+        base.require_owner(owner)
+        base.check_page_size(page_size)
         return await self._pool.run(_list_threads, owner, page_size, page_token)
 
     async def delete_thread(self, owner: str, thread_id: str) -> None:
-        require_owner(owner)
+        base.require_owner(owner)
         await self._pool.run(_delete_thread, owner, thread_id)

@@ -4,6 +4,7 @@ limits are checked by core.pipeline.validation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -13,7 +14,7 @@ from chatrpc.v1 import chat_service_pb2 as pb
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
-from core.memory.base import Thread, ThreadPage
+from core.memory.base import StoredMessage, Thread, ThreadPage, ThreadSummary
 from core.types import (
     ChatEvent,
     ChatMode,
@@ -169,36 +170,34 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
     )
 
 
-def thread_to_pb(thread: Thread) -> pb.Thread:
+def summary_to_pb(summary: ThreadSummary, messages: Iterable[pb.ThreadMessage] = ()) -> pb.Thread:
     return pb.Thread(
-        thread_id=thread.thread_id,
-        create_time=_timestamp(int(thread.created)),
-        update_time=_timestamp(int(thread.updated)),
-        message_count=len(thread.messages),
-        messages=[
-            pb.ThreadMessage(
-                seq=m.seq,
-                message=message_to_pb(m.message),
-                turn_id=m.turn_id,
-                create_time=_timestamp(int(m.created)),
-                user=m.user,
-                metadata=dict(m.metadata),
-            )
-            for m in thread.messages
-        ],
+        thread_id=summary.thread_id,
+        create_time=_timestamp(int(summary.created)),
+        update_time=_timestamp(int(summary.updated)),
+        message_count=summary.message_count,
+        messages=messages,
+    )
+
+
+def thread_to_pb(thread: Thread) -> pb.Thread:
+    summary = ThreadSummary(thread.thread_id, thread.created, thread.updated, len(thread.messages))
+    return summary_to_pb(summary, [stored_message_to_pb(m) for m in thread.messages])
+
+
+def stored_message_to_pb(stored: StoredMessage) -> pb.ThreadMessage:
+    return pb.ThreadMessage(
+        seq=stored.seq,
+        message=message_to_pb(stored.message),
+        turn_id=stored.turn_id,
+        create_time=_timestamp(int(stored.created)),
+        user=stored.user,
+        metadata=dict(stored.metadata),
     )
 
 
 def page_to_pb(page: ThreadPage) -> pb.ListThreadsResponse:
-    threads = [
-        pb.Thread(
-            thread_id=t.thread_id,
-            create_time=_timestamp(int(t.created)),
-            update_time=_timestamp(int(t.updated)),
-            message_count=t.message_count,
-        )
-        for t in page.threads
-    ]
+    threads = [summary_to_pb(summary) for summary in page.threads]
     return pb.ListThreadsResponse(threads=threads, next_page_token=page.next_page_token)
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 import asyncpg
 
 from core.errors import ConfigError, StorageError
+from core.storage.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -105,22 +106,23 @@ class PostgresPool:
 class PostgresBackedStore:
     """Base of the stores kept on a PostgresPool: their `open` and `aclose`.
 
-    A subclass sets `pool_name` ("thread store", for the log) and `unavailable` (the
-    StorageError message) and defines `setup`, run once at open in one transaction (the
-    migrations). `open` options: `min_size` (default 1) and `max_size` (default 10) of the
-    pool, `connect_timeout` (seconds, default 10) and `command_timeout` (seconds per
-    statement, default 30; a timeout is a StorageError).
+    A subclass sets `pool_name` ("thread store", for the log), `unavailable` (the
+    StorageError message) and `schema`, its layer's migrations, which `setup` applies once at
+    open in one transaction (a subclass may extend it). `open` options: `min_size` (default 1)
+    and `max_size` (default 10) of the pool, `connect_timeout` (seconds, default 10) and
+    `command_timeout` (seconds per statement, default 30; a timeout is a StorageError).
     """
 
     pool_name: ClassVar[str]
     unavailable: ClassVar[str]
+    schema: ClassVar[Schema]
 
     def __init__(self, pool: PostgresPool) -> None:
         self._pool = pool
 
     async def setup(self, conn: Any) -> None:
         """Bring the database's schema up to date on `conn`, inside the open's transaction."""
-        raise NotImplementedError
+        await self.schema.apply_postgres(conn)
 
     @classmethod
     async def open(

@@ -20,9 +20,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar, Concatenate, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec, Self, TypeVar
 
 from core.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:  # schema.py imports `transaction` from here
+    from core.storage.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -203,23 +206,24 @@ class SqliteBackedStore:
     """Base of the stores kept on a SqlitePool: their `open` and `aclose`.
 
     A subclass sets `pool_name` ("thread store": logs and the closed-store error),
-    `unavailable` (the StorageError message) and `thread_name_prefix`, and defines `setup`,
-    run once on a connection at open (the migrations). `open` options: `busy_timeout_ms`
-    (default 5000) bounds the wait for another writer's lock, and `pool_size` (default 4) is
-    the number of worker threads and connections.
+    `unavailable` (the StorageError message), `thread_name_prefix` and `schema`, its layer's
+    migrations, which `setup` applies once on a connection at open (a subclass may extend it).
+    `open` options: `busy_timeout_ms` (default 5000) bounds the wait for another writer's
+    lock, and `pool_size` (default 4) is the number of worker threads and connections.
     """
 
     pool_name: ClassVar[str]
     unavailable: ClassVar[str]
     thread_name_prefix: ClassVar[str]
+    schema: ClassVar[Schema]
 
     def __init__(self, pool: SqlitePool) -> None:
         self._pool = pool
 
-    @staticmethod
-    def setup(conn: sqlite3.Connection) -> None:
+    @classmethod
+    def setup(cls, conn: sqlite3.Connection) -> None:
         """Bring the database's schema up to date; run once, in a worker thread, at open."""
-        raise NotImplementedError
+        cls.schema.apply_sqlite(conn)
 
     @classmethod
     async def open(cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 4) -> Self:

@@ -15,16 +15,16 @@ import re
 from collections.abc import Callable
 from typing import ClassVar
 
-from core.tools.base import ParseEvent, new_tool_call_id
+from core.tools.base import new_tool_call_id
 from core.tools.calls import canonical_arguments
-from core.tools.events import EventBuilder
-from core.tools.json_span import JSON_WHITESPACE, JsonSpan, decode_json, skip_whitespace
+from core.tools.json_span import JSON_WHITESPACE, JsonSpan, skip_whitespace
+from core.tools.leading import LeadingCallsParser
 from core.types import ToolSpec
 
 _WHITESPACE = re.compile(r"[ \t\r\n]")
 
 
-class Glm4ToolCallParser:
+class Glm4ToolCallParser(LeadingCallsParser):
     """Parses GLM-4 (glm-4-9b-chat) ``name\\n{json}`` tool calls at the start of the output.
 
     While the output may still be a call (a prefix of a tool name, the name and the whitespace
@@ -42,33 +42,13 @@ class Glm4ToolCallParser:
         self._prefixes = frozenset(
             name[:k] for name in self._names for k in range(1, len(name) + 1)
         )
-        self._events = EventBuilder(new_call_id)
-        self._calls = 0
-        self._lead: list[str] = []  # raw text of the next call before its "{"
+        super().__init__(tools, new_call_id)
+
+    def _reset_call(self) -> None:
+        super()._reset_call()
         self._name = ""
         self._name_done = False
         self._newline = False  # the whitespace after the name holds a newline
-        self._span: JsonSpan | None = None
-        self._text_only = False
-
-    def feed(self, text: str) -> list[ParseEvent]:
-        pos = 0
-        while pos < len(text):
-            if self._text_only:
-                self._events.text(text[pos:])
-                break
-            if self._span is None:
-                pos = self._scan_lead(text, pos)
-            else:
-                pos = self._scan_call(self._span, text, pos)
-        return self._events.take()
-
-    def finish(self) -> list[ParseEvent]:
-        self._events.text("".join(self._lead))
-        if self._span is not None:
-            self._events.text(self._span.text)
-        self._reset_call()
-        return self._events.take()
 
     def _scan_lead(self, text: str, pos: int) -> int:
         """Read what may come before a call's ``{``: whitespace, the name, its line break."""
@@ -81,7 +61,7 @@ class Glm4ToolCallParser:
             end = skip_whitespace(text, pos)
             if self._name_done:
                 self._newline = self._newline or "\n" in text[pos:end]
-            if self._lead or self._calls:
+            if self._lead or self._events.calls:
                 self._lead.append(text[pos:end])
             else:
                 self._events.text(text[pos:end])  # leading whitespace cannot start a call
@@ -100,30 +80,6 @@ class Glm4ToolCallParser:
         self._name += text[pos:end]
         return end if self._name in self._prefixes else self._give_up(end)
 
-    def _scan_call(self, span: JsonSpan, text: str, pos: int) -> int:
-        end = span.feed(text, pos)
-        if end == -1:
-            return len(text)
-        self._span = None
-        arguments = canonical_arguments(decode_json(span.text))
-        if arguments is None:
-            self._lead.append(span.text)
-            return self._give_up(end)
-        self._events.call(self._name, arguments)
-        self._calls += 1
-        self._reset_call()
-        return end
-
-    def _give_up(self, pos: int) -> int:
-        """What has been read is no call: emit it, and everything from ``pos`` on, as text."""
-        self._events.text("".join(self._lead))
-        self._reset_call()
-        self._text_only = True
-        return pos
-
-    def _reset_call(self) -> None:
-        self._lead = []
-        self._name = ""
-        self._name_done = False
-        self._newline = False
-        self._span = None
+    def _call(self, value: object) -> tuple[str, str] | None:
+        arguments = canonical_arguments(value)
+        return None if arguments is None else (self._name, arguments)

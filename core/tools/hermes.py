@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
-from core.tools.base import ParseEvent, new_tool_call_id
+from core.tools.base import ParseEvent
 from core.tools.calls import call_from_json
-from core.tools.events import EventBuilder
+from core.tools.events import EventParser
 from core.tools.json_span import decode_json
 from core.tools.marker import MarkerSplitter
-from core.types import ToolSpec
 
 START = "<tool_call>"
 END = "</tool_call>"
 _ARGUMENT_KEYS = ("arguments",)
 
 
-class HermesToolCallParser:
+class HermesToolCallParser(EventParser):
     """Parses ``<tool_call>`` blocks (NousResearch Hermes 2 Pro and the models trained on it).
 
     Everything outside the tags is text, including whitespace between blocks. A block's body
@@ -32,32 +30,23 @@ class HermesToolCallParser:
         '<tool_call>\n{"name": "<function name>", "arguments": {<arguments>}}\n</tool_call>'
     )
 
-    def __init__(
-        self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id
-    ) -> None:
-        del tools
-        self._events = EventBuilder(new_call_id)
-        self._start = MarkerSplitter(START)
-        self._end: MarkerSplitter | None = None  # set while inside a block
-        self._body: list[str] = []
-
-    def feed(self, text: str) -> list[ParseEvent]:
-        pos = 0
-        while pos < len(text):
-            if self._end is None:
-                pos = self._scan_text(text, pos)
-            else:
-                pos = self._scan_block(self._end, text, pos)
-        return self._events.take()
-
     def finish(self) -> list[ParseEvent]:
         if self._end is None:
             self._events.text(self._start.flush())
         else:
             self._events.text(START + "".join(self._body) + self._end.flush())
-            self._end = None
-            self._body = []
+        self._reset_call()
         return self._events.take()
+
+    def _reset_call(self) -> None:
+        self._start = MarkerSplitter(START)  # idle between blocks: it has just matched
+        self._end: MarkerSplitter | None = None  # set while inside a block
+        self._body: list[str] = []
+
+    def _scan(self, text: str, pos: int) -> int:
+        if self._end is None:
+            return self._scan_text(text, pos)
+        return self._scan_block(self._end, text, pos)
 
     def _scan_text(self, text: str, pos: int) -> int:
         before, after = self._start.feed(text, pos)
@@ -73,8 +62,7 @@ class HermesToolCallParser:
         if after == -1:
             return len(text)
         body = "".join(self._body)
-        self._end = None
-        self._body = []
+        self._reset_call()
         call = call_from_json(decode_json(body), _ARGUMENT_KEYS)
         if call is None:
             self._events.text(START + body + END)

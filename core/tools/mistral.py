@@ -14,15 +14,13 @@ for the next ``[TOOL_CALLS]`` resumes at that character.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import ClassVar
 
-from core.tools.base import ParseEvent, new_tool_call_id
+from core.tools.base import ParseEvent
 from core.tools.calls import call_from_json, canonical_arguments
-from core.tools.events import EventBuilder
+from core.tools.events import EventParser
 from core.tools.json_span import JSON_WHITESPACE, JsonSpan, decode_json, skip_whitespace
 from core.tools.marker import MarkerSplitter, extend_match
-from core.types import ToolSpec
 
 TOOL_CALLS = "[TOOL_CALLS]"
 ARGS = "[ARGS]"
@@ -31,7 +29,7 @@ _MAX_NAME_LENGTH = 64  # OpenAI's limit for function names
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-class MistralToolCallParser:
+class MistralToolCallParser(EventParser):
     """Parses ``[TOOL_CALLS]`` tool calls of Mistral models (both the JSON-array and [ARGS] forms).
 
     Text is emitted at once except a possible partial ``[TOOL_CALLS]`` at its end; a candidate
@@ -43,35 +41,27 @@ class MistralToolCallParser:
         '[TOOL_CALLS][{"name": "<function name>", "arguments": {<arguments>}}]'
     )
 
-    def __init__(
-        self, tools: tuple[ToolSpec, ...], new_call_id: Callable[[], str] = new_tool_call_id
-    ) -> None:
-        del tools
-        self._events = EventBuilder(new_call_id)
-        self._marker = MarkerSplitter(TOOL_CALLS)
-        self._in_call = False
-        self._lead: list[str] = []  # raw text of the candidate before its JSON
-        self._name = ""
-        self._args = 0  # characters of ARGS matched after the name
-        self._span: JsonSpan | None = None
-
-    def feed(self, text: str) -> list[ParseEvent]:
-        pos = 0
-        while pos < len(text):
-            if self._span is not None:
-                pos = self._scan_json(self._span, text, pos)
-            elif self._in_call:
-                pos = self._scan_lead(text, pos)
-            else:
-                pos = self._scan_text(text, pos)
-        return self._events.take()
-
     def finish(self) -> list[ParseEvent]:
         self._events.text(self._marker.flush() + "".join(self._lead))
         if self._span is not None:
             self._events.text(self._span.text)
         self._reset_call()
         return self._events.take()
+
+    def _reset_call(self) -> None:
+        self._marker = MarkerSplitter(TOOL_CALLS)  # idle between candidates: it has matched
+        self._in_call = False
+        self._lead: list[str] = []  # raw text of the candidate before its JSON
+        self._name = ""
+        self._args = 0  # characters of ARGS matched after the name
+        self._span: JsonSpan | None = None
+
+    def _scan(self, text: str, pos: int) -> int:
+        if self._span is not None:
+            return self._scan_json(self._span, text, pos)
+        if self._in_call:
+            return self._scan_lead(text, pos)
+        return self._scan_text(text, pos)
 
     def _scan_text(self, text: str, pos: int) -> int:
         before, after = self._marker.feed(text, pos)
@@ -144,10 +134,3 @@ class MistralToolCallParser:
         self._events.text("".join(self._lead))
         self._reset_call()
         return pos
-
-    def _reset_call(self) -> None:
-        self._in_call = False
-        self._lead = []
-        self._name = ""
-        self._args = 0
-        self._span = None

@@ -12,23 +12,21 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from core.auth import KeyRing, digest
 from core.catalog import ModelCatalog, ModelSpec
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.servers import CoreThread, GatewayThread
+from tests.servers import CoreThread, GatewayThread, with_models
 
 OPENAPI = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"  # see SOURCE.md there
+DBGPT_MODELS = ("chatgpt_proxyllm", "proxyllm")  # the model names DB-GPT's seed examples use
 
 
 @pytest.fixture
 def catalog(catalog: ModelCatalog, scripted) -> ModelCatalog:
     """The shared catalog plus "qwen-flash" (the seed's model name) on the scripted backend."""
-    specs = [*catalog, ModelSpec(name="qwen-flash", backend="scripted", context_window=4096)]
-    extended = ModelCatalog(specs)
-    for spec in catalog:
-        extended.attach(spec.name, catalog.backend(spec.name))
-    extended.attach("qwen-flash", scripted)
-    return extended
+    spec = ModelSpec(name="qwen-flash", backend="scripted", context_window=4096)
+    return with_models(catalog, (spec, scripted))
 
 
 @pytest.fixture
@@ -36,6 +34,19 @@ def gateway(core_server: CoreThread) -> Iterator[GatewayThread]:
     server = GatewayThread(create_app(Settings(core_target=core_server.target, auth="disabled")))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def dbgpt(catalog: ModelCatalog, scripted, sqlite_url: str) -> Iterator[GatewayThread]:
+    """Core and gateway that accept DB-GPT's seed key, "dbgpt", and serve the seed's model
+    names on the scripted backend."""
+    seed_models = ((ModelSpec(name, "scripted", 4096), scripted) for name in DBGPT_MODELS)
+    keys = KeyRing({"dbgpt-user": digest("dbgpt")})
+    core = CoreThread(with_models(catalog, *seed_models), database_url=sqlite_url, keys=keys)
+    gateway = GatewayThread(create_app(Settings(core_target=core.target)))
+    yield gateway
+    gateway.stop()
+    core.stop()
 
 
 @pytest.fixture

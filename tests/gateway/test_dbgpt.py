@@ -5,45 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-
-from core.auth import KeyRing, digest
-from core.catalog import ModelCatalog, ModelSpec
-from gateway.app import create_app
-from gateway.settings import Settings
-from tests.servers import CoreThread, GatewayThread
 
 ROOT = Path(__file__).resolve().parents[2]
 DBGPT_PYTHON = ROOT / ".venv-dbgpt" / "bin" / "python"
 SCRIPT = Path(__file__).with_name("dbgpt_client_calls.py")
-
-
-@pytest.fixture
-def catalog(catalog: ModelCatalog, scripted) -> ModelCatalog:
-    """The shared catalog plus the seed's model names, on the scripted backend."""
-    names = ("chatgpt_proxyllm", "proxyllm")
-    extended = ModelCatalog([*catalog, *(ModelSpec(n, "scripted", 4096) for n in names)])
-    for spec in catalog:
-        extended.attach(spec.name, catalog.backend(spec.name))
-    for name in names:
-        extended.attach(name, scripted)
-    return extended
-
-
-@pytest.fixture
-def dbgpt(catalog, sqlite_url) -> Iterator[GatewayThread]:
-    """Core and gateway that accept the seed's key, "dbgpt"."""
-    core = CoreThread(
-        catalog, database_url=sqlite_url, keys=KeyRing({"dbgpt-user": digest("dbgpt")})
-    )
-    gateway = GatewayThread(create_app(Settings(core_target=core.target)))
-    yield gateway
-    gateway.stop()
-    core.stop()
 
 
 def test_the_seed_curl_call_works_verbatim(dbgpt, scripted):

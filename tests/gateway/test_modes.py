@@ -28,6 +28,17 @@ Visitors can park behind the building. Parking is free after 5 pm.
 """
 
 
+def dbgpt_chat(gateway, messages: str, chat_mode: str, chat_param: str) -> dict:
+    """One non-streamed DB-GPT chat with the scripted model in `chat_mode`; the reply's JSON."""
+    body = {
+        "messages": messages,
+        "model": "scripted",
+        "chat_mode": chat_mode,
+        "chat_param": chat_param,
+    }
+    return httpx.post(gateway.url + "/api/v2/chat/completions", json=body).json()
+
+
 @pytest.fixture
 def teahouse(core_server):
     """A knowledge space the tests fill through the SDK (the same RPCs the routes use)."""
@@ -42,13 +53,7 @@ def teahouse(core_server):
 
 def test_chat_app_answers_as_xiaozhan(gateway, scripted):
     scripted.enqueue(["我是小盏，半盏青年茶馆的智能助手。"])
-    body = {
-        "messages": "你是谁？",
-        "model": "scripted",
-        "chat_mode": "chat_app",
-        "chat_param": "xiaozhan",
-    }
-    reply = httpx.post(gateway.url + "/api/v2/chat/completions", json=body).json()
+    reply = dbgpt_chat(gateway, "你是谁？", "chat_app", "xiaozhan")
     assert "小盏" in reply["choices"][0]["message"]["content"]
     system = scripted.calls[0].prompt.messages[0]
     assert (
@@ -79,13 +84,7 @@ def test_chat_knowledge_retrieves_the_right_chunk_and_reports_sources(
     gateway, scripted, teahouse, space, question, expected_source, expected_text
 ):
     scripted.enqueue(["answer [1]"])
-    body = {
-        "messages": question,
-        "model": "scripted",
-        "chat_mode": "chat_knowledge",
-        "chat_param": space,
-    }
-    reply = httpx.post(gateway.url + "/api/v2/chat/completions", json=body).json()
+    reply = dbgpt_chat(gateway, question, "chat_knowledge", space)
     sources = reply["sources"]
     assert sources[0]["source"] == expected_source and expected_text in sources[0]["text"]
     assert sources[0]["index"] == 1
@@ -113,13 +112,7 @@ def test_chat_flow_runs_its_steps_in_order(gateway, scripted, teahouse):
     """tea-faq: rewrite (the model's query) → retrieve (with that query) → persona 小盏."""
     scripted.enqueue(["营业时间 开门"])  # the rewrite step's answer: the search query
     scripted.enqueue(["我们上午十点开门。"])
-    body = {
-        "messages": "你们啥时候能来喝茶",
-        "model": "scripted",
-        "chat_mode": "chat_flow",
-        "chat_param": "tea-faq",
-    }
-    reply = httpx.post(gateway.url + "/api/v2/chat/completions", json=body).json()
+    reply = dbgpt_chat(gateway, "你们啥时候能来喝茶", "chat_flow", "tea-faq")
     rewrite, answer = scripted.calls
     assert "standalone search query" in rewrite.prompt.messages[0].content
     assert rewrite.params.max_tokens == 64 and rewrite.params.temperature == 0.0

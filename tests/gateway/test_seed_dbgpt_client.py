@@ -12,47 +12,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from core.auth import KeyRing, digest
-from core.catalog import ModelCatalog, ModelSpec
 from core.types import Role
-from gateway.app import create_app
-from gateway.settings import Settings
-from tests.servers import CoreThread, GatewayThread
+from tests.servers import GatewayThread
 
 ROOT = Path(__file__).resolve().parents[2]
 DBGPT05_PYTHON = ROOT / ".venv-dbgpt05" / "bin" / "python"
 SCRIPT = Path(__file__).with_name("dbgpt05_seed_calls.py")
 AUTH = {"Authorization": "Bearer dbgpt"}
-
-
-@pytest.fixture
-def catalog(catalog: ModelCatalog, scripted) -> ModelCatalog:
-    """The shared catalog plus the seed's model names, on the scripted backend."""
-    names = ("chatgpt_proxyllm", "proxyllm")
-    extended = ModelCatalog([*catalog, *(ModelSpec(n, "scripted", 4096) for n in names)])
-    for spec in catalog:
-        extended.attach(spec.name, catalog.backend(spec.name))
-    for name in names:
-        extended.attach(name, scripted)
-    return extended
-
-
-@pytest.fixture
-def dbgpt(catalog, sqlite_url) -> Iterator[GatewayThread]:
-    """Core and gateway that accept the seed's key, "dbgpt"."""
-    core = CoreThread(
-        catalog, database_url=sqlite_url, keys=KeyRing({"dbgpt-user": digest("dbgpt")})
-    )
-    gateway = GatewayThread(create_app(Settings(core_target=core.target)))
-    yield gateway
-    gateway.stop()
-    core.stop()
 
 
 def post(gateway: GatewayThread, path: str, body: dict) -> httpx.Response:

@@ -24,11 +24,11 @@ import requests
 from openai import OpenAI
 
 from core.backends import create_backend
-from core.catalog import ModelCatalog, load_specs, resolve_key
+from core.catalog import load_specs, resolve_key
 from core.types import Role
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.servers import CoreThread, GatewayThread
+from tests.servers import CoreThread, GatewayThread, with_models
 from tests.upstream import QWEN_FLASH, FakeUpstream, Scenario, finish_chunk, text_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +36,12 @@ INTRO = "你好!我是小盏,是半盏青年茶馆的智能助手。"
 QUESTION = "你好,请介绍一下你自己。"
 SYSTEM = "你是一个有用的助手。"
 DASHSCOPE_KEY = "sk-dashscope-test-0001"
+# The seed's openai snippet, as written, but for its thread_id (each test passes that its way).
+SNIPPET = {
+    "model": "qwen-flash",
+    "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}],
+    "temperature": 0.7,
+}
 
 
 def prompt_of(scripted, turn: int) -> list[tuple[Role, str]]:
@@ -161,12 +167,7 @@ def test_seed_openai_snippet_as_written_raises_type_error_before_sending(gateway
         client = OpenAI(api_key="your-api-key", base_url=f"{gateway.url}/v1", http_client=http)
         with pytest.raises(TypeError, match="thread_id"):
             client.chat.completions.create(
-                model="qwen-flash",
-                messages=[
-                    {"role": "system", "content": "你是一个有用的助手。"},
-                    {"role": "user", "content": "你好,请介绍一下你自己。"},
-                ],
-                temperature=0.7,
+                **SNIPPET,
                 thread_id=1,  # 用于多轮对话
             )
     assert sent == [] and scripted.calls == []
@@ -184,12 +185,7 @@ def test_seed_openai_snippet_with_thread_id_keeps_the_conversation(gateway, scri
     client = OpenAI(api_key="your-api-key", base_url=f"{gateway.url}/v1")
     replies = [
         client.chat.completions.create(
-            model="qwen-flash",
-            messages=[
-                {"role": "system", "content": "你是一个有用的助手。"},
-                {"role": "user", "content": "你好,请介绍一下你自己。"},
-            ],
-            temperature=0.7,
+            **SNIPPET,
             **thread,  # 用于多轮对话
         )
         for _ in range(2)
@@ -245,17 +241,11 @@ def qwen_flash_gateway(catalog, sqlite_url, dashscope) -> Iterator[GatewayThread
     spec = replace(shipped, options={**shipped.options, "base_url": dashscope.url})
     options, missing = resolve_key(spec, {"ALI_API_KEY": DASHSCOPE_KEY})
     assert not missing
-    extended = ModelCatalog([*(s for s in catalog if s.name != "qwen-flash"), spec])
-    for other in catalog:
-        if other.name != "qwen-flash":
-            extended.attach(other.name, catalog.backend(other.name))
-    backend = create_backend(spec.backend, options)
-    extended.attach("qwen-flash", backend)
-    core = CoreThread(extended, database_url=sqlite_url)
+    served = with_models(catalog, (spec, create_backend(spec.backend, options)))
+    core = CoreThread(served, database_url=sqlite_url)
     gateway = GatewayThread(create_app(Settings(core_target=core.target, auth="disabled")))
     yield gateway
     gateway.stop()
-    core.run(backend.aclose())
     core.stop()
 
 
@@ -277,12 +267,7 @@ def test_seed_openai_snippet_without_max_tokens_is_accepted_by_dashscope(
     request without max_tokens must not make the core ask for more than the model can write."""
     client = OpenAI(api_key="your-api-key", base_url=f"{qwen_flash_gateway.url}/v1", max_retries=0)
     response = client.chat.completions.create(
-        model="qwen-flash",
-        messages=[
-            {"role": "system", "content": "你是一个有用的助手。"},
-            {"role": "user", "content": "你好,请介绍一下你自己。"},
-        ],
-        temperature=0.7,
+        **SNIPPET,
         extra_body={"thread_id": 1},  # 用于多轮对话
     )
     client.close()

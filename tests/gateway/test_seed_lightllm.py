@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from core.backends import create_backend
-from core.catalog import ModelCatalog, ModelSpec
-from tests.servers import CoreThread
+from core.catalog import ModelCatalog
+from tests.gateway.seed_tools import CALC_TOOLS as tools  # the seed's name for it
+from tests.servers import upstream_model, with_models
 from tests.upstream import FakeUpstream, Scenario, finish_chunk, streamed_tool_call
 
 UPSTREAM_KEY = "sk-upstream-lightllm-01"
@@ -25,21 +25,6 @@ ARGS = '{"expression": "25 * 4 + 10"}'
 SECOND_ARGS = '{"expression": "(25 * 4 + 10) / 2"}'
 CALL_ID = "call_" + "c" * 24
 SECOND_ID = "call_" + "d" * 24
-
-tools = [
-    {
-        "type": "function",
-        "function": {
-            "name": "calculate",
-            "description": "执行数学计算",
-            "parameters": {
-                "type": "object",
-                "properties": {"expression": {"type": "string", "description": "数学表达式"}},
-                "required": ["expression"],
-            },
-        },
-    }
-]
 
 ONE_CALL = (*streamed_tool_call(0, CALL_ID, "calculate", ARGS, pieces=3),)
 # Two parallel calls, interleaved as vLLM and OpenAI may send them.
@@ -68,29 +53,10 @@ def upstream(script) -> Iterator[FakeUpstream]:
 @pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
     """The shared catalog plus "your_model_name" (the seed's placeholder) on the upstream."""
-    spec = ModelSpec(
-        name="your_model_name", backend="openai_compat", context_window=32768, owned_by="lightllm"
+    served = upstream_model(
+        "your_model_name", upstream.url, "lightllm-qwen", UPSTREAM_KEY, timeout=10
     )
-    extended = ModelCatalog([*catalog, spec])
-    for existing in catalog:
-        extended.attach(existing.name, catalog.backend(existing.name))
-    options = {
-        "base_url": upstream.url,
-        "upstream_model": "lightllm-qwen",
-        "api_key": UPSTREAM_KEY,
-        "timeout": 10,
-    }
-    extended.attach("your_model_name", create_backend("openai_compat", options))
-    return extended
-
-
-@pytest.fixture
-def core_server(catalog: ModelCatalog, sqlite_url: str) -> Iterator[CoreThread]:
-    """The shared core fixture, closing the upstream backend's HTTP client on the core's loop."""
-    server = CoreThread(catalog, database_url=sqlite_url)
-    yield server
-    server.run(catalog.backend("your_model_name").aclose())
-    server.stop()
+    return with_models(catalog, served)
 
 
 def seed_streaming_function_calling(url: str) -> tuple[str, list[dict]]:

@@ -12,44 +12,10 @@ import requests
 from core.catalog import ModelCatalog, ModelSpec
 from core.types import FinishReason
 from tests.fakes import ScriptedBackend, tool_call_chunks
+from tests.gateway.seed_tools import CALC_TOOLS, WEATHER_TOOLS
+from tests.servers import with_models
 
 FORMATS = ("hermes", "qwen25", "llama3", "mistral", "glm4")
-
-WEATHER_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_current_weather",
-            "description": "获取指定城市的当前天气信息",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string", "description": "城市名称,例如:北京、上海"},
-                    "unit": {
-                        "type": "string",
-                        "enum": ["celsius", "fahrenheit"],
-                        "description": "温度单位",
-                    },
-                },
-                "required": ["city"],
-            },
-        },
-    }
-]
-CALC_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "calculate",
-            "description": "执行数学计算",
-            "parameters": {
-                "type": "object",
-                "properties": {"expression": {"type": "string", "description": "数学表达式"}},
-                "required": ["expression"],
-            },
-        },
-    }
-]
 
 
 def render(fmt: str, name: str, args: dict) -> str:
@@ -76,12 +42,7 @@ def catalog(catalog: ModelCatalog, text_models: ScriptedBackend) -> ModelCatalog
         ModelSpec(name=f"text-{fmt}", backend="scripted", context_window=8192, tool_format=fmt)
         for fmt in FORMATS
     ]
-    extended = ModelCatalog([*catalog, *extra])
-    for spec in catalog:
-        extended.attach(spec.name, catalog.backend(spec.name))
-    for spec in extra:
-        extended.attach(spec.name, text_models)
-    return extended
+    return with_models(catalog, *((spec, text_models) for spec in extra))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -9,9 +9,8 @@ import httpx
 import openai
 import pytest
 
-from core.backends import create_backend
-from core.catalog import ModelCatalog, ModelSpec
-from tests.servers import CoreThread
+from core.catalog import ModelCatalog
+from tests.servers import upstream_model, with_models
 from tests.upstream import CANARY, FakeUpstream, Scenario, finish_chunk, tool_chunk
 
 UPSTREAM_KEY = "sk-upstream-secret-0001"
@@ -27,28 +26,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
-    spec = ModelSpec(
-        name="upstream", backend="openai_compat", context_window=32768, owned_by="vllm"
-    )
-    extended = ModelCatalog([*catalog, spec])
-    for existing in catalog:
-        extended.attach(existing.name, catalog.backend(existing.name))
-    options = {
-        "base_url": upstream.url,
-        "upstream_model": "upstream-model",
-        "api_key": UPSTREAM_KEY,
-    }
-    extended.attach("upstream", create_backend("openai_compat", options))
-    return extended
-
-
-@pytest.fixture
-def core_server(catalog: ModelCatalog, sqlite_url: str) -> Iterator[CoreThread]:
-    """The shared core fixture, closing the upstream backend's HTTP client on the core's loop."""
-    server = CoreThread(catalog, database_url=sqlite_url)
-    yield server
-    server.run(catalog.backend("upstream").aclose())
-    server.stop()
+    """The shared catalog plus "upstream", served by the fake upstream."""
+    served = upstream_model("upstream", upstream.url, "upstream-model", UPSTREAM_KEY)
+    return with_models(catalog, served)
 
 
 def test_stream_passes_through_with_upstream_usage(openai_client, upstream):

@@ -1,19 +1,19 @@
 """KnowledgeStoreContract: the behaviour every KnowledgeStore must show, as a mixin of tests.
 
-A store's test module subclasses it and overrides the `store_url` fixture (the memory
-contract's pattern); quirks of one store live beside the subclass.
+A store's test module subclasses it with the mixin of its database (tests.core.storage.contract,
+as the memory contract); quirks of one store live beside the subclass.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from core.errors import ConflictError, InvalidArgumentError, NotFoundError
-from core.knowledge import KnowledgeStore, open_knowledge
+from core.knowledge import KNOWLEDGE_STORES, KnowledgeStore
 from core.knowledge.base import MAX_K
+from tests.core.storage.contract import StoreContract
 
 TEA_MD = """# 半盏青年茶馆
 
@@ -78,18 +78,14 @@ HOSTILE_QUERIES = [
 ]
 
 
-class KnowledgeStoreContract:
-    """Behaviour shared by every knowledge store. Subclasses override the `store_url` fixture."""
+class KnowledgeStoreContract(StoreContract):
+    """Behaviour shared by every knowledge store; see tests.core.storage.contract."""
 
-    @pytest.fixture
-    def store_url(self) -> str:
-        raise NotImplementedError("a store's test class overrides the store_url fixture")
+    registry = KNOWLEDGE_STORES
 
-    @pytest.fixture
-    async def store(self, store_url: str) -> AsyncIterator[KnowledgeStore]:
-        store = await open_knowledge(store_url)
-        yield store
-        await store.aclose()
+    @staticmethod
+    async def read(store: KnowledgeStore) -> object:
+        return await store.list_spaces("alice")
 
     @pytest.fixture
     async def corpus(self, store: KnowledgeStore) -> KnowledgeStore:
@@ -301,30 +297,40 @@ class KnowledgeStoreContract:
 
     # --- search -----------------------------------------------------------------------------
 
-    async def test_a_chinese_question_ranks_the_opening_hours_first(
-        self, corpus: KnowledgeStore
+    @pytest.mark.parametrize(
+        ("question", "source", "title", "answer", "same_language"),
+        [
+            ("茶馆几点开门？", "docs/tea.md", "半盏青年茶馆", "十点开门", {"docs/tea.md"}),
+            (
+                "What time does the tea house open?",
+                "docs/harbor.md",
+                "Harbor Tea House",
+                "9 am to 6 pm",
+                {"docs/harbor.md", "docs/bikes.md"},
+            ),
+        ],
+        ids=["chinese", "english"],
+    )
+    async def test_a_question_finds_the_opening_hours_in_its_own_language_first(
+        self,
+        corpus: KnowledgeStore,
+        question: str,
+        source: str,
+        title: str,
+        answer: str,
+        same_language: set[str],
     ) -> None:
-        hits = await corpus.search("alice", "tea", "茶馆几点开门？")
+        hits = await corpus.search("alice", "tea", question)
 
-        assert hits[0].chunk.source == "docs/tea.md"
-        assert "十点开门" in hits[0].chunk.text
-        assert hits[0].chunk.title == "半盏青年茶馆"
-        assert all(h.chunk.source == "docs/tea.md" for h in hits)
+        assert (hits[0].chunk.source, hits[0].chunk.title) == (source, title)
+        assert answer in hits[0].chunk.text
+        assert {h.chunk.source for h in hits} <= same_language
 
     async def test_a_chinese_question_of_two_character_words_still_matches(
         self, corpus: KnowledgeStore
     ) -> None:
         hits = await corpus.search("alice", "tea", "茶单有什么？")
         assert "桂花乌龙" in hits[0].chunk.text
-
-    async def test_an_english_question_finds_the_english_opening_hours(
-        self, corpus: KnowledgeStore
-    ) -> None:
-        hits = await corpus.search("alice", "tea", "What time does the tea house open?")
-
-        assert hits[0].chunk.source == "docs/harbor.md"
-        assert "9 am to 6 pm" in hits[0].chunk.text
-        assert "docs/tea.md" not in {h.chunk.source for h in hits}
 
     async def test_hits_carry_citations_and_scores_best_first(self, corpus: KnowledgeStore) -> None:
         hits = await corpus.search("alice", "tea", "tea house menu scones", k=MAX_K)

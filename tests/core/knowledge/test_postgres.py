@@ -7,21 +7,19 @@ import asyncio
 import asyncpg
 import pytest
 
-from core.errors import StorageError
 from core.knowledge import open_knowledge
 from core.knowledge.migrations import MIGRATIONS
 from core.knowledge.postgres import PostgresKnowledgeStore
 from core.memory import open_store
 from tests import pg
 from tests.core.knowledge.contract import TEA_MD, KnowledgeStoreContract
+from tests.core.storage.contract import OnPostgres
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(KnowledgeStoreContract):
-    @pytest.fixture
-    def store_url(self, clean_postgres_url: str) -> str:
-        return clean_postgres_url
+class TestPostgres(OnPostgres, KnowledgeStoreContract):
+    """The knowledge contract on PostgreSQL."""
 
 
 async def _trigram_available(url: str) -> bool:
@@ -64,10 +62,3 @@ async def test_concurrent_opens_on_a_fresh_database_migrate_once(postgres_server
         assert [r["name"] for r in rows] == [m.name for m in MIGRATIONS]
     finally:
         await pg.drop_database(postgres_server_url, url)
-
-
-async def test_a_closed_store_raises_storage_error(clean_postgres_url: str) -> None:
-    store = await open_knowledge(clean_postgres_url)
-    await store.aclose()
-    with pytest.raises(StorageError):
-        await store.list_spaces("alice")

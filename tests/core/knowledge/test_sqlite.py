@@ -5,19 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
-from core.errors import StorageError
 from core.knowledge import open_knowledge
 from core.knowledge.sqlite import SqliteKnowledgeStore, check_fts5_trigram
 from core.memory import open_store
 from tests.core.knowledge.contract import TEA_MD, KnowledgeStoreContract
+from tests.core.storage.contract import OnSqlite
 
 
-class TestSqlite(KnowledgeStoreContract):
-    @pytest.fixture
-    def store_url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'knowledge.db'}"
+class TestSqlite(OnSqlite, KnowledgeStoreContract):
+    """The knowledge contract on SQLite."""
 
 
 def test_this_sqlite_has_fts5_trigrams() -> None:
@@ -102,19 +98,3 @@ async def test_in_memory_database_works() -> None:
         assert (await store.search("alice", "tea", "茶馆几点开门"))[0].chunk.ordinal == 1
     finally:
         await store.aclose()
-
-
-async def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
-    path = tmp_path / "junk.db"
-    path.write_bytes(b"this is not a database, just some bytes" * 100)
-    with pytest.raises(StorageError) as caught:
-        await open_knowledge(f"sqlite:///{path}")
-    assert str(path) not in caught.value.message
-
-
-async def test_a_closed_store_raises_storage_error(tmp_path: Path) -> None:
-    store = await open_knowledge(f"sqlite:///{tmp_path / 'k.db'}")
-    await store.aclose()
-    await store.aclose()  # idempotent
-    with pytest.raises(StorageError):
-        await store.list_spaces("alice")

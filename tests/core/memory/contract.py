@@ -1,7 +1,7 @@
 """MemoryStoreContract: the behaviour every MemoryStore must show, as a mixin of test methods.
 
-A store's test module subclasses it and overrides the `store_url` fixture (vLLM's
-ToolParserTests pattern); quirks of one store live beside the subclass.
+A store's test module subclasses it with the mixin of its database (tests.core.storage.contract;
+vLLM's ToolParserTests pattern); quirks of one store live beside the subclass.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,10 +18,11 @@ from core.errors import (
     ThreadChangedError,
     ThreadNotFoundError,
 )
-from core.memory import MemoryStore, open_store
+from core.memory import STORES, MemoryStore, open_store
 from core.memory.base import ThreadSummary, TurnRecord
 from core.types import FinishReason, Message, Role, ToolCall, Usage
 from tests.core.memory.stateful import run_memory_state_machine
+from tests.core.storage.contract import StoreContract
 
 _clock = itertools.count(1_700_000_000)
 
@@ -61,18 +61,14 @@ async def commit(store: MemoryStore, owner: str, thread_id: str, *messages: Mess
     return await store.commit_turn(owner, head, record(thread_id, *messages))
 
 
-class MemoryStoreContract:
-    """Behaviour shared by every store. Subclasses override the `store_url` fixture."""
+class MemoryStoreContract(StoreContract):
+    """Behaviour shared by every memory store; see tests.core.storage.contract."""
 
-    @pytest.fixture
-    def store_url(self) -> str:
-        raise NotImplementedError("a store's test class overrides the store_url fixture")
+    registry = STORES
 
-    @pytest.fixture
-    async def store(self, store_url: str) -> AsyncIterator[MemoryStore]:
-        store = await open_store(store_url)
-        yield store
-        await store.aclose()
+    @staticmethod
+    async def read(store: MemoryStore) -> object:
+        return await store.load_history("alice", "t")
 
     async def test_two_stores_on_one_database_race_like_two_replicas(self, store_url: str) -> None:
         first, second = await open_store(store_url), await open_store(store_url)

@@ -10,14 +10,13 @@ import pytest
 from core.errors import StorageError
 from core.memory import open_store
 from tests.core.memory.contract import MemoryStoreContract
+from tests.core.storage.contract import OnPostgres
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(MemoryStoreContract):
-    @pytest.fixture
-    def store_url(self, clean_postgres_url: str) -> str:
-        return clean_postgres_url
+class TestPostgres(OnPostgres, MemoryStoreContract):
+    """The memory contract on PostgreSQL."""
 
 
 async def test_pool_sizes_are_configurable(clean_postgres_url: str) -> None:
@@ -44,13 +43,6 @@ async def test_a_statement_beyond_the_command_timeout_is_a_storage_error(
     finally:
         await blocker.close()
         await store.aclose()
-
-
-async def test_a_closed_store_raises_storage_error(clean_postgres_url: str) -> None:
-    store = await open_store(clean_postgres_url)
-    await store.aclose()
-    with pytest.raises(StorageError):
-        await store.load_history("alice", "t")
 
 
 async def test_the_postgres_scheme_is_an_alias(clean_postgres_url: str) -> None:

@@ -14,18 +14,11 @@ from core.errors import StorageError
 from core.memory import open_store
 from core.memory.sqlite import SqliteStore
 from tests.core.memory.contract import MemoryStoreContract, commit, record
+from tests.core.storage.contract import OnSqlite, assert_safe
 
 
-class TestSqlite(MemoryStoreContract):
-    @pytest.fixture
-    def store_url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'memory.db'}"
-
-
-def _assert_safe(error: StorageError, *secrets: str) -> None:
-    text = f"{error.message} {error.metadata}"
-    for word in ("SELECT", "INSERT", "UPDATE", "sqlite3", *secrets):
-        assert word not in text
+class TestSqlite(OnSqlite, MemoryStoreContract):
+    """The memory contract on SQLite."""
 
 
 async def test_open_creates_the_missing_parent_directory(tmp_path: Path) -> None:
@@ -79,20 +72,12 @@ async def test_a_lock_held_beyond_the_busy_timeout_is_a_storage_error(tmp_path: 
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(StorageError) as caught:
             await store.commit_turn("alice", 0, record("t"))
-        _assert_safe(caught.value, str(path))
+        assert_safe(caught.value, str(path))
         other.execute("ROLLBACK")
         await store.commit_turn("alice", 0, record("t"))  # the store recovers
     finally:
         other.close()
         await store.aclose()
-
-
-async def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
-    path = tmp_path / "junk.db"
-    path.write_bytes(b"this is not a database, just some bytes" * 100)
-    with pytest.raises(StorageError) as caught:
-        await open_store(f"sqlite:///{path}")
-    _assert_safe(caught.value, str(path))
 
 
 async def test_a_parent_that_is_a_file_is_a_storage_error(tmp_path: Path) -> None:
@@ -112,11 +97,3 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 async def test_a_read_only_directory_is_a_storage_error(read_only_dir: Path) -> None:
     with pytest.raises(StorageError):
         await open_store(f"sqlite:///{read_only_dir / 'memory.db'}")
-
-
-async def test_a_closed_store_raises_storage_error(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite:///{tmp_path / 'm.db'}")
-    await store.aclose()
-    await store.aclose()  # idempotent
-    with pytest.raises(StorageError):
-        await store.load_history("alice", "t")

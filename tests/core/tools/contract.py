@@ -112,6 +112,12 @@ def fold(events: Sequence[ParseEvent]) -> Folded:
     return Folded("".join(text), calls)
 
 
+def parse_whole(kind: str, output: str, tools: tuple[ToolSpec, ...] = TOOLS) -> Folded:
+    """`output` fed whole to a new parser of format `kind`, then finished, folded."""
+    parser = create_parser(kind, tools)
+    return fold(parser.feed(output) + parser.finish())
+
+
 def check_delta_shape(events: Sequence[ParseEvent]) -> None:
     """OpenAI's streamed tool-call shape: indexes 0, 1, 2… in order, each contiguous; id and
     name on the first delta of an index only; ids ``call_`` + 24 alphanumerics; no empty text.

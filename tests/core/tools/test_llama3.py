@@ -7,18 +7,13 @@ from collections.abc import Sequence
 
 from core.tools.llama3 import Llama3ToolCallParser
 from core.types import TextDelta
-from tests.core.tools.contract import TOOLS, Call, Folded, ToolParserContract, fold
+from tests.core.tools.contract import TOOLS, Call, Folded, ToolParserContract, fold, parse_whole
 
 
 def render_llama3(calls: Sequence[Call]) -> str:
     return "; ".join(
         json.dumps({"name": name, "parameters": arguments}) for name, arguments in calls
     )
-
-
-def parse(output: str) -> Folded:
-    parser = Llama3ToolCallParser(TOOLS)
-    return fold(parser.feed(output) + parser.finish())
 
 
 class TestLlama3(ToolParserContract):
@@ -44,18 +39,20 @@ class TestLlama3(ToolParserContract):
 class TestLlama3Quirks:
     def test_python_tag_before_the_call(self) -> None:
         output = '<|python_tag|>{"name": "add", "parameters": {"a": 1}}'
-        assert parse(output) == Folded("", (("add", '{"a":1}'),))
+        assert parse_whole("llama3", output) == Folded("", (("add", '{"a":1}'),))
 
     def test_python_tag_before_each_call(self) -> None:
         output = (
             '<|python_tag|>{"name": "add", "parameters": {"a": 1}};\n'
             '<|python_tag|> {"name": "add", "parameters": {"a": 2}}'
         )
-        assert parse(output) == Folded("", (("add", '{"a":1}'), ("add", '{"a":2}')))
+        assert parse_whole("llama3", output) == Folded("", (("add", '{"a":1}'), ("add", '{"a":2}')))
 
     def test_newline_separated_calls_and_arguments_key(self) -> None:
         output = '{"name": "add", "arguments": {"a": 1}}\n{"name": "search_web", "parameters": {}}'
-        assert parse(output) == Folded("", (("add", '{"a":1}'), ("search_web", "{}")))
+        assert parse_whole("llama3", output) == Folded(
+            "", (("add", '{"a":1}'), ("search_web", "{}"))
+        )
 
     def test_leading_whitespace_is_text_and_the_call_still_counts(self) -> None:
         parser = Llama3ToolCallParser(TOOLS)
@@ -65,7 +62,7 @@ class TestLlama3Quirks:
 
     def test_text_before_a_call_object_makes_it_text(self) -> None:
         output = 'Calling: {"name": "add", "parameters": {}}'
-        assert parse(output) == Folded(output, ())
+        assert parse_whole("llama3", output) == Folded(output, ())
 
     def test_json_answer_is_held_until_it_closes_then_released_as_text(self) -> None:
         parser = Llama3ToolCallParser(TOOLS)
@@ -75,15 +72,19 @@ class TestLlama3Quirks:
 
     def test_text_after_the_last_call_is_text(self) -> None:
         output = render_llama3([("add", {})]) + ";\nHope that helps {really}"
-        assert parse(output) == Folded(";\nHope that helps {really}", (("add", "{}"),))
+        assert parse_whole("llama3", output) == Folded(
+            ";\nHope that helps {really}", (("add", "{}"),)
+        )
 
     def test_a_non_call_object_after_a_call_ends_the_calls(self) -> None:
         call = render_llama3([("add", {})])
         output = call + '; {"answer": 1}; ' + call
-        assert parse(output) == Folded('; {"answer": 1}; ' + call, (("add", "{}"),))
+        assert parse_whole("llama3", output) == Folded('; {"answer": 1}; ' + call, (("add", "{}"),))
 
     def test_trailing_separators_are_text(self) -> None:
-        assert parse(render_llama3([("add", {})]) + ";\n") == Folded(";\n", (("add", "{}"),))
+        assert parse_whole("llama3", render_llama3([("add", {})]) + ";\n") == Folded(
+            ";\n", (("add", "{}"),)
+        )
 
     def test_partial_python_tag_is_held_then_released(self) -> None:
         parser = Llama3ToolCallParser(TOOLS)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from core.tools.mistral import MistralToolCallParser
 from core.types import TextDelta
-from tests.core.tools.contract import TOOLS, Call, Folded, ToolParserContract, fold
+from tests.core.tools.contract import TOOLS, Call, Folded, ToolParserContract, fold, parse_whole
 
 
 def render_array(calls: Sequence[Call]) -> str:
@@ -20,11 +20,6 @@ def render_args(calls: Sequence[Call]) -> str:
         f"[TOOL_CALLS]{name}[ARGS]{json.dumps(arguments, ensure_ascii=False)}"
         for name, arguments in calls
     )
-
-
-def parse(output: str) -> Folded:
-    parser = MistralToolCallParser(TOOLS)
-    return fold(parser.feed(output) + parser.finish())
 
 
 class TestMistralArray(ToolParserContract):
@@ -62,12 +57,12 @@ class TestMistralArgs(ToolParserContract):
 class TestMistralQuirks:
     def test_text_between_args_form_calls(self) -> None:
         output = 'First [TOOL_CALLS]add[ARGS]{"a": 1} then [TOOL_CALLS]add[ARGS] {"a": 2} end'
-        folded = parse(output)
+        folded = parse_whole("mistral", output)
         assert folded == Folded("First  then  end", (("add", '{"a":1}'), ("add", '{"a":2}')))
 
     def test_single_call_object_without_array(self) -> None:
         output = '[TOOL_CALLS] {"name": "add", "arguments": {"a": 1}}'
-        assert parse(output) == Folded("", (("add", '{"a":1}'),))
+        assert parse_whole("mistral", output) == Folded("", (("add", '{"a":1}'),))
 
     def test_model_invented_ids_are_replaced(self) -> None:
         output = '[TOOL_CALLS][{"name": "add", "arguments": {}, "id": "abc123def"}]'
@@ -77,12 +72,12 @@ class TestMistralQuirks:
 
     def test_array_with_one_invalid_call_is_all_text(self) -> None:
         output = '[TOOL_CALLS][{"name": "add", "arguments": {}}, {"name": "add", "arguments": 1}]'
-        assert parse(output) == Folded(output, ())
+        assert parse_whole("mistral", output) == Folded(output, ())
 
     def test_scanning_resumes_after_a_broken_candidate(self) -> None:
         broken = "[TOOL_CALLS]not a call. "
         call = '[TOOL_CALLS]add[ARGS]{"a": 1}'
-        assert parse(broken + call) == Folded(broken, (("add", '{"a":1}'),))
+        assert parse_whole("mistral", broken + call) == Folded(broken, (("add", '{"a":1}'),))
 
     def test_partial_marker_is_held_then_released(self) -> None:
         parser = MistralToolCallParser(TOOLS)
