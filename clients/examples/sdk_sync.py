@@ -15,9 +15,11 @@ with chatrpc.Client(TARGET, timeout=120) as client:
     print(reply.content)
     print(reply.finish_reason, reply.usage)
 
-    for chunk in client.chat_stream("Tell me about green tea.", max_tokens=64):
-        print(chunk.content, end="", flush=True)
-    print()
+    for event in client.chat_stream("Tell me about green tea.", max_tokens=64):
+        if isinstance(event, chatrpc.MessageDelta):
+            print(event.content, end="", flush=True)
+        elif isinstance(event, chatrpc.Usage):
+            print("\n", event)
 
     try:
         client.chat("hello", temperature=5)
