@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list-spaces", help="list the owner's spaces")
 
+    documents = commands.add_parser("list-documents", help="list a space's documents")
+    documents.add_argument("space")
+
     ingest = commands.add_parser("ingest", help="add or replace documents in a space")
     ingest.add_argument("space")
     ingest.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
@@ -78,6 +81,9 @@ async def _run(url: str, args: argparse.Namespace) -> int:
         if args.command == "list-spaces":
             await _list_spaces(store, args.owner)
             return 0
+        if args.command == "list-documents":
+            await _list_documents(store, args.owner, args.space)
+            return 0
         if args.command == "ingest":
             return await _ingest(store, args.owner, args.space, args.paths)
         return await _search(store, args)
@@ -93,6 +99,11 @@ async def _create_space(store: KnowledgeStore, args: argparse.Namespace) -> None
 async def _list_spaces(store: KnowledgeStore, owner: str) -> None:
     for space in await store.list_spaces(owner):
         print(f"{space.space_id}\t{space.document_count} documents\t{space.name}")
+
+
+async def _list_documents(store: KnowledgeStore, owner: str, space_id: str) -> None:
+    for document in await store.list_documents(owner, space_id):
+        print(f"{document.source}\t{document.chunk_count} chunks\t{document.title}")
 
 
 async def _ingest(store: KnowledgeStore, owner: str, space_id: str, paths: Sequence[str]) -> int:

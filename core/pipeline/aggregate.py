@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable
 
 from core.errors import ChatError
 from core.types import (
@@ -70,13 +70,5 @@ async def fold(events: AsyncIterable[ChatEvent]) -> Reply:
     """Aggregates a turn's event stream into its Reply."""
     builder = ReplyBuilder()
     async for event in events:
-        builder.add(event)
-    return builder.build()
-
-
-def fold_all(events: Iterable[ChatEvent]) -> Reply:
-    """fold() for events already in memory."""
-    builder = ReplyBuilder()
-    for event in events:
         builder.add(event)
     return builder.build()

@@ -61,6 +61,8 @@ def test_create_ingest_search_and_list(
     assert "2." not in out
 
     assert run(capsys, *db, "list-spaces")[:2] == (0, "tea\t3 documents\tTea\n")
+    code, out, _ = run(capsys, *db, "list-documents", "tea")
+    assert code == 0 and len(out.splitlines()) == 3 and "docs/shops/tea.md\t" in out
 
 
 def test_reingesting_a_file_replaces_it(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from core.errors import ChatError
-from core.pipeline.aggregate import fold, fold_all
+from core.pipeline.aggregate import ReplyBuilder, fold
 from core.types import (
     FinishReason,
     TextDelta,
@@ -19,6 +19,14 @@ from core.types import (
 
 START = TurnStart(id="chatcmpl-x", model="m", created=1, thread_id="t")
 END = [TurnFinish(FinishReason.TOOL_CALLS), TurnUsage(Usage(3, 4))]
+
+
+def fold_all(events):
+    """fold() for events already in memory."""
+    builder = ReplyBuilder()
+    for event in events:
+        builder.add(event)
+    return builder.build()
 
 
 def split(text: str, cuts: list[int]) -> list[str]:
