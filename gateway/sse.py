@@ -63,17 +63,17 @@ async def event_stream(
     """
     arrived: deque[chatrpc.StreamEvent] = deque()
     wake = asyncio.Event()
-    failure: list[chatrpc.ChatServiceError] = []
+    failure: Exception | None = None
     ended = False
 
     async def read() -> None:
-        nonlocal ended
+        nonlocal ended, failure
         try:
             async for event in rest:
                 arrived.append(event)
                 wake.set()
-        except chatrpc.ChatServiceError as exc:
-            failure.append(exc)
+        except Exception as exc:  # the writer reports it: never a stream that looks complete
+            failure = exc
         finally:
             ended = True
             wake.set()
@@ -88,15 +88,20 @@ async def event_stream(
             wake.clear()
             events = _take(arrived)  # then `ended`: it is set only after the last event
             batch = b"".join(frame(data) for e in events if (data := encode(e)) is not None)
-            if ended and failure:
-                _, body, _ = service_error_to_http(failure[0])
+            if not ended:
+                if batch:
+                    yield batch
+                continue
+            if isinstance(failure, chatrpc.ChatServiceError):
+                _, body, _ = service_error_to_http(failure)
                 yield batch + frame(orjson.dumps(body))
                 return
-            if ended:
-                yield batch + DONE if done else batch
-                return
-            if batch:
-                yield batch
+            if failure is not None:
+                if batch:
+                    yield batch
+                raise failure  # ends the response without [DONE]
+            yield batch + DONE if done else batch
+            return
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):

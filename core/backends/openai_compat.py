@@ -167,7 +167,11 @@ class OpenAICompatBackend:
             if response.status >= 400:
                 raise await self._status_failure(response)
             async for chunks in self._events(response):
-                for chunk in folder.fold(chunks):
+                try:
+                    folded = folder.fold(chunks)
+                except (ValueError, TypeError, AttributeError):  # JSON, but not a chunk's shape
+                    raise self._failure("invalid", "a chunk of the wrong shape") from None
+                for chunk in folded:
                     yield chunk
             complete = True
         finally:

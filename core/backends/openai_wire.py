@@ -213,18 +213,13 @@ class ChunkFolder:
         """The deltas of `chunks` (arrived together) as few BackendChunks as keep their order.
 
         Consecutive text is joined; a text that follows a tool call starts a new chunk.
-        Raises ValueError for a chunk of the wrong shape.
+        Raises ValueError, TypeError or AttributeError for a chunk of the wrong shape.
         """
         out: list[BackendChunk] = []
         text: list[str] = []
         calls: list[ToolCallDelta] = []
         for chunk in chunks:
-            piece = _plain_text(chunk)  # most chunks: one choice, a text delta, nothing else
-            if piece is not None:
-                new_calls: list[ToolCallDelta] = []
-                self.deltas += 1
-            else:
-                piece, new_calls = self._feed(chunk)
+            piece, new_calls = self._feed(chunk)
             if piece and calls:
                 out.append(BackendChunk(text="".join(text), tool_calls=tuple(calls)))
                 text, calls = [], []
@@ -272,26 +267,6 @@ class ChunkFolder:
         if not isinstance(arguments, str) or not isinstance(name, str):
             raise ValueError("tool-call name and arguments must be strings")
         return ToolCallDelta(index=index, id=str(call_id), name=name, arguments=arguments)
-
-
-def _plain_text(chunk: Any) -> str | None:
-    """The text of a chunk that carries only a text delta of choice 0, else None."""
-    try:
-        (choice,) = chunk["choices"]
-        delta = choice["delta"]
-        text = delta["content"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    if (
-        len(delta) == 1 + ("role" in delta)
-        and choice.get("finish_reason") is None
-        and choice.get("index", 0) == 0
-        and not chunk.get("usage")
-        and isinstance(text, str)
-        and text
-    ):
-        return text
-    return None
 
 
 def finish_reason(reason: str) -> FinishReason:

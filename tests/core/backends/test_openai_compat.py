@@ -476,6 +476,21 @@ async def test_failures_inside_the_stream_are_unavailable_after_the_chunks_befor
     assert len(upstream.chat_requests) == 1
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"choices": ["not a choice"]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": 7}]}}]},
+        {"choices": [], "usage": "lots"},
+        '["a list, not a chunk"]',  # sent as written
+    ],
+)
+async def test_json_chunks_of_the_wrong_shape_are_an_invalid_stream(backend, upstream, bad):
+    upstream.reset(Scenario(chunks=(text_chunk("Hel"), bad, finish_chunk("stop"))))
+    with pytest.raises(BackendUnavailableError, match="invalid stream"):
+        await collect(backend)
+
+
 # --- cancellation -----------------------------------------------------------------------------
 
 
