@@ -8,11 +8,13 @@ Hierarchy::
     ├── UnimplementedError              UNIMPLEMENTED
     ├── ModelNotFoundError              MODEL_NOT_FOUND
     ├── ThreadNotFoundError             THREAD_NOT_FOUND
+    ├── TurnNotFoundError               TURN_NOT_FOUND
     ├── NotFoundError                   NOT_FOUND (apps, spaces, flows)
     ├── ConflictError                   CONFLICT
     │   ├── ThreadBusyError             THREAD_BUSY
     │   ├── IdempotencyKeyReusedError   IDEMPOTENCY_KEY_REUSED
     │   └── ThreadChangedError          THREAD_CHANGED
+    ├── TurnNotLatestError              TURN_NOT_LATEST
     ├── UnauthenticatedError            UNAUTHENTICATED
     ├── ResourceExhaustedError          RATE_LIMITED
     ├── ModelNotConfiguredError         MODEL_NOT_CONFIGURED
@@ -80,6 +82,12 @@ class ThreadNotFoundError(ChatError):
     reason = "THREAD_NOT_FOUND"
 
 
+class TurnNotFoundError(ChatError):
+    """No stored turn of that id belongs to the caller (another owner's turn looks absent)."""
+
+    reason = "TURN_NOT_FOUND"
+
+
 class NotFoundError(ChatError):
     """A named app, knowledge space or flow does not exist."""
 
@@ -108,6 +116,13 @@ class ThreadChangedError(ConflictError):
     """The thread gained a turn (from another replica) while this turn was generated."""
 
     reason = "THREAD_CHANGED"
+
+
+class TurnNotLatestError(ChatError):
+    """The turn is not its thread's latest: a linear thread can neither be continued from an
+    earlier turn (no branching) nor lose a turn that later turns were generated from."""
+
+    reason = "TURN_NOT_LATEST"
 
 
 class UnauthenticatedError(ChatError):

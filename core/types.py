@@ -146,6 +146,8 @@ class Turn:
     flow_id: str = ""
     user: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
+    previous_turn_id: str = ""  # continue the thread of this stored turn (its latest)
+    store: bool = True  # False: a thread's history is read, the turn is not stored
 
 
 @dataclass(frozen=True, slots=True)

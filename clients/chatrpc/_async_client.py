@@ -113,6 +113,18 @@ class AsyncClient:
         """See `Client.delete_thread`."""
         await self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
+    async def get_turn(
+        self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> t.StoredTurn:
+        """See `Client.get_turn`."""
+        return await self._unary(_base.Calls.get_turn(turn_id), timeout, api_key)
+
+    async def delete_turn(
+        self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
+        """See `Client.delete_turn`."""
+        await self._unary(_base.Calls.delete_turn(turn_id), timeout, api_key)
+
     async def create_space(
         self,
         space_id: str,

@@ -73,6 +73,8 @@ class TurnOptions(t.GenerationConfig, total=False):
     flow_id: str
     user: str
     metadata: Mapping[str, str]
+    previous_turn_id: str
+    store: bool
 
 
 _CONFIG_KEYS = t.GenerationConfig.__optional_keys__
@@ -103,6 +105,8 @@ def chat_request(messages: Messages | t.ChatRequest, options: TurnOptions) -> t.
         flow_id=options.get("flow_id", ""),
         user=options.get("user", ""),
         metadata=dict(options.get("metadata") or {}),
+        previous_turn_id=options.get("previous_turn_id", ""),
+        store=options.get("store"),
     )
 
 
@@ -153,6 +157,9 @@ def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     message.flow_id = request.flow_id
     message.user = request.user
     message.metadata.update(request.metadata)
+    message.previous_turn_id = request.previous_turn_id
+    if request.store is not None:
+        message.store = request.store
     return message
 
 
@@ -276,17 +283,39 @@ def document_from_pb(document: pb.Document) -> t.Document:
     )
 
 
+def message_from_pb(message: pb.Message) -> t.Message:
+    return t.Message(
+        role=_ROLES_BACK.get(message.role, t.Role.USER),
+        content=message.content,
+        name=message.name,
+        tool_calls=_calls_from_pb(message),
+        tool_call_id=message.tool_call_id,
+    )
+
+
+def stored_turn_from_pb(turn: pb.StoredTurn) -> t.StoredTurn:
+    return t.StoredTurn(
+        turn_id=turn.turn_id,
+        thread_id=turn.thread_id,
+        model=turn.model,
+        created=turn.create_time.seconds,
+        input_messages=tuple(message_from_pb(m) for m in turn.input_messages),
+        reply=message_from_pb(turn.reply),
+        finish_reason=_FINISH.get(turn.finish_reason, t.FinishReason.STOP),
+        usage=usage_from_pb(turn.usage),
+        instructions=turn.instructions,
+        previous_turn_id=turn.previous_turn_id,
+        latest=turn.latest,
+        user=turn.user,
+        metadata=dict(turn.metadata),
+    )
+
+
 def thread_from_pb(thread: pb.Thread) -> t.Thread:
     messages = tuple(
         t.ThreadMessage(
             seq=m.seq,
-            message=t.Message(
-                role=_ROLES_BACK.get(m.message.role, t.Role.USER),
-                content=m.message.content,
-                name=m.message.name,
-                tool_calls=_calls_from_pb(m.message),
-                tool_call_id=m.message.tool_call_id,
-            ),
+            message=message_from_pb(m.message),
             turn_id=m.turn_id,
             created=m.create_time.seconds,
             user=m.user,
@@ -357,6 +386,15 @@ class Calls:
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:
         return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), _nothing)
+
+    @staticmethod
+    def get_turn(turn_id: str) -> UnaryCall[t.StoredTurn]:
+        request = pb.GetTurnRequest(turn_id=turn_id)
+        return UnaryCall("GetTurn", request, lambda r: stored_turn_from_pb(r.turn))
+
+    @staticmethod
+    def delete_turn(turn_id: str) -> UnaryCall[None]:
+        return UnaryCall("DeleteTurn", pb.DeleteTurnRequest(turn_id=turn_id), _nothing)
 
     @staticmethod
     def create_space(space_id: str, name: str, description: str) -> UnaryCall[t.Space]:

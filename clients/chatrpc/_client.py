@@ -149,6 +149,41 @@ class Client:
         """
         self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
+    def get_turn(
+        self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> t.StoredTurn:
+        """One of the caller's stored turns by its id (the id of the reply that stored it).
+
+        Args:
+            turn_id: A reply id from `chat()` or `chat_stream()` of a turn on a thread.
+
+        Returns:
+            The StoredTurn: its messages, reply, and place in its thread.
+
+        Raises:
+            NotFoundError: No such turn belongs to the caller.
+
+        Example:
+            >>> reply = client.chat("hello", thread_id="t-1")
+            >>> client.get_turn(reply.id).latest
+            True
+        """
+        return self._unary(_base.Calls.get_turn(turn_id), timeout, api_key)
+
+    def delete_turn(
+        self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None
+    ) -> None:
+        """Deletes the latest turn of one of the caller's threads (a thread left empty goes too).
+
+        Raises:
+            NotFoundError: No such turn belongs to the caller.
+            InvalidRequestError: The turn is not its thread's latest (reason TURN_NOT_LATEST).
+
+        Example:
+            >>> client.delete_turn(reply.id)
+        """
+        self._unary(_base.Calls.delete_turn(turn_id), timeout, api_key)
+
     def create_space(
         self,
         space_id: str,

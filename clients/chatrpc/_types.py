@@ -167,6 +167,8 @@ class ChatRequest:
     flow_id: str = ""
     user: str = ""  # recorded with the turn; never used for authorization
     metadata: Mapping[str, str] = field(default_factory=dict)  # recorded with the turn
+    previous_turn_id: str = ""  # continue the thread of this stored turn (its latest turn)
+    store: bool | None = None  # None: true; False reads a thread's history, stores nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,46 @@ class Thread:
     updated: int
     message_count: int
     messages: tuple[ThreadMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """A turn stored in a thread, as `get_turn()` returns it.
+
+    Attributes:
+        turn_id: The turn's id: the id of its reply ("chatcmpl-" + 24 characters).
+        thread_id: The thread it belongs to.
+        model: The model that produced the reply.
+        created: Unix time (seconds) it was stored.
+        input_messages: The turn's new messages as stored (no system messages).
+        reply: The assistant reply (text and/or tool calls).
+        finish_reason: Why generation stopped.
+        usage: Token accounting.
+        instructions: The text of the request's system messages (recorded, never context).
+        previous_turn_id: The thread's turn before this one; empty for the first.
+        latest: Whether it is the thread's latest turn (the only one a turn can continue from
+            with `previous_turn_id`, or `delete_turn()` can delete).
+        user: The `user` its request gave.
+        metadata: The `metadata` its request gave.
+
+    Example:
+        >>> turn = client.get_turn(reply.id)
+        >>> client.chat("and then?", previous_turn_id=turn.turn_id)
+    """
+
+    turn_id: str
+    thread_id: str
+    model: str
+    created: int
+    input_messages: tuple[Message, ...]
+    reply: Message
+    finish_reason: FinishReason
+    usage: Usage
+    instructions: str = ""
+    previous_turn_id: str = ""
+    latest: bool = False
+    user: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

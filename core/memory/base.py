@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from core.errors import IdempotencyKeyReusedError, InvalidArgumentError
+from core.errors import IdempotencyKeyReusedError, InvalidArgumentError, TurnNotLatestError
 from core.types import FinishReason, Message, Role, Usage
 
 MAX_PAGE_SIZE = 100
@@ -29,7 +29,8 @@ class TurnRecord:
 
     `idempotency_key` is empty when the caller sent none; `request_hash` identifies the request
     body the key was used with; `created` is unix seconds; `user` and `metadata` are what the
-    request said about its end user (recorded, never used for identity).
+    request said about its end user (recorded, never used for identity); `instructions` is the
+    text of the request's system messages (recorded, never context of a later turn).
     """
 
     turn_id: str
@@ -43,6 +44,18 @@ class TurnRecord:
     created: float
     user: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
+    instructions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """A turn looked up by its id, with where it sits in its thread: the turn before it
+    ("" for the first) and whether it is the latest (the thread's head seq is `end_seq`)."""
+
+    record: TurnRecord
+    previous_turn_id: str
+    end_seq: int
+    latest: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,16 @@ class MemoryStore(Protocol):
         """Return the turn this owner stored under `idempotency_key`, if any."""
         ...
 
+    async def get_turn(self, owner: str, turn_id: str) -> StoredTurn:
+        """The turn stored under `turn_id`; unknown or another owner's → TurnNotFoundError."""
+        ...
+
+    async def delete_turn(self, owner: str, turn_id: str) -> None:
+        """Delete the thread's latest turn, so its previous turn is the latest again (a thread
+        left empty is deleted). Unknown → TurnNotFoundError; a turn with later turns after it
+        → TurnNotLatestError, deleting nothing."""
+        ...
+
     async def get_thread(self, owner: str, thread_id: str) -> Thread:
         """Return the thread with its messages; unknown or another owner's → ThreadNotFoundError."""
         ...
@@ -152,6 +175,7 @@ def check_commit(owner: str, base_seq: int, record: TurnRecord) -> None:
         raise ValueError("a turn's messages must end with the assistant reply")
     for message in record.messages:
         texts = [message.content, message.name, message.tool_call_id, record.user]
+        texts.append(record.instructions)
         texts += [
             part for call in message.tool_calls for part in (call.id, call.name, call.arguments)
         ]
@@ -179,3 +203,17 @@ def resolve_replay(stored: TurnRecord | None, record: TurnRecord) -> TurnRecord 
             "idempotency key was already used with a different request", field="idempotency_key"
         )
     return stored
+
+
+def check_latest(end_seq: int, head: int, *, field: str = "turn_id") -> None:
+    """TurnNotLatestError unless the turn ending at `end_seq` is the head of its thread."""
+    if end_seq != head:
+        raise not_latest(field)
+
+
+def not_latest(field: str) -> TurnNotLatestError:
+    return TurnNotLatestError(
+        "The turn is not the latest of its thread: threads are linear, so only the latest"
+        " turn can be continued or deleted (branching from an earlier turn is not supported).",
+        field=field,
+    )

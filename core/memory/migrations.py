@@ -138,6 +138,13 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "ALTER TABLE turns ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
         ),
     ),
+    Migration(
+        name="m005_turn_instructions",
+        # The text of a turn's system messages, recorded so a turn looked up by id (GetTurn,
+        # the gateway's GET /v1/responses/{id}) can say what it was told; never context.
+        sqlite=("ALTER TABLE turns ADD COLUMN instructions TEXT NOT NULL DEFAULT ''",),
+        postgres=("ALTER TABLE turns ADD COLUMN instructions TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 
 SCHEMA: Final = Schema(

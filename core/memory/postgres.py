@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from core.errors import ThreadChangedError, ThreadNotFoundError
+from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
 from core.storage.postgres_pool import PostgresBackedStore
@@ -27,12 +27,27 @@ _SELECT_TURN_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
     " FROM messages WHERE owner = $1 AND thread_id = $2 AND seq >= $3 AND seq < $4 ORDER BY seq"
 )
+_TURN_COLUMNS = (
+    "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
+    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,"
+    " instructions FROM turns"
+)
 # FOR SHARE: a concurrent delete_thread cannot remove the turn's messages between the reads.
 _SELECT_TURN = (
-    "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
-    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata"
-    " FROM turns WHERE owner = $1 AND idempotency_key = $2 AND idempotency_key <> ''"
-    " FOR SHARE"
+    _TURN_COLUMNS + " WHERE owner = $1 AND idempotency_key = $2 AND idempotency_key <> '' FOR SHARE"
+)
+_SELECT_TURN_BY_ID = _TURN_COLUMNS + " WHERE owner = $1 AND turn_id = $2"
+_SELECT_PREVIOUS_TURN = (
+    "SELECT turn_id FROM turns WHERE owner = $1 AND thread_id = $2"
+    " AND first_seq + message_count = $3"
+)
+_SELECT_HEAD = "SELECT message_count FROM threads WHERE owner = $1 AND thread_id = $2"
+# FOR UPDATE: the thread row is the commit's lock too, so no turn lands while one is deleted.
+_LOCK_HEAD = _SELECT_HEAD + " FOR UPDATE"
+_DELETE_MESSAGES_FROM = "DELETE FROM messages WHERE owner = $1 AND thread_id = $2 AND seq >= $3"
+_DELETE_TURN = "DELETE FROM turns WHERE owner = $1 AND turn_id = $2"
+_REWIND_THREAD = (
+    "UPDATE threads SET updated = $1, message_count = $2 WHERE owner = $3 AND thread_id = $4"
 )
 _SELECT_THREAD = (
     "SELECT thread_id, created, updated, message_count FROM threads"
@@ -58,7 +73,8 @@ _ADVANCE_THREAD = (
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
     " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
-    " end_user, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    " end_user, metadata, instructions)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
@@ -75,11 +91,31 @@ async def _find_turn(conn: Any, owner: str, key: str) -> base.TurnRecord | None:
     row = await conn.fetchrow(_SELECT_TURN, owner, key)
     if row is None:
         return None
+    return columns.row_to_turn(row, await _turn_messages(conn, owner, row))
+
+
+async def _turn_messages(conn: Any, owner: str, row: Any) -> list[Any]:
     first_seq, count = row["first_seq"], row["message_count"]
-    messages = await conn.fetch(
-        _SELECT_TURN_MESSAGES, owner, row["thread_id"], first_seq, first_seq + count
+    return list(
+        await conn.fetch(
+            _SELECT_TURN_MESSAGES, owner, row["thread_id"], first_seq, first_seq + count
+        )
     )
-    return columns.row_to_turn(row, messages)
+
+
+async def _delete_turn(conn: Any, owner: str, turn_id: str) -> None:
+    row = await conn.fetchrow(_SELECT_TURN_BY_ID, owner, turn_id)
+    if row is None:
+        raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
+    thread_id, first_seq = row["thread_id"], row["first_seq"]
+    head = await conn.fetchval(_LOCK_HEAD, owner, thread_id)
+    base.check_latest(first_seq + row["message_count"], head)
+    if first_seq == 0:  # its messages and turns go with it: ON DELETE CASCADE
+        await conn.execute(_DELETE_THREAD, owner, thread_id)
+        return
+    await conn.execute(_DELETE_MESSAGES_FROM, owner, thread_id, first_seq)
+    await conn.execute(_DELETE_TURN, owner, turn_id)
+    await conn.execute(_REWIND_THREAD, time.time(), first_seq, owner, thread_id)
 
 
 async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRecord) -> None:
@@ -148,6 +184,30 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
         with self._pool.errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 return await _find_turn(conn, owner, idempotency_key)
+
+    async def get_turn(self, owner: str, turn_id: str) -> base.StoredTurn:
+        base.require_owner(owner)
+        with self._pool.errors():
+            async with (
+                self._pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                row = await conn.fetchrow(_SELECT_TURN_BY_ID, owner, turn_id)
+                if row is None:
+                    raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
+                thread_id = row["thread_id"]
+                messages = await _turn_messages(conn, owner, row)
+                previous = await conn.fetchval(
+                    _SELECT_PREVIOUS_TURN, owner, thread_id, row["first_seq"]
+                )
+                head = await conn.fetchval(_SELECT_HEAD, owner, thread_id)
+        return columns.row_to_stored_turn(row, messages, previous or "", head)
+
+    async def delete_turn(self, owner: str, turn_id: str) -> None:
+        base.require_owner(owner)
+        with self._pool.errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await _delete_turn(conn, owner, turn_id)
 
     async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
         base.require_owner(owner)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from core.errors import InvalidArgumentError
 from core.memory import migrations
-from core.memory.base import StoredMessage, ThreadSummary, TurnRecord
+from core.memory.base import StoredMessage, StoredTurn, ThreadSummary, TurnRecord
 from core.storage.schema import Schema
 from core.types import FinishReason, Message, Role, ToolCall, Usage
 
@@ -57,8 +57,8 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
 
 def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, ...]:
     """(owner, turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
-    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata JSON)
-    for an INSERT."""
+    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata JSON,
+    instructions) for an INSERT."""
     return (
         owner,
         record.turn_id,
@@ -74,6 +74,7 @@ def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, 
         len(record.messages),
         record.user,
         metadata_to_json(record.metadata),
+        record.instructions,
     )
 
 
@@ -87,10 +88,10 @@ def metadata_from_json(text: str) -> tuple[tuple[str, str], ...]:
 
 def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRecord:
     """Decode (turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
-    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata) plus
-    the turn's message rows."""
+    idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,
+    instructions) plus the turn's message rows."""
     turn_id, thread_id, model, finish, prompt, completion, key, request_hash, created = row[:9]
-    user, metadata = row[11], row[12]
+    user, metadata, instructions = row[11], row[12], row[13]
     return TurnRecord(
         turn_id=turn_id,
         thread_id=thread_id,
@@ -103,6 +104,20 @@ def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRe
         created=created,
         user=user,
         metadata=metadata_from_json(metadata),
+        instructions=instructions,
+    )
+
+
+def row_to_stored_turn(
+    row: Sequence[Any], messages: Sequence[Sequence[Any]], previous: str, head: int
+) -> StoredTurn:
+    """A turn row (as row_to_turn), its messages, the previous turn's id and its thread's head."""
+    end_seq = row[9] + row[10]
+    return StoredTurn(
+        record=row_to_turn(row, messages),
+        previous_turn_id=previous,
+        end_seq=end_seq,
+        latest=end_seq == head,
     )
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from core.errors import ThreadChangedError, ThreadNotFoundError
+from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
 from core.storage.sqlite_pool import SqliteBackedStore, transaction
@@ -27,10 +27,21 @@ _SELECT_TURN_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
     " FROM messages WHERE owner = ? AND thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
-_SELECT_TURN = (
+_TURN_COLUMNS = (
     "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
-    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata"
-    " FROM turns WHERE owner = ? AND idempotency_key = ? AND idempotency_key <> ''"
+    " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,"
+    " instructions FROM turns"
+)
+_SELECT_TURN = _TURN_COLUMNS + " WHERE owner = ? AND idempotency_key = ? AND idempotency_key <> ''"
+_SELECT_TURN_BY_ID = _TURN_COLUMNS + " WHERE owner = ? AND turn_id = ?"
+_SELECT_PREVIOUS_TURN = (
+    "SELECT turn_id FROM turns WHERE owner = ? AND thread_id = ? AND first_seq + message_count = ?"
+)
+_SELECT_HEAD = "SELECT message_count FROM threads WHERE owner = ? AND thread_id = ?"
+_DELETE_MESSAGES_FROM = "DELETE FROM messages WHERE owner = ? AND thread_id = ? AND seq >= ?"
+_DELETE_TURN = "DELETE FROM turns WHERE owner = ? AND turn_id = ?"
+_REWIND_THREAD = (
+    "UPDATE threads SET updated = ?, message_count = ? WHERE owner = ? AND thread_id = ?"
 )
 _SELECT_THREAD = (
     "SELECT thread_id, created, updated, message_count FROM threads"
@@ -56,7 +67,7 @@ _ADVANCE_THREAD = (
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
     " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
-    " end_user, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " end_user, metadata, instructions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
@@ -73,11 +84,42 @@ def _find_turn(conn: sqlite3.Connection, owner: str, key: str) -> base.TurnRecor
     row = conn.execute(_SELECT_TURN, (owner, key)).fetchone()
     if row is None:
         return None
+    return columns.row_to_turn(row, _turn_messages(conn, owner, row))
+
+
+def _turn_messages(conn: sqlite3.Connection, owner: str, row: Any) -> list[Any]:
     thread_id, first_seq, count = row[1], row[9], row[10]
-    messages = conn.execute(
+    return conn.execute(
         _SELECT_TURN_MESSAGES, (owner, thread_id, first_seq, first_seq + count)
     ).fetchall()
-    return columns.row_to_turn(row, messages)
+
+
+def _get_turn(conn: sqlite3.Connection, owner: str, turn_id: str) -> base.StoredTurn:
+    with transaction(conn, "DEFERRED"):
+        row = conn.execute(_SELECT_TURN_BY_ID, (owner, turn_id)).fetchone()
+        if row is None:
+            raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
+        messages = _turn_messages(conn, owner, row)
+        previous = conn.execute(_SELECT_PREVIOUS_TURN, (owner, row[1], row[9])).fetchone()
+        (head,) = conn.execute(_SELECT_HEAD, (owner, row[1])).fetchone()
+    return columns.row_to_stored_turn(row, messages, previous[0] if previous else "", head)
+
+
+def _delete_turn(conn: sqlite3.Connection, owner: str, turn_id: str) -> None:
+    # Messages and turns of a thread left empty go with it: ON DELETE CASCADE.
+    with transaction(conn):
+        row = conn.execute(_SELECT_TURN_BY_ID, (owner, turn_id)).fetchone()
+        if row is None:
+            raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
+        thread_id, first_seq = row[1], row[9]
+        (head,) = conn.execute(_SELECT_HEAD, (owner, thread_id)).fetchone()
+        base.check_latest(first_seq + row[10], head)
+        if first_seq == 0:
+            conn.execute(_DELETE_THREAD, (owner, thread_id))
+            return
+        conn.execute(_DELETE_MESSAGES_FROM, (owner, thread_id, first_seq))
+        conn.execute(_DELETE_TURN, (owner, turn_id))
+        conn.execute(_REWIND_THREAD, (time.time(), first_seq, owner, thread_id))
 
 
 def _write_turn(
@@ -193,6 +235,14 @@ class SqliteStore(ThreadTables, SqliteBackedStore):
     async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
         base.require_owner(owner)
         return await self._pool.run(_get_thread, owner, thread_id)
+
+    async def get_turn(self, owner: str, turn_id: str) -> base.StoredTurn:
+        base.require_owner(owner)
+        return await self._pool.run(_get_turn, owner, turn_id)
+
+    async def delete_turn(self, owner: str, turn_id: str) -> None:
+        base.require_owner(owner)
+        await self._pool.run(_delete_turn, owner, turn_id)
 
     async def list_threads(
         self, owner: str, *, page_size: int, page_token: str = ""

@@ -69,20 +69,23 @@ class ChatPipeline:
         steps = self._modes.steps(turn)
         spec = self._catalog.get(turn.model or self._modes.model_for(steps))
         validate_turn(turn, spec, self._limits)
-        if turn.thread_id and self._memory is None:
+        if (turn.thread_id or turn.previous_turn_id) and self._memory is None:
             raise UnimplementedError("This server has no thread memory.", field="thread_id")
         backend = self._catalog.backend(spec.name)
 
         async def ask(messages: list[Message]) -> str:
             return await _side_answer(backend, messages)
 
-        if not turn.thread_id or self._memory is None:  # a stateless turn
+        if self._memory is None or not (turn.thread_id or turn.previous_turn_id):  # stateless
             prep = await self._modes.prepare(steps, turn, caller.owner, ask)
             context = Context(tuple(prep.instructions), (), turn.messages)
             async for event in self._generate(turn, spec, backend, prep, context):
                 yield event
             return
-        async with self._memory.session(caller, turn) as session:
+        head = None
+        if turn.previous_turn_id:
+            turn, head = await self._memory.continued(caller, turn)
+        async with self._memory.session(caller, turn, head=head) as session:
             if session.replay is not None:
                 for event in replay_events(session.replay):
                     yield event
@@ -91,9 +94,8 @@ class ChatPipeline:
             context = Context(
                 (*prep.instructions, *session.instructions), session.history, session.new
             )
-            async for event in self._stored(
-                self._generate(turn, spec, backend, prep, context), session
-            ):
+            events = self._generate(turn, spec, backend, prep, context)
+            async for event in self._stored(events, session) if turn.store else events:
                 yield event
 
     async def _stored(
@@ -120,7 +122,7 @@ class ChatPipeline:
             id=self._new_id(),
             model=spec.name,
             created=int(self._clock()),
-            thread_id=turn.thread_id,
+            thread_id=turn.thread_id if turn.store else "",  # the thread it is stored in
             trimmed=plan.trimmed,
             sources=tuple(prep.sources),
         )

@@ -13,6 +13,10 @@ Rules (README "Thread memory" states them for users):
   database, the store's optimistic commit refuses the second of two overlapping turns
   (ThreadChangedError).
 - An idempotency key makes a retried turn return the stored reply without generating again.
+- A turn may name its thread by a stored turn instead (`previous_turn_id`, the Responses API's
+  previous_response_id): that turn must be the thread's latest when the new turn takes the
+  thread's lock, as a thread is linear (no branching from an earlier turn).
+- A turn with `store` False reads its thread's history and stores nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from core.errors import IdempotencyKeyReusedError, ThreadBusyError
-from core.memory.base import MemoryStore, TurnRecord
+from core.errors import IdempotencyKeyReusedError, ThreadBusyError, TurnNotFoundError
+from core.memory.base import MemoryStore, TurnRecord, check_latest, not_latest
 from core.types import (
     Caller,
     ChatEvent,
@@ -91,6 +95,7 @@ class TurnSession:
             created=time.time(),
             user=self.user,
             metadata=self.metadata,
+            instructions="\n\n".join(m.content for m in self.instructions),
         )
         await self._store.commit_turn(self.caller.owner, self.head, record)
 
@@ -103,9 +108,24 @@ class ThreadMemory:
         self._wait = wait
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
+    async def continued(self, caller: Caller, turn: Turn) -> tuple[Turn, int]:
+        """`turn` on the thread of its previous_turn_id, and the head seq that thread must still
+        have when the turn's session opens (the previous turn's end)."""
+        field_name = "previous_turn_id"
+        try:
+            previous = await self.store.get_turn(caller.owner, turn.previous_turn_id)
+        except TurnNotFoundError as exc:
+            raise TurnNotFoundError(exc.message, field=field_name) from None
+        if not previous.latest:
+            raise not_latest(field_name)
+        return replace(turn, thread_id=previous.record.thread_id), previous.end_seq
+
     @asynccontextmanager
-    async def session(self, caller: Caller, turn: Turn) -> AsyncIterator[TurnSession]:
-        """Holds the thread's lock for the whole turn and loads its context (or its replay)."""
+    async def session(
+        self, caller: Caller, turn: Turn, *, head: int | None = None
+    ) -> AsyncIterator[TurnSession]:
+        """Holds the thread's lock for the whole turn and loads its context (or its replay);
+        `head`, if given, is the head seq the thread must have (see `continued`)."""
         async with self._locked(caller.owner, turn.thread_id):
             session = TurnSession(
                 caller,
@@ -129,6 +149,8 @@ class ThreadMemory:
             session.history, session.head = await self.store.load_history(
                 caller.owner, turn.thread_id
             )
+            if head is not None:
+                check_latest(head, session.head, field="previous_turn_id")
             session.instructions, session.new = split_messages(turn.messages, session.history)
             yield session
 

@@ -35,12 +35,28 @@ def check_thread_id(thread_id: str) -> str:
     return thread_id
 
 
+def check_turn_id(turn_id: str, field: str = "turn_id") -> str:
+    """`turn_id` if well formed (a reply id); InvalidArgumentError otherwise (also when empty)."""
+    if not ID_PATTERN.fullmatch(turn_id):
+        _fail(f"{field} must be 1-128 characters from [A-Za-z0-9_.:-].", field)
+    return turn_id
+
+
+def check_previous_turn(turn: Turn) -> None:
+    check_turn_id(turn.previous_turn_id, "previous_turn_id")
+    if turn.thread_id:
+        _fail("Set thread_id or previous_turn_id, not both.", "previous_turn_id")
+
+
 def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
     """Raises InvalidArgumentError for the first problem found in `turn` (its mode's ids are
     check_mode's, which runs first: the mode decides the model)."""
     _check_messages(turn.messages, limits)
+    if turn.previous_turn_id:
+        check_previous_turn(turn)
     if turn.thread_id:
         check_thread_id(turn.thread_id)
+    if turn.thread_id or turn.previous_turn_id:
         for i, message in enumerate(turn.messages):
             if "\x00" in message.content:  # PostgreSQL text cannot store it; refuse up front
                 _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")

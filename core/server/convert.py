@@ -14,7 +14,7 @@ from chatrpc.v1 import chat_service_pb2 as pb
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
-from core.memory.base import StoredMessage, Thread, ThreadPage, ThreadSummary
+from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
 from core.types import (
     ChatEvent,
     ChatMode,
@@ -94,6 +94,8 @@ def request_to_turn(request: ChatRequestPb) -> Turn:
         flow_id=request.flow_id,
         user=request.user,
         metadata=tuple(sorted(request.metadata.items())),
+        previous_turn_id=request.previous_turn_id,
+        store=request.store if request.HasField("store") else True,
     )
 
 
@@ -193,6 +195,25 @@ def stored_message_to_pb(stored: StoredMessage) -> pb.ThreadMessage:
         create_time=_timestamp(int(stored.created)),
         user=stored.user,
         metadata=dict(stored.metadata),
+    )
+
+
+def stored_turn_to_pb(stored: StoredTurn) -> pb.StoredTurn:
+    record = stored.record
+    return pb.StoredTurn(
+        turn_id=record.turn_id,
+        thread_id=record.thread_id,
+        model=record.model,
+        create_time=_timestamp(int(record.created)),
+        input_messages=[message_to_pb(m) for m in record.messages[:-1]],
+        reply=message_to_pb(record.messages[-1]),
+        finish_reason=_FINISH_PB[record.finish_reason],
+        usage=usage_to_pb(record.usage),
+        instructions=record.instructions,
+        previous_turn_id=stored.previous_turn_id,
+        latest=stored.latest,
+        user=record.user,
+        metadata=dict(record.metadata),
     )
 
 

@@ -24,6 +24,8 @@ STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
     errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
     errors.ModelNotFoundError: grpc.StatusCode.NOT_FOUND,
     errors.ThreadNotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.TurnNotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.TurnNotLatestError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
     errors.ConflictError: grpc.StatusCode.ABORTED,
     errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,

@@ -12,7 +12,7 @@ from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.pipeline.aggregate import fold
 from core.pipeline.chat import ChatPipeline
-from core.pipeline.validation import check_thread_id
+from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
 from core.server.rpc import server_stream, unary
 from core.types import Caller
@@ -81,6 +81,20 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         thread_id = check_thread_id(request.thread_id)
         await self._thread_store().delete_thread(caller.owner, thread_id)
         return pb.DeleteThreadResponse()
+
+    @unary
+    async def GetTurn(self, request: pb.GetTurnRequest, caller: Caller) -> pb.GetTurnResponse:
+        turn_id = check_turn_id(request.turn_id)
+        stored = await self._thread_store().get_turn(caller.owner, turn_id)
+        return pb.GetTurnResponse(turn=convert.stored_turn_to_pb(stored))
+
+    @unary
+    async def DeleteTurn(
+        self, request: pb.DeleteTurnRequest, caller: Caller
+    ) -> pb.DeleteTurnResponse:
+        turn_id = check_turn_id(request.turn_id)
+        await self._thread_store().delete_turn(caller.owner, turn_id)
+        return pb.DeleteTurnResponse()
 
     @unary
     async def CreateSpace(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,8 @@ from core.errors import (
     InvalidArgumentError,
     ThreadChangedError,
     ThreadNotFoundError,
+    TurnNotFoundError,
+    TurnNotLatestError,
 )
 from core.memory import STORES, MemoryStore, open_store
 from core.memory.base import ThreadSummary, TurnRecord
@@ -176,6 +179,62 @@ class MemoryStoreContract(StoreContract):
         assert head == base_seq + 2
         assert history[base_seq:] == winners[0].messages
 
+    # --- turns by id ---------------------------------------------------------------------
+
+    async def test_get_turn_returns_the_record_and_its_place_in_the_thread(
+        self, store: MemoryStore
+    ) -> None:
+        first = await store.commit_turn("alice", 0, record("t", user("1"), assistant("one")))
+        second = record("t", user("2"), assistant("", ToolCall("call_1", "menu", "{}")))
+        second = await store.commit_turn(
+            "alice", 2, replace(second, instructions="Be brief.", user="u-7")
+        )
+
+        got = await store.get_turn("alice", second.turn_id)
+
+        assert got.record == second
+        assert (got.previous_turn_id, got.end_seq, got.latest) == (first.turn_id, 4, True)
+        older = await store.get_turn("alice", first.turn_id)
+        assert (older.record, older.previous_turn_id, older.latest) == (first, "", False)
+
+    async def test_get_turn_of_another_owner_or_unknown_raises_not_found(
+        self, store: MemoryStore
+    ) -> None:
+        turn = await store.commit_turn("alice", 0, record("t"))
+        for owner, turn_id in (("bob", turn.turn_id), ("alice", "turn_nope")):
+            with pytest.raises(TurnNotFoundError):
+                await store.get_turn(owner, turn_id)
+            with pytest.raises(TurnNotFoundError):
+                await store.delete_turn(owner, turn_id)
+        assert (await store.get_turn("alice", turn.turn_id)).record == turn
+
+    async def test_delete_turn_rewinds_the_thread_to_its_previous_turn(
+        self, store: MemoryStore
+    ) -> None:
+        first = await store.commit_turn("alice", 0, record("t", user("1"), assistant("one")))
+        second = await store.commit_turn("alice", 2, record("t", user("2"), assistant("two")))
+
+        with pytest.raises(TurnNotLatestError):
+            await store.delete_turn("alice", first.turn_id)
+        await store.delete_turn("alice", second.turn_id)
+
+        assert await store.load_history("alice", "t") == (first.messages, 2)
+        assert (await store.get_turn("alice", first.turn_id)).latest
+        with pytest.raises(TurnNotFoundError):
+            await store.get_turn("alice", second.turn_id)
+        third = await store.commit_turn("alice", 2, record("t", user("3"), assistant("three")))
+        assert (await store.get_turn("alice", third.turn_id)).previous_turn_id == first.turn_id
+
+    async def test_deleting_the_only_turn_deletes_the_thread(self, store: MemoryStore) -> None:
+        turn = await store.commit_turn("alice", 0, record("t"))
+
+        await store.delete_turn("alice", turn.turn_id)
+
+        with pytest.raises(ThreadNotFoundError):
+            await store.get_thread("alice", "t")
+        assert await store.load_history("alice", "t") == ((), 0)
+        await store.commit_turn("alice", 0, record("t"))  # the id can start a new thread
+
     # --- idempotency ---------------------------------------------------------------------
 
     async def test_retry_with_the_same_key_returns_the_stored_turn_and_writes_once(
@@ -264,6 +323,8 @@ class MemoryStoreContract(StoreContract):
             store.get_thread(owner, "t"),
             store.list_threads(owner, page_size=10),
             store.delete_thread(owner, "t"),
+            store.get_turn(owner, "turn"),
+            store.delete_turn(owner, "turn"),
         ]
         for call in calls:
             with pytest.raises(ValueError, match="owner"):

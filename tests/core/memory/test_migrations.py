@@ -11,7 +11,7 @@ import pytest
 
 from core.memory import open_store
 from core.memory.migrations import MIGRATIONS, SCHEMA
-from core.storage.schema import Migration, check_migrations
+from core.storage.schema import Migration, Schema, check_migrations
 from tests import pg
 
 NAMES = [m.name for m in MIGRATIONS]
@@ -115,3 +115,40 @@ async def test_postgres_applies_every_migration_once_under_concurrent_opens(
     # Both dialects build the same tables with the same columns in the same order.
     await (await open_store(f"sqlite:///{tmp_path / 'm.db'}")).aclose()
     assert columns == (await asyncio.to_thread(_sqlite_state, tmp_path / "m.db"))[1]
+
+
+def _sqlite_at_m004_with_a_turn(path: Path) -> None:
+    """A database as the release before m005 left it, holding one stored turn."""
+    old = Schema(
+        migrations=MIGRATIONS[:4], table="_migrations", postgres_lock_key=1, label="migration"
+    )
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        old.apply_sqlite(conn)
+        conn.execute("INSERT INTO threads VALUES ('alice', 't', 1.0, 1.0, 2)")
+        conn.execute(
+            "INSERT INTO turns VALUES ('alice', 'chatcmpl-1', 't', 'm', 'stop', 3, 1, '', '',"
+            " 1.0, 0, 2, 'u', '{}')"
+        )
+        for seq, role in enumerate(("user", "assistant")):
+            conn.execute(
+                "INSERT INTO messages VALUES ('alice', 't', ?, 'chatcmpl-1', ?, ?, '', '[]', '',"
+                " 1.0)",
+                (seq, role, role),
+            )
+    finally:
+        conn.close()
+
+
+async def test_m005_upgrades_stored_turns_with_empty_instructions(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    await asyncio.to_thread(_sqlite_at_m004_with_a_turn, path)
+
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        turn = await store.get_turn("alice", "chatcmpl-1")
+    finally:
+        await store.aclose()
+
+    assert (turn.record.instructions, turn.record.user, turn.latest) == ("", "u", True)
+    assert [m.content for m in turn.record.messages] == ["user", "assistant"]
