@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
-from gateway.routes import chat_completions, dbgpt, models, service, spaces, threads
+from gateway.routes import chat_completions, dbgpt, models, responses, service, spaces, threads
 from gateway.settings import Settings
 from gateway.state import GatewayState, require_key
 
@@ -43,6 +43,6 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
-    for module in (chat_completions, dbgpt, models, spaces, threads):
+    for module in (chat_completions, dbgpt, models, responses, spaces, threads):
         app.include_router(module.router, dependencies=[Depends(require_key)])
     return app

@@ -45,6 +45,7 @@ _PARAM_PREFIXES = (
     ("generation_config.", ""),
     ("tool_choice.function_name", "tool_choice.function.name"),
     ("response_format.json_schema", "response_format.json_schema.schema"),
+    ("previous_turn_id", "previous_response_id"),  # the Responses API's name for it
 )
 
 

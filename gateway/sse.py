@@ -30,6 +30,18 @@ def frame(data: bytes) -> bytes:
     return b"data: " + data + b"\n\n"
 
 
+def named_frame(event: bytes, data: bytes) -> bytes:
+    """One SSE event of type `event` (an ASCII name) carrying `data`, as the Responses API
+    sends them."""
+    return b"event: " + event + b"\ndata: " + data + b"\n\n"
+
+
+def error_frame(exc: chatrpc.ChatServiceError) -> bytes:
+    """The in-stream error event of the chat routes: OpenAI's error envelope."""
+    _, body, _ = service_error_to_http(exc)
+    return frame(orjson.dumps(body))
+
+
 async def read_head(
     events: AsyncGenerator[chatrpc.StreamEvent, None],
 ) -> tuple[chatrpc.StreamStart, list[chatrpc.StreamEvent]]:
@@ -52,8 +64,13 @@ async def event_stream(
     encode: Callable[[chatrpc.StreamEvent], bytes | None],
     *,
     done: bool = True,
+    framed: bool = False,
+    on_error: Callable[[chatrpc.ChatServiceError], bytes] = error_frame,
 ) -> AsyncIterator[bytes]:
     """Frames `head` and then `rest` as JSON events; ends with [DONE] or one error event.
+
+    With `framed`, `encode` returns whole SSE events (named_frame) rather than their data;
+    `on_error` writes the events that report a failure after the first byte.
 
     A reader task takes the core's messages as they arrive; each write sends everything that
     arrived since the last one (consecutive text deltas as one event). A client that keeps up
@@ -78,23 +95,23 @@ async def event_stream(
             ended = True
             wake.set()
 
+    wrap = _unframed if framed else frame
     reader = asyncio.create_task(read())
     try:
-        batch = b"".join(frame(data) for e in head if (data := encode(e)) is not None)
+        batch = b"".join(wrap(data) for e in head if (data := encode(e)) is not None)
         if batch:
             yield batch
         while True:
             await wake.wait()
             wake.clear()
             events = _take(arrived)  # then `ended`: it is set only after the last event
-            batch = b"".join(frame(data) for e in events if (data := encode(e)) is not None)
+            batch = b"".join(wrap(data) for e in events if (data := encode(e)) is not None)
             if not ended:
                 if batch:
                     yield batch
                 continue
             if isinstance(failure, chatrpc.ChatServiceError):
-                _, body, _ = service_error_to_http(failure)
-                yield batch + frame(orjson.dumps(body))
+                yield batch + on_error(failure)
                 return
             if failure is not None:
                 if batch:
@@ -107,6 +124,10 @@ async def event_stream(
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         await rest.aclose()
+
+
+def _unframed(data: bytes) -> bytes:
+    return data
 
 
 def _take(arrived: deque[chatrpc.StreamEvent]) -> list[chatrpc.StreamEvent]:
