@@ -46,7 +46,7 @@ def turn_id(response: str, param: str | None = None) -> str:
             f"Response with id {response!r} not found.",
             param=param,
             status=404,
-            code="not_found",
+            code="turn_not_found",
         )
     return TURN_PREFIX + response.removeprefix(RESPONSE_PREFIX)
 

@@ -54,3 +54,18 @@ def test_the_openai_sdk_example(core_server):
     finally:
         gateway.stop()
     assert "smollm2-135m-instruct" in out
+
+
+def test_the_openai_responses_example(core_server, scripted):
+    for text in ("Hello, Lin.", "Your name is Lin."):
+        scripted.enqueue([text])
+    scripted.enqueue(["Green", " tea", " is…"])
+    gateway = GatewayThread(create_app(Settings(core_target=core_server.target, auth="disabled")))
+    try:
+        out = run("openai_responses.py", gateway.url, "scripted")
+    finally:
+        gateway.stop()
+    assert "Hello, Lin." in out and "Your name is Lin." in out and "Green tea is…" in out
+    assert "response.completed" in out
+    assert "input of the second turn: ['What is my name?']" in out
+    assert "continues the first: True" in out and "its thread: conv_" in out

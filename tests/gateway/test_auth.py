@@ -41,7 +41,7 @@ def routes(gateway: GatewayThread) -> list[tuple[str, str]]:
     for route in flat_routes(gateway.app.routes):
         for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
             path = route.path.replace("{thread_id}", "t-1").replace("{model:path}", "scripted")
-            path = path.replace("{space_id}", "s-1")
+            path = path.replace("{space_id}", "s-1").replace("{response_id}", "resp_1")
             found.append((method, path))
     return found
 
@@ -50,6 +50,7 @@ VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
     "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
     "/api/v2/chat/completions": {"messages": "hi"},
     "/v1/spaces": {"id": "s-1"},
+    "/v1/responses": {"input": "hi"},
     "/v1/spaces/s-1/documents": {"source": "a.md", "text": "hello"},
 }
 
