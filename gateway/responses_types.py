@@ -164,3 +164,5 @@ class CreateResponseRequest(_Strict):
     # background.
     truncation: Literal["auto"] | None = None
     background: Literal[False] | None = None
+    include: Annotated[list[StrictStr], Field(max_length=0)] | None = None  # nothing extra
+    reasoning: None = None

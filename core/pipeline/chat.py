@@ -82,7 +82,7 @@ class ChatPipeline:
             async for event in self._generate(turn, spec, backend, prep, context):
                 yield event
             return
-        head = None
+        head: int | None = None
         if turn.previous_turn_id:
             turn, head = await self._memory.continued(caller, turn)
         async with self._memory.session(caller, turn, head=head) as session:

@@ -108,17 +108,22 @@ class ThreadMemory:
         self._wait = wait
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
-    async def continued(self, caller: Caller, turn: Turn) -> tuple[Turn, int]:
+    async def continued(self, caller: Caller, turn: Turn) -> tuple[Turn, int | None]:
         """`turn` on the thread of its previous_turn_id, and the head seq that thread must still
-        have when the turn's session opens (the previous turn's end)."""
+        have when the turn's session opens (the previous turn's end; None for the retry of a
+        stored turn)."""
         field_name = "previous_turn_id"
         try:
             previous = await self.store.get_turn(caller.owner, turn.previous_turn_id)
         except TurnNotFoundError as exc:
             raise TurnNotFoundError(exc.message, field=field_name) from None
-        if not previous.latest:
-            raise not_latest(field_name)
-        return replace(turn, thread_id=previous.record.thread_id), previous.end_seq
+        if previous.latest:
+            return replace(turn, thread_id=previous.record.thread_id), previous.end_seq
+        key = caller.idempotency_key
+        if key and await self.store.find_turn(caller.owner, key) is not None:
+            # A retry of a turn that was stored: its session replays it (or refuses the key).
+            return replace(turn, thread_id=previous.record.thread_id), None
+        raise not_latest(field_name)
 
     @asynccontextmanager
     async def session(

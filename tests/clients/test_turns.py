@@ -84,6 +84,20 @@ def test_continuing_from_an_earlier_turn_is_refused_before_any_model_work(core_s
     assert len(scripted.calls) == calls
 
 
+def test_a_retried_continuation_replays_its_stored_turn(core_server, scripted):
+    scripted.enqueue(["A1"])
+    scripted.enqueue(["A2 once"])
+    with chatrpc.Client(core_server.target) as client:
+        first = client.chat("Q1", thread_id="r-1")
+        again = [
+            client.chat("Q2", previous_turn_id=first.id, idempotency_key="k-2") for _ in range(2)
+        ]
+        assert again[0] == again[1] and again[0].content == "A2 once"
+        with pytest.raises(chatrpc.InvalidRequestError):  # no key: an earlier turn is refused
+            client.chat("Q2", previous_turn_id=first.id)
+    assert len(scripted.calls) == 2
+
+
 def test_another_owner_cannot_see_continue_or_delete_a_turn(scripted, catalog, sqlite_url):
     from core.auth import KeyRing, digest
     from tests.servers import CoreThread

@@ -191,6 +191,32 @@ def test_three_turns_survive_a_core_restart_and_read_as_a_thread(
         core.stop()
 
 
+@pytest.mark.postgres
+def test_a_conversation_continues_on_another_replica(catalog, scripted, clean_postgres_url):
+    cores = [CoreThread(catalog, database_url=clean_postgres_url) for _ in range(2)]
+    gateways = [
+        GatewayThread(create_app(Settings(core_target=c.target, auth="disabled"))) for c in cores
+    ]
+    a, b = (openai.OpenAI(base_url=g.url + "/v1", api_key="x", max_retries=0) for g in gateways)
+    try:
+        first = a.responses.create(model="scripted", input="one")
+        second = b.responses.create(model="scripted", input="two", previous_response_id=first.id)
+        third = a.responses.create(model="scripted", input="three", previous_response_id=second.id)
+        assert prompt(scripted) == [
+            ("user", "one"),
+            ("assistant", "ok"),
+            ("user", "two"),
+            ("assistant", "ok"),
+            ("user", "three"),
+        ]
+        assert b.responses.retrieve(third.id).previous_response_id == second.id
+        with pytest.raises(openai.BadRequestError):  # no branching on the other replica either
+            b.responses.create(model="scripted", input="b", previous_response_id=first.id)
+    finally:
+        for server in (*gateways, *cores):
+            server.stop()
+
+
 def test_function_calls_round_trip_as_items(openai_client, scripted, openapi, gateway):
     call = tool_call_chunks(0, "call_abc123", "get_weather", '{"city": "Hangzhou"}')
     scripted.enqueue(call, finish=FinishReason.TOOL_CALLS)
@@ -232,6 +258,7 @@ def test_function_call_items_in_the_input_join_their_assistant_message(openai_cl
         model="scripted",
         store=False,
         tools=[WEATHER],
+        include=[],
         input=[
             {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
             {
@@ -352,6 +379,7 @@ def test_a_failure_after_the_first_token_is_a_response_failed_event(
         ({"input": "hi", "temperature": 5}, "temperature"),
         ({"input": []}, "input"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+        ({"input": "hi", "include": ["reasoning.encrypted_content"]}, "include"),
         (
             {"input": "hi", "previous_response_id": "resp_000000000000000000000000"},
             "previous_response_id",
