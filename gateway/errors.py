@@ -45,7 +45,8 @@ _PARAM_PREFIXES = (
     ("generation_config.", ""),
     ("tool_choice.function_name", "tool_choice.function.name"),
     ("response_format.json_schema", "response_format.json_schema.schema"),
-    ("previous_turn_id", "previous_response_id"),  # the Responses API's name for it
+    ("previous_turn_id", "previous_response_id"),  # the Responses API's names for these
+    ("turn_id", "response_id"),
 )
 
 

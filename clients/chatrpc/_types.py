@@ -200,7 +200,8 @@ class Reply:
         id: Reply id ("chatcmpl-" + 24 characters).
         model: The model that produced it.
         created: Unix time (seconds) the reply started.
-        thread_id: The thread the turn was stored in; empty when stateless.
+        thread_id: The thread the turn was stored in; empty when not stored (stateless,
+            or `store=False`).
         content: The assistant's text.
         tool_calls: Function calls the assistant requested.
         finish_reason: Why generation stopped.
@@ -241,7 +242,7 @@ class StreamStart:
         id: Reply id ("chatcmpl-" + 24 characters).
         model: The model producing it.
         created: Unix time (seconds) the reply started.
-        thread_id: The thread the turn is stored in; empty when stateless.
+        thread_id: The thread the turn is stored in; empty when not stored.
         trimmed: Stored messages left out of the prompt to fit the context window.
         sources: The knowledge chunks the prompt was given.
     """

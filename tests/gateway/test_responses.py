@@ -301,7 +301,7 @@ def test_retrieve_input_items_and_delete(openai_client, scripted, openapi, gatew
 
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client.responses.delete(first.id)  # second was generated from it
-    assert caught.value.code == "turn_not_latest"
+    assert (caught.value.code, caught.value.param) == ("turn_not_latest", "response_id")
     openai_client.responses.delete(second.id)
     with pytest.raises(openai.NotFoundError):
         openai_client.responses.retrieve(second.id)
