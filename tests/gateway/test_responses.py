@@ -361,6 +361,8 @@ def test_a_failure_after_the_first_token_is_a_response_failed_event(
     failed = events[-1]["response"]
     assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
     assert not any(e["type"] == "response.completed" for e in events)
+    with pytest.raises(openai.NotFoundError):  # a failed turn is never stored
+        openai_client.responses.retrieve(failed["id"])
     scripted.enqueue(["partial", "more"], fail_after=1, error=BackendUnavailableError("gone"))
     with pytest.raises(openai.InternalServerError) as caught:  # non-stream: a real HTTP error
         openai_client.responses.create(model="scripted", input="hi")
