@@ -125,6 +125,33 @@ def test_grpcurl_streams_real_model_text_then_finish_and_usage(core_process):
     assert events[-1]["usage"]["completionTokens"] <= 24
 
 
+def test_grpcurl_continues_a_stored_turn_and_reads_it_back(core_process):
+    target, _, _ = core_process
+    first = json.loads(
+        grpcurl(
+            target,
+            "chatrpc.v1.ChatService/Chat",
+            data={
+                "messages": [{"role": "ROLE_USER", "content": "My name is Lin."}],
+                "thread_id": "grpcurl-turns",
+                "generation_config": {"max_tokens": 4},
+            },
+        )
+    )
+    request = {
+        "messages": [{"role": "ROLE_USER", "content": "What is my name?"}],
+        "previous_turn_id": first["id"],
+        "generation_config": {"max_tokens": 4},
+    }
+    second = json.loads(grpcurl(target, "chatrpc.v1.ChatService/Chat", data=request))
+    assert second["threadId"] == "grpcurl-turns"
+    turn = json.loads(
+        grpcurl(target, "chatrpc.v1.ChatService/GetTurn", data={"turn_id": second["id"]})
+    )["turn"]
+    assert turn["previousTurnId"] == first["id"] and turn["latest"] is True
+    assert turn["inputMessages"] == [{"role": "ROLE_USER", "content": "What is my name?"}]
+
+
 def test_grpcurl_invalid_request_shows_error_info(core_process):
     target, _, _ = core_process
     result = subprocess.run(
