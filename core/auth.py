@@ -2,6 +2,8 @@
 
 A key's name is its identity: the owner of every thread, space and turn the key touches.
 Identity never comes from a request body (`user`, `user_name`, `sys_code` are recorded only).
+The key file also holds each key's limits (requests and tokens per minute, concurrent turns),
+which core.quotas enforces.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import hmac
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from core.errors import ConfigError, UnauthenticatedError
 from core.types import DEFAULT_OWNER
@@ -28,11 +31,30 @@ def digest(key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """One key's limits; 0 means unlimited."""
+
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0  # prompt plus completion tokens of the key's turns
+    concurrent_streams: int = 0  # Chat and StreamChat calls in flight at once, per core
+
+
+UNLIMITED = KeyLimits()
+_LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "concurrent_streams")
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRing:
-    """The configured keys (name → digest), or `required=False` for keyless local use."""
+    """The configured keys (name → digest), or `required=False` for keyless local use;
+    `limits` holds the limits of the keys that have any (name → KeyLimits)."""
 
     digests: Mapping[str, str]
     required: bool = True
+    limits: Mapping[str, KeyLimits] = field(default_factory=lambda: MappingProxyType({}))
+
+    def limits_of(self, owner: str) -> KeyLimits:
+        """The limits of the key named `owner` (UNLIMITED for keys without any)."""
+        return self.limits.get(owner, UNLIMITED)
 
     def identify(self, authorization: str | None) -> str:
         """The identity (owner) behind an `Authorization: Bearer <key>` value.
@@ -65,22 +87,25 @@ def load_keyring(mode: str, keys_file: str, inline: str) -> KeyRing:
     if mode != "required":
         raise ConfigError(f"CHATRPC_AUTH must be 'required' or 'disabled', not {mode!r}")
     digests: dict[str, str] = {}
+    limits: dict[str, KeyLimits] = {}
     if keys_file:
-        digests.update(_file_digests(Path(keys_file)))
+        file_digests, limits = _file_keys(Path(keys_file))
+        digests.update(file_digests)
     for item in filter(None, (part.strip() for part in inline.split(","))):
         name, sep, key = item.partition("=")
         if not sep or not _NAME.fullmatch(name) or not key:
             raise ConfigError("CHATRPC_API_KEYS entries are name=key")
         digests[name] = digest(key)
-    return KeyRing(digests, required=True)
+    return KeyRing(digests, required=True, limits=MappingProxyType(limits))
 
 
-def _file_digests(path: Path) -> dict[str, str]:
+def _file_keys(path: Path) -> tuple[dict[str, str], dict[str, KeyLimits]]:
+    """The digests and limits of a key file (TOML `[keys.<name>]` tables)."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read the API key file {path}: {exc}") from None
-    digests = {}
+    digests, limits = {}, {}
     for name, entry in document.get("keys", {}).items():
         value = entry.get("sha256", "") if isinstance(entry, dict) else ""
         if not _NAME.fullmatch(name) or not _DIGEST.fullmatch(value):
@@ -88,4 +113,20 @@ def _file_digests(path: Path) -> dict[str, str]:
                 f"{path}: keys.{name} needs a name of [A-Za-z0-9_.:-] and a sha256 hex digest"
             )
         digests[name] = value
-    return digests
+        key_limits = _key_limits(entry, f"{path}: keys.{name}")
+        if key_limits != UNLIMITED:
+            limits[name] = key_limits
+    return digests, limits
+
+
+def _key_limits(entry: Mapping[str, object], where: str) -> KeyLimits:
+    unknown = set(entry) - {"sha256", *_LIMIT_FIELDS}
+    if unknown:
+        raise ConfigError(f"{where} has unknown settings: {', '.join(sorted(unknown))}")
+    values: dict[str, int] = {}
+    for name in _LIMIT_FIELDS:
+        value = entry.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}.{name} must be a whole number >= 0 (0: unlimited)")
+        values[name] = value
+    return KeyLimits(**values)

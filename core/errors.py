@@ -17,6 +17,7 @@ Hierarchy::
     ├── TurnNotLatestError              TURN_NOT_LATEST
     ├── UnauthenticatedError            UNAUTHENTICATED
     ├── ResourceExhaustedError          RATE_LIMITED
+    │   └── OverloadedError             OVERLOADED
     ├── ModelNotConfiguredError         MODEL_NOT_CONFIGURED
     ├── ModelNotReadyError              MODEL_NOT_READY
     ├── BackendUnavailableError         BACKEND_UNAVAILABLE
@@ -141,6 +142,12 @@ class ResourceExhaustedError(ChatError):
             metadata["retry_after"] = f"{retry_after:g}"
         super().__init__(message, **metadata)
         self.retry_after = retry_after
+
+
+class OverloadedError(ResourceExhaustedError):
+    """The server (or the model's queue) is full right now: not the caller's quota."""
+
+    reason = "OVERLOADED"
 
 
 class ModelNotConfiguredError(ChatError):

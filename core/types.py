@@ -231,7 +231,15 @@ class TurnUsage:
     usage: Usage
 
 
-ChatEvent = TurnStart | TextDelta | ToolCallDelta | TurnFinish | TurnUsage
+@dataclass(frozen=True, slots=True)
+class TurnQueued:
+    """The turn waits for its model; `position` 1 runs next. Before TurnStart, if at all."""
+
+    position: int
+
+
+ReplyEvent = TurnStart | TextDelta | ToolCallDelta | TurnFinish | TurnUsage
+ChatEvent = TurnQueued | ReplyEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,7 @@ def dbgpt_request(request: DbgptChatRequest) -> chatrpc.ChatRequest:
             for m in messages
         ),
         model=request.model,
-        thread_id=request.conv_uid or "",
+        thread_id=_non_empty(request.conv_uid, "conv_uid") or "",
         generation_config=generation_config(request, max_tokens),
         user=request.user_name or request.user or "",
         metadata={k: v for k in ("sys_code", "span_id") if (v := getattr(request, k))},
@@ -154,12 +154,22 @@ def dbgpt_request(request: DbgptChatRequest) -> chatrpc.ChatRequest:
 
 
 def _thread_id(body: str | int | None, header: str | None) -> str:
-    value = "" if body is None else str(body)
+    value = _non_empty(None if body is None else str(body), "thread_id") or ""
+    header = _non_empty(header, "X-Thread-Id")
     if header and value and header != value:
         raise RequestError(
             "thread_id in the body and the X-Thread-Id header differ.", param="thread_id"
         )
     return value or header or ""
+
+
+def _non_empty(thread_id: str | None, param: str) -> str | None:
+    """`thread_id` unless it is "": an empty id is a mistake, not a request for no thread."""
+    if thread_id == "":
+        raise RequestError(
+            f"{param} must not be empty: omit it for a turn without a thread.", param=param
+        )
+    return thread_id
 
 
 def _tool(tool: Tool) -> chatrpc.Tool:
@@ -204,9 +214,10 @@ def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
     )
 
 
-def turn_headers(trimmed: int) -> dict[str, str]:
-    """Response headers of a turn: how many stored messages did not fit the context window."""
-    return {"x-trimmed-messages": str(trimmed)}
+def turn_headers(start: chatrpc.Reply | chatrpc.StreamStart) -> dict[str, str]:
+    """Response headers of a turn: how many stored messages did not fit the context window,
+    and what the core said about admitting it (x-ratelimit-*, x-chatrpc-queue-position)."""
+    return {"x-trimmed-messages": str(start.trimmed), **start.server_metadata}
 
 
 def usage_to_openai(usage: chatrpc.Usage) -> JsonObject:

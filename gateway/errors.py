@@ -8,6 +8,7 @@ HTTP errors, so no response body is ever `{"detail": ...}`.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,7 @@ STATUS: dict[str, tuple[int, str, dict[str, str]]] = {
     "UNAVAILABLE": (503, "service_unavailable_error", {"retry-after": "1"}),
 }
 INTERNAL: tuple[int, str, dict[str, str]] = (500, "server_error", {})
+RATE_LIMIT_HEADERS = "x-ratelimit-"
 
 
 # The core names fields of the gRPC contract; OpenAI clients know them by their HTTP names.
@@ -86,7 +88,10 @@ def service_error_to_http(
     status, type_, headers = STATUS.get(exc.code.name, INTERNAL)
     headers = dict(headers)
     if exc.retry_after is not None:
-        headers["retry-after"] = str(max(1, round(exc.retry_after)))
+        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+    if status == 429:  # the core's x-ratelimit-* counters travel in ErrorInfo's metadata
+        headers.setdefault("retry-after", "1")
+        headers |= {k: v for k, v in exc.metadata.items() if k.startswith(RATE_LIMIT_HEADERS)}
     message = exc.message if status != 500 else "The server had an error processing the request."
     param = field_to_param(exc.metadata.get("field"))
     body = envelope(message, type_, param, exc.reason.lower() or None)

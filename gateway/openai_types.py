@@ -12,6 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Number = StrictFloat | StrictInt
+# The contract's integer fields: a value outside them is a 400 naming the field here, as the
+# protobuf field could not hold it.
+Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 ChatModeName = Literal["chat_normal", "chat_app", "chat_knowledge", "chat_flow"]
 
 
@@ -94,7 +98,7 @@ class _Sampling(_Strict):
 
     temperature: Number | None = None
     top_p: Number | None = None
-    max_tokens: StrictInt | None = None
+    max_tokens: Int32 | None = None
     stop: StrictStr | list[StrictStr] | None = None
     presence_penalty: Number | None = None
     frequency_penalty: Number | None = None
@@ -108,8 +112,8 @@ class ChatCompletionRequest(_Sampling):
     messages: list[ChatMessage]
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    max_completion_tokens: StrictInt | None = None
-    seed: StrictInt | None = None
+    max_completion_tokens: Int32 | None = None
+    seed: Int64 | None = None
     n: StrictInt | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
@@ -143,7 +147,7 @@ class DbgptChatRequest(_Sampling):
     chat_model: ChatModeName | None = None  # the seed's parameter table spells chat_mode so
     chat_param: StrictStr | None = None
     conv_uid: StrictStr | None = None
-    max_new_tokens: StrictInt | None = None
+    max_new_tokens: Int32 | None = None
     user: StrictStr | None = None
     span_id: StrictStr | None = None
     sys_code: StrictStr | None = None

@@ -1,31 +1,47 @@
 """`python -m tests.core_process --port P --database-url URL`: a core process for replica tests.
 
 The real server and store, with the scripted backend answering "echo: <last message>" as
-the only model ("scripted").
+the only model ("scripted"), `--delay` seconds per token. The other settings come from the
+environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys name=key,…` requires
+those API keys, otherwise calls are keyless. `running_core()` starts one for a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
-from core.auth import KeyRing
+import chatrpc
+from core.auth import KeyRing, load_keyring
 from core.catalog import ModelCatalog, ModelSpec
 from core.memory import open_store
 from core.server.app import create_server
 from core.settings import Settings
 from tests.fakes import ScriptedBackend
 
+ROOT = Path(__file__).resolve().parents[1]
 
-async def serve(port: int, database_url: str) -> None:
+
+async def serve(port: int, database_url: str, keys: str, delay: float) -> None:
     catalog = ModelCatalog(
         [ModelSpec(name="scripted", backend="scripted", context_window=1_000_000)]
     )
-    catalog.attach("scripted", ScriptedBackend(echo=True))
+    catalog.attach("scripted", ScriptedBackend(echo=True, delay=delay))
     store = await open_store(database_url)
-    keys = KeyRing({}, required=False)
-    core = await create_server(Settings(port=port), keys, catalog, threads=store)
+    ring = load_keyring("required", "", keys) if keys else KeyRing({}, required=False)
+    core = await create_server(
+        replace(Settings.from_env(), port=port), ring, catalog, threads=store
+    )
     await core.server.start()
     await core.set_serving(True)
     stop = asyncio.Event()
@@ -35,9 +51,49 @@ async def serve(port: int, database_url: str) -> None:
     await store.aclose()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_core(
+    database_url: str, log: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A core process (`args` are this module's other options) until the block ends: its
+    target once it reports SERVING, and the process."""
+    port = free_port()
+    command = [sys.executable, "-m", "tests.core_process", "--port", str(port)]
+    command += ["--database-url", database_url, *args]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=out
+        )
+        target = f"127.0.0.1:{port}"
+        try:
+            with chatrpc.Client(target) as client:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if client.health(timeout=1) == "SERVING":
+                            break
+                    except chatrpc.UnavailableError:
+                        pass
+                    assert time.monotonic() < deadline, "the core process did not start"
+                    time.sleep(0.1)
+            yield target, proc
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--keys", default="", help="name=key,… (default: keyless)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per token")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.database_url))
+    asyncio.run(serve(args.port, args.database_url, args.keys, args.delay))

@@ -48,8 +48,11 @@ class ScriptedBackend:
     kind: ClassVar[str] = "scripted"
     supports_tools: ClassVar[bool] = True
 
-    def __init__(self, *, echo: bool = False, native_tools: bool = True) -> None:
+    def __init__(
+        self, *, echo: bool = False, native_tools: bool = True, delay: float = 0.0
+    ) -> None:
         self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
+        self.delay = delay  # of unscripted calls, per piece
         self.supports_tools = native_tools  # False: the core parses tool calls from the text
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
@@ -66,7 +69,7 @@ class ScriptedBackend:
         record = StreamRecord(prompt=prompt, params=params)
         self.calls.append(record)
         default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
-        script = self.scripts.popleft() if self.scripts else Script(pieces=[default])
+        script = self.scripts.popleft() if self.scripts else Script([default], self.delay)
         try:
             for piece in script.pieces:
                 if script.fail_after is not None and record.produced >= script.fail_after:

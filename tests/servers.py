@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.auth import KeyRing
@@ -74,8 +75,9 @@ class CoreThread:
         *,
         database_url: str | None = None,
         keys: KeyRing | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        self.settings = Settings(host="127.0.0.1", port=0)
+        self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
         self.keys = keys or KeyRing({}, required=False)
         self.catalog = catalog
         self._loop = LoopThread()

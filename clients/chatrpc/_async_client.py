@@ -77,8 +77,9 @@ class AsyncClient:
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
         )
         try:
+            metadata = await call.initial_metadata()
             async for response in call:
-                yield _base.event_from_pb(response)
+                yield _base.with_server_metadata(_base.event_from_pb(response), metadata)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -187,14 +188,16 @@ class AsyncClient:
         idempotency_key: str | None = None,
     ) -> _base.R:
         try:
-            response = await getattr(self._stub, call.method)(
+            rpc = getattr(self._stub, call.method)(
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
             )
+            response = await rpc
+            metadata = await rpc.initial_metadata()
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
-        return call.parse(response)
+        return _base.with_server_metadata(call.parse(response), metadata)
 
     async def __aenter__(self) -> AsyncClient:
         return self

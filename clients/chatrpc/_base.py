@@ -7,8 +7,8 @@ the response), so the sync and async clients differ only in how they wait.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 from google.protobuf import json_format, struct_pb2
@@ -223,6 +223,23 @@ def sources_from_pb(sources: Sequence[pb.Source]) -> tuple[t.Source, ...]:
     return tuple(
         t.Source(s.chunk_id, s.document_id, s.source, s.title, s.score, s.text) for s in sources
     )
+
+
+SERVER_METADATA_PREFIXES = ("x-ratelimit-", "x-chatrpc-")
+ServerMetadata: TypeAlias = "Iterable[tuple[str, str | bytes]] | None"
+
+
+def with_server_metadata(result: R, metadata: ServerMetadata) -> R:
+    """`result` (a Reply or StreamStart; anything else is returned as is) with the call's
+    initial metadata that is meant for clients (SERVER_METADATA_PREFIXES)."""
+    if not isinstance(result, t.Reply | t.StreamStart):
+        return result
+    kept = {
+        name: value
+        for name, value in metadata or ()
+        if isinstance(value, str) and name.startswith(SERVER_METADATA_PREFIXES)
+    }
+    return cast(R, replace(result, server_metadata=kept)) if kept else result
 
 
 def reply_from_pb(response: pb.ChatResponse) -> t.Reply:

@@ -105,8 +105,9 @@ class Client:
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
         )
         try:
+            metadata = call.initial_metadata()
             for response in call:
-                yield _base.event_from_pb(response)
+                yield _base.with_server_metadata(_base.event_from_pb(response), metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
@@ -253,14 +254,14 @@ class Client:
         idempotency_key: str | None = None,
     ) -> _base.R:
         try:
-            response = getattr(self._stub, call.method)(
+            response, rpc = getattr(self._stub, call.method).with_call(
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return call.parse(response)
+        return _base.with_server_metadata(call.parse(response), rpc.initial_metadata())
 
     def __enter__(self) -> Client:
         return self

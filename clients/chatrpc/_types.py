@@ -210,6 +210,9 @@ class Reply:
             the model's context window (they stay stored).
         sources: The knowledge chunks the prompt was given (knowledge mode, or an app or flow
             that retrieves).
+        server_metadata: What the server said about admitting the turn, under HTTP header
+            names: the API key's OpenAI-style `x-ratelimit-*` counters and, if the turn waited
+            for its model, `x-chatrpc-queue-position`.
     """
 
     id: str
@@ -222,6 +225,7 @@ class Reply:
     usage: Usage
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+    server_metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +249,7 @@ class StreamStart:
         thread_id: The thread the turn is stored in; empty when not stored.
         trimmed: Stored messages left out of the prompt to fit the context window.
         sources: The knowledge chunks the prompt was given.
+        server_metadata: As `Reply.server_metadata` (rate-limit counters, queue position).
     """
 
     id: str
@@ -253,6 +258,7 @@ class StreamStart:
     thread_id: str = ""
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+    server_metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import ClassVar, Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import ClassVar, Protocol, runtime_checkable
 
 from core.types import BackendChunk, GenerationParams, Prompt
 
@@ -28,3 +29,12 @@ class Backend(Protocol):
     async def count_tokens(self, prompt: Prompt) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Queueing(Protocol):
+    """A backend that serves one turn at a time: `admit()` holds a turn's place around its
+    stream, yielding its queue position (0: runs at once), and raises OverloadedError when
+    its bounded queue is full (core/backends/admission.py)."""
+
+    def admit(self) -> AbstractAsyncContextManager[int]: ...

@@ -1,7 +1,8 @@
 """LlamaCppBackend: the embedded model, an injected llama_cpp.Llama run in a worker thread.
 
 Generation runs token by token on one dedicated thread (a Llama context serves one sequence
-at a time, so turns queue on it). Every token is handed to the event loop as soon as it is
+at a time, so turns queue on it: `admit()` bounds that queue and tells each turn its place,
+core/backends/admission.py). Every token is handed to the event loop as soon as it is
 decoded; the consumer drains whatever is ready into one chunk. Closing the stream sets a flag
 the worker checks before each next token, so a cancelled turn stops within one token.
 """
@@ -15,12 +16,15 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
 from core.backends.openai_wire import message_to_openai
 from core.errors import BackendUnavailableError, ConfigError, InvalidArgumentError
 from core.types import (
@@ -138,19 +142,33 @@ class LlamaCppBackend:
     kind: ClassVar[str] = "llama_cpp"
     supports_tools: ClassVar[bool] = False
 
-    def __init__(self, llama: LlamaLike, render: ChatRenderer, *, stop: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        llama: LlamaLike,
+        render: ChatRenderer,
+        *,
+        stop: Sequence[str] = (),
+        max_queue: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
         self._llama = llama
         self._render = render
         self._template_stop = tuple(stop)
+        self._admission = Admission(max_queue)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
         self._encoded: dict[tuple[Message, ...], list[int]] = {}
 
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
-        """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2)."""
+        """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2);
+        options["max_queue"] bounds the turns waiting for it."""
+        max_queue = int(str(options.get("max_queue", DEFAULT_MAX_QUEUE)))
         llama = load_llama(options)
         render, stop = chat_template(llama)
-        return cls(llama, render, stop=stop)
+        return cls(llama, render, stop=stop, max_queue=max_queue)
+
+    def admit(self) -> AbstractAsyncContextManager[int]:
+        """A turn's place in this model's bounded queue (see core.backends.base.Queueing)."""
+        return self._admission.turn()
 
     async def count_tokens(self, prompt: Prompt) -> int:
         return len(await self._tokens(prompt))
@@ -239,6 +257,7 @@ class LlamaCppBackend:
         if grammar is not None:
             kwargs["grammar"] = grammar
         generator = llama.generate(tokens, **kwargs)
+        started = time.perf_counter()
         try:
             for token in generator:
                 if job.cancelled.is_set():
@@ -257,6 +276,7 @@ class LlamaCppBackend:
                     break
         finally:
             generator.close()  # type: ignore[attr-defined]
+            self._admission.record(completion, time.perf_counter() - started)
         if not stops.stopped:
             # Bytes still in the decoder are an incomplete character cut by the limit: dropped.
             tail = stops.flush()

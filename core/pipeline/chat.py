@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 
-from core.backends.base import Backend
+from core.backends.base import Backend, Queueing
 from core.catalog import ModelCatalog, ModelSpec
 from core.errors import UnimplementedError
 from core.modes.steps import Modes, Preparation
@@ -26,6 +26,7 @@ from core.types import (
     Prompt,
     Turn,
     TurnFinish,
+    TurnQueued,
     TurnStart,
     TurnUsage,
 )
@@ -59,6 +60,7 @@ class ChatPipeline:
 
     async def run(self, turn: Turn, caller: Caller | None = None) -> AsyncIterator[ChatEvent]:
         """Yields TurnStart, deltas, TurnFinish and TurnUsage; raises ChatError on failure.
+        A turn that waits for its model (a full context) is first told so by TurnQueued.
 
         Everything that can reject the request happens before the first event. With a thread,
         TurnFinish and TurnUsage follow the turn's commit: a stream that ends without them
@@ -118,20 +120,28 @@ class ChatPipeline:
         self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
     ) -> AsyncIterator[ChatEvent]:
         plan = await plan_turn(turn, spec, backend, prep, context)
-        yield TurnStart(
-            id=self._new_id(),
-            model=spec.name,
-            created=int(self._clock()),
-            thread_id=turn.thread_id if turn.store else "",  # the thread it is stored in
-            trimmed=plan.trimmed,
-            sources=tuple(prep.sources),
-        )
-        async with aclosing(backend.stream(plan.prompt, plan.params)) as chunks:
-            events = generation_events(
-                chunks, plan.parser, parallel_tool_calls=turn.parallel_tool_calls
+        async with _admitted(backend) as position:  # a full queue refuses before any output
+            if position:
+                yield TurnQueued(position)
+            yield TurnStart(
+                id=self._new_id(),
+                model=spec.name,
+                created=int(self._clock()),
+                thread_id=turn.thread_id if turn.store else "",  # the thread it is stored in
+                trimmed=plan.trimmed,
+                sources=tuple(prep.sources),
             )
-            async for event in events:
-                yield event
+            async with aclosing(backend.stream(plan.prompt, plan.params)) as chunks:
+                events = generation_events(
+                    chunks, plan.parser, parallel_tool_calls=turn.parallel_tool_calls
+                )
+                async for event in events:
+                    yield event
+
+
+def _admitted(backend: Backend) -> AbstractAsyncContextManager[int]:
+    """The backend's admission for one turn (position 0, at once, if it does not queue)."""
+    return backend.admit() if isinstance(backend, Queueing) else nullcontext(0)
 
 
 async def _side_answer(backend: Backend, messages: list[Message]) -> str:

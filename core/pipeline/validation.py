@@ -12,6 +12,7 @@ import re
 
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
+from core.pipeline.patterns import pattern_problem
 from core.settings import Limits
 from core.types import (
     ID_PATTERN,
@@ -200,6 +201,27 @@ def _check_schema(schema: JsonObject, field: str, limits: Limits) -> None:
         _fail(f"{field} is nested deeper than {limits.max_tool_schema_depth} levels.", field)
     if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(schema)):
         _fail(f"{field} holds a non-finite number.", field)
+    for pattern in _patterns(schema):
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            _fail(f"{field} has a pattern that {problem}: {pattern[:80]!r}.", field)
+
+
+def _patterns(schema: JsonObject) -> list[str]:
+    """Every JSON-Schema regex in `schema`: `pattern` values and `patternProperties` keys."""
+    found: list[str] = []
+    stack: list[object] = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            if isinstance(value.get("pattern"), str):
+                found.append(value["pattern"])
+            if isinstance(value.get("patternProperties"), dict):
+                found.extend(value["patternProperties"])
+            stack.extend(value.values())
+    return found
 
 
 def _depth(value: object) -> int:

@@ -18,6 +18,8 @@ from core.modes.apps import load_apps, load_flows
 from core.modes.steps import Modes
 from core.pipeline.chat import ChatPipeline
 from core.pipeline.threads import ThreadMemory
+from core.quotas import Quotas
+from core.server.guard import Guard
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
 from core.settings import Settings
@@ -43,6 +45,7 @@ class CoreServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    quotas: Quotas
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -58,6 +61,7 @@ class CoreServer:
         """Health goes NOT_SERVING for good, then in-flight RPCs get `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.quotas.aclose()
 
 
 async def create_server(
@@ -74,16 +78,24 @@ async def create_server(
     modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
     memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
     pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
-    servicer = ChatServicer(pipeline, catalog, keys, threads=threads, knowledge=knowledge)
-    server = grpc.aio.server(
-        options=SERVER_OPTIONS, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
+    servicer = ChatServicer(pipeline, catalog, threads=threads, knowledge=knowledge)
+    quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
+    guard = Guard(
+        keys,
+        quotas,
+        settings.limits,
+        max_in_flight=settings.max_concurrent_rpcs,
+        retry_after=settings.overload_retry_after,
+        trusted_proxies=settings.trusted_proxies,
     )
+    # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[guard])
     pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
-    core = CoreServer(server=server, port=port, health=health_servicer)
+    core = CoreServer(server=server, port=port, health=health_servicer, quotas=quotas)
     await core.set_serving(False)
     return core

@@ -16,13 +16,13 @@ from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
 from core.types import (
-    ChatEvent,
     ChatMode,
     FinishReason,
     GenerationParams,
     JsonObject,
     Message,
     Reply,
+    ReplyEvent,
     ResponseFormat,
     ResponseFormatType,
     Role,
@@ -272,7 +272,7 @@ def reply_to_pb(reply: Reply) -> pb.ChatResponse:
     )
 
 
-def event_to_pb(event: ChatEvent) -> pb.StreamChatResponse:
+def event_to_pb(event: ReplyEvent) -> pb.StreamChatResponse:
     if isinstance(event, TurnStart):
         start = pb.StreamStart(
             id=event.id,

@@ -1,23 +1,28 @@
-"""The frame every ChatService RPC shares: who is calling (checked first), and errors mapped once.
+"""The frame every ChatService RPC shares: who is calling, and errors mapped once.
 
 `unary` and `server_stream` turn a method `(self, request, caller)` into a grpc.aio handler
-`(self, request, context)`: the caller's API key is checked before anything else happens (the
-request has been decoded by grpc, nothing more), and every exception becomes the call's status
-through core.server.errors. The servicer's methods are then only what they serve.
+`(self, request, context)`: the caller comes from the guard (core.server.guard), which checked
+the API key before the request's bytes were decoded, and every exception becomes the call's
+status through core.server.errors. The servicer's methods are then only what they serve.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from core.auth import KeyRing
+from core.auth import KeyLimits, KeyRing
 from core.errors import InvalidArgumentError
 from core.server.errors import status_on_error
 from core.types import Caller
+
+if TYPE_CHECKING:
+    from core.quotas import Quotas
 
 IDEMPOTENCY_KEY = "idempotency-key"
 AUTHORIZATION = "authorization"
@@ -28,19 +33,44 @@ Response = TypeVar("Response")
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class Authenticated(Protocol):
-    """A servicer that knows the configured API keys."""
-
-    @property
-    def keys(self) -> KeyRing: ...
+S = TypeVar("S")
 
 
-S = TypeVar("S", bound=Authenticated)
+@dataclass(slots=True)
+class Call:
+    """One admitted ChatService call: its caller, their key's limits, and the headers (initial
+    metadata) it owes the client: x-ratelimit-*, x-chatrpc-queue-position."""
+
+    caller: Caller
+    limits: KeyLimits
+    context: Context
+    headers: dict[str, str] = field(default_factory=dict)
+    sent: bool = False
+
+    async def send_headers(self, **extra: str) -> None:
+        """Sends the headers (plus `extra`) as initial metadata, once, before any response."""
+        if self.sent:
+            return
+        self.sent = True
+        self.headers.update(extra)
+        if self.headers:
+            await self.context.send_initial_metadata(tuple(self.headers.items()))
+
+    async def charge(self, quotas: Quotas, tokens: int) -> None:
+        """Adds the turn's tokens to its key's tokens-per-minute window."""
+        await quotas.charge(self.caller.owner, self.limits, tokens)
 
 
-def caller_of(metadata: Iterable[tuple[str, str | bytes]] | None, keys: KeyRing) -> Caller:
+CALL: ContextVar[Call] = ContextVar("chatrpc_call")
+
+
+def current_call() -> Call:
+    """The call the guard admitted (set around every ChatService handler)."""
+    return CALL.get()
+
+
+def caller_of(values: Mapping[str, str], keys: KeyRing) -> Caller:
     """The caller of an RPC: the identity of its API key (checked first), its idempotency key."""
-    values = {name: value for name, value in metadata or () if isinstance(value, str)}
     owner = keys.identify(values.get(AUTHORIZATION))
     key = values.get(IDEMPOTENCY_KEY, "")
     if IDEMPOTENCY_KEY in values and (
@@ -61,7 +91,7 @@ def unary(
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> Response:
         async with status_on_error(context):
-            return await method(self, request, caller_of(context.invocation_metadata(), self.keys))
+            return await method(self, request, current_call().caller)
         raise AssertionError("unreachable: status_on_error aborts")
 
     return handler
@@ -75,8 +105,7 @@ def server_stream(
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> AsyncIterator[Response]:
         async with status_on_error(context):
-            caller = caller_of(context.invocation_metadata(), self.keys)
-            async for response in method(self, request, caller):
+            async for response in method(self, request, current_call().caller):
                 yield response
 
     return handler

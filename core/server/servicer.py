@@ -1,11 +1,14 @@
-"""ChatServicer: each RPC converts, runs the pipeline or a store, converts back (see rpc.py)."""
+"""ChatServicer: each RPC converts, runs the pipeline or a store, converts back (see rpc.py).
+
+A turn's queue position (TurnQueued) is sent as the `x-chatrpc-queue-position` initial
+metadata, not as a message: the contract's stream still begins with its start.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
-from core.auth import KeyRing
 from core.catalog import ModelCatalog
 from core.errors import UnimplementedError
 from core.knowledge.base import KnowledgeStore
@@ -14,8 +17,10 @@ from core.pipeline.aggregate import fold
 from core.pipeline.chat import ChatPipeline
 from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
-from core.server.rpc import server_stream, unary
-from core.types import Caller
+from core.server.rpc import current_call, server_stream, unary
+from core.types import Caller, ChatEvent, ReplyEvent, TurnQueued
+
+QUEUE_POSITION = "x-chatrpc-queue-position"
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -27,7 +32,6 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         self,
         pipeline: ChatPipeline,
         catalog: ModelCatalog,
-        keys: KeyRing,
         *,
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
@@ -36,18 +40,17 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
-        self.keys = keys
 
     @unary
     async def Chat(self, request: pb.ChatRequest, caller: Caller) -> pb.ChatResponse:
         turn = convert.request_to_turn(request)
-        return convert.reply_to_pb(await fold(self._pipeline.run(turn, caller)))
+        return convert.reply_to_pb(await fold(_announced(self._pipeline.run(turn, caller))))
 
     @server_stream
     async def StreamChat(
         self, request: pb.StreamChatRequest, caller: Caller
     ) -> AsyncIterator[pb.StreamChatResponse]:
-        async for event in self._pipeline.run(convert.request_to_turn(request), caller):
+        async for event in _announced(self._pipeline.run(convert.request_to_turn(request), caller)):
             yield convert.event_to_pb(event)
 
     @unary
@@ -137,3 +140,12 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         if self._knowledge is None:
             raise UnimplementedError("This server has no knowledge store.", field="space_id")
         return self._knowledge
+
+
+async def _announced(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ReplyEvent]:
+    """`events` without TurnQueued, which goes out at once as the queue-position metadata."""
+    async for event in events:
+        if isinstance(event, TurnQueued):
+            await current_call().send_headers(**{QUEUE_POSITION: str(event.position)})
+        else:
+            yield event

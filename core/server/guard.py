@@ -1,0 +1,197 @@
+"""The guard in front of every ChatService RPC, run before the request's bytes are parsed.
+
+A grpc.aio server interceptor sees the method and the metadata first; it replaces each
+ChatService handler's deserializer, so that in order:
+
+1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) — one counter,
+   no I/O: a refusal costs well under a millisecond;
+2. a peer that sent too many bad keys this minute is refused, then the key is checked (a bad
+   one counts against its peer);
+3. a turn (Chat, StreamChat) is counted against its key's limits (core.quotas);
+4. only then are the bytes decoded (core.server.wire: counted on the wire first, malformed
+   input is INVALID_ARGUMENT).
+
+Refusals are statuses with ErrorInfo (and RetryInfo) through core.server.errors. The
+caller and the headers to send (x-ratelimit-*, the queue position) travel to the servicer in
+a context variable; they go out as the call's initial metadata before its first response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias, cast
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import Message
+
+from chatrpc.v1 import chat_service_pb2 as pb
+from core.auth import KeyRing
+from core.errors import OverloadedError, UnauthenticatedError
+from core.quotas import Quotas
+from core.server.errors import status_on_error
+from core.server.rpc import CALL, Call, Context, caller_of
+from core.server.wire import chat_request_decoder, decoder
+from core.settings import Limits
+
+SERVICE = pb.DESCRIPTOR.services_by_name["ChatService"]
+TURNS = ("Chat", "StreamChat")
+FORWARDED_FOR = "x-forwarded-for"
+
+Decode = Callable[[bytes], Message]
+
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+class Guard(grpc.aio.ServerInterceptor):
+    """Admission for ChatService (see the module docstring); health and reflection pass."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        quotas: Quotas,
+        limits: Limits,
+        *,
+        max_in_flight: int,
+        retry_after: float,
+        trusted_proxies: Iterable[str] = (),
+    ) -> None:
+        self._keys = keys
+        self._quotas = quotas
+        self._max_in_flight = max_in_flight
+        self._retry_after = retry_after
+        self._trusted = frozenset(trusted_proxies)
+        self._in_flight = 0
+        self._decoders: dict[str, Decode] = {}
+        for method in SERVICE.methods:
+            cls = message_factory.GetMessageClass(method.input_type)
+            self._decoders[method.name] = (
+                chat_request_decoder(cls, limits) if method.name in TURNS else decoder(cls)
+            )
+
+    @property
+    def in_flight(self) -> int:
+        """ChatService calls running now."""
+        return self._in_flight
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        service, _, name = details.method.lstrip("/").partition("/")
+        if handler is None or service != SERVICE.full_name or name not in self._decoders:
+            return handler
+        decode, turn = self._decoders[name], name in TURNS
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, decode, turn),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is None:  # ChatService has no client-streaming RPC
+            return handler
+        return grpc.unary_stream_rpc_method_handler(
+            self._stream(
+                cast(Callable[..., AsyncIterator[Message]], handler.unary_stream), decode, turn
+            ),
+            response_serializer=handler.response_serializer,
+        )
+
+    def _unary(
+        self, inner: Callable[..., Awaitable[Message]], decode: Decode, turn: bool
+    ) -> Callable[[bytes, Context], Awaitable[Message]]:
+        async def behavior(data: bytes, context: Context) -> Message:
+            async with status_on_error(context), self._admitted(context, turn) as call:
+                request = decode(data)
+                token = CALL.set(call)
+                try:
+                    response = await inner(request, context)
+                finally:
+                    CALL.reset(token)
+                await call.send_headers()
+                if turn:
+                    await call.charge(self._quotas, _usage_tokens(response))
+                return response
+            raise AssertionError("unreachable: status_on_error aborts")
+
+        return behavior
+
+    def _stream(
+        self,
+        inner: Callable[[Message, Context], AsyncIterator[Message]],
+        decode: Decode,
+        turn: bool,
+    ) -> Callable[[bytes, Context], AsyncIterator[Message]]:
+        async def behavior(data: bytes, context: Context) -> AsyncIterator[Message]:
+            async with status_on_error(context), self._admitted(context, turn) as call:
+                request = decode(data)
+                token = CALL.set(call)
+                tokens = 0
+                try:
+                    async for response in inner(request, context):
+                        await call.send_headers()
+                        tokens += _usage_tokens(response)
+                        yield response
+                finally:
+                    CALL.reset(token)
+                    if turn:
+                        await call.charge(self._quotas, tokens)
+
+        return behavior
+
+    @asynccontextmanager
+    async def _admitted(self, context: Context, turn: bool) -> AsyncIterator[Call]:
+        """Steps 1-3 of the module docstring; the call's slot is held until it ends."""
+        if self._in_flight >= self._max_in_flight:
+            raise OverloadedError(
+                "The server is at capacity; retry shortly.",
+                retry_after=self._retry_after,
+                limit="server_in_flight",
+            )
+        self._in_flight += 1
+        release: Callable[[], None] = _nothing
+        try:
+            metadata = _text_metadata(context.invocation_metadata())
+            peer = self._peer(context.peer(), metadata)
+            await self._quotas.check_peer(peer)
+            try:
+                caller = caller_of(metadata, self._keys)
+            except UnauthenticatedError:
+                await self._quotas.bad_key(peer)
+                raise
+            call = Call(caller, self._keys.limits_of(caller.owner), context)
+            if turn:
+                grant = await self._quotas.admit(caller.owner, call.limits)
+                call.headers.update(grant.headers)
+                release = grant.release
+            yield call
+        finally:
+            release()
+            self._in_flight -= 1
+
+    def _peer(self, peer: str, metadata: Mapping[str, str]) -> str:
+        """The caller's address: the transport peer's host ("ipv4:1.2.3.4:5678" → 1.2.3.4),
+        or the x-forwarded-for a trusted proxy (the gateway) sent."""
+        host = peer.partition(":")[2].rpartition(":")[0].strip("[]") or peer
+        forwarded = metadata.get(FORWARDED_FOR, "").strip()
+        return forwarded if forwarded and host in self._trusted else host
+
+
+def _nothing() -> None:
+    return None
+
+
+def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    return {name: value for name, value in metadata or () if isinstance(value, str)}
+
+
+def _usage_tokens(response: Any) -> int:
+    """Total tokens of a ChatResponse or a StreamChatResponse's usage message (else 0)."""
+    if isinstance(response, pb.ChatResponse):
+        return int(response.usage.total_tokens)
+    if isinstance(response, pb.StreamChatResponse) and response.HasField("usage"):
+        return int(response.usage.total_tokens)
+    return 0

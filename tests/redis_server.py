@@ -1,0 +1,64 @@
+"""Find or start a Redis server for tests (the shared rate-limit store).
+
+Order: the URL in CHATRPC_TEST_REDIS_URL; a server on 127.0.0.1:6379; a throwaway
+`redis-server` (from PATH) on a free port with persistence off, stopped afterwards. Only when
+none of these works is the reason returned, so the caller can skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+ENV_URL = "CHATRPC_TEST_REDIS_URL"
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def answers(host: str, port: int) -> bool:
+    """True if a Redis server at host:port answers PING within a second."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def redis_server() -> Iterator[tuple[str | None, str]]:
+    """(url, "") of a Redis server for the block, or (None, why none could be had)."""
+    url = os.environ.get(ENV_URL)
+    if url:
+        yield url, ""
+        return
+    if answers("127.0.0.1", 6379):
+        yield DEFAULT_URL, ""
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None, "no Redis on 127.0.0.1:6379 and no redis-server on PATH"
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not answers("127.0.0.1", port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                yield None, "redis-server did not start"
+                return
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", ""
+    finally:
+        process.terminate()
+        process.wait(10)
