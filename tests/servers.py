@@ -110,6 +110,7 @@ class CoreThread:
 
     def stop(self) -> None:
         self._loop.run(self.core.server.stop(0))
+        self._loop.run(self.core.quotas.aclose())
         self._loop.run(self._close_upstream_backends())
         if self.store is not None:
             self._loop.run(self.store.aclose())
