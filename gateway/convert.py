@@ -84,7 +84,7 @@ def chat_request(
         model=request.model,
         thread_id=_thread_id(request.thread_id, header_thread_id),
         generation_config=config,
-        tools=tuple(_tool(t) for t in request.tools or ()),
+        tools=tuple(_tool(t, i) for i, t in enumerate(request.tools or ())),
         tool_choice=_tool_choice(request.tool_choice),
         parallel_tool_calls=request.parallel_tool_calls,
         response_format=_response_format(request.response_format),
@@ -172,9 +172,32 @@ def _non_empty(thread_id: str | None, param: str) -> str | None:
     return thread_id
 
 
-def _tool(tool: Tool) -> chatrpc.Tool:
+# JSON nesting a schema may have on its way to the core (whose own limit is far lower): the
+# contract carries it as google.protobuf.Struct, two protobuf levels per JSON level, and
+# protobuf refuses more than 100.
+MAX_SCHEMA_DEPTH = 32
+
+
+def _shallow(schema: JsonObject | None, param: str) -> JsonObject | None:
+    """`schema` unless it nests deeper than MAX_SCHEMA_DEPTH (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(schema, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_SCHEMA_DEPTH:
+            raise RequestError(
+                f"{param} is nested deeper than {MAX_SCHEMA_DEPTH} levels.", param=param
+            )
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children)
+    return schema
+
+
+def _tool(tool: Tool, index: int) -> chatrpc.Tool:
     function = tool.function
-    return chatrpc.Tool(function.name, function.description or "", function.parameters)
+    parameters = _shallow(function.parameters, f"tools[{index}].function.parameters")
+    return chatrpc.Tool(function.name, function.description or "", parameters)
 
 
 def _tool_choice(choice: str | NamedToolChoice | None) -> chatrpc.ToolChoice | None:
@@ -192,7 +215,7 @@ def _response_format(fmt: ResponseFormat | None) -> chatrpc.ResponseFormat | Non
     return chatrpc.ResponseFormat(
         chatrpc.ResponseFormatType(fmt.type),
         schema.name if schema else "",
-        (schema.schema_ or {}) if schema else None,
+        _shallow(schema.schema_ or {}, "response_format.json_schema.schema") if schema else None,
     )
 
 

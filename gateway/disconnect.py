@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from fastapi import Request
+
+import chatrpc
 
 T = TypeVar("T")
 
@@ -32,7 +35,12 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
     finally:
         watcher.cancel()
         if not task.done():
+            # Wait for the cancel to land (the gRPC call is cancelled with it): asking a
+            # task that is still cancelling for its result raised InvalidStateError, logged
+            # as an unexpected error on every hang-up.
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, chatrpc.ChatServiceError):
+                await task
     if task.cancelled():
         raise ClientDisconnected()
     return task.result()
