@@ -53,7 +53,8 @@ class Settings:
     # by replicas: redis://host:6379/0), else in this process.
     redis_url: str = ""
     bad_keys_per_minute: int = 20  # per client address; 0: off
-    # Peers whose x-forwarded-for names the client (the gateway), for the bad-key throttle.
+    # Peers exempt from the bad-key throttle because they throttle their own clients (the
+    # gateway: every HTTP client arrives from its address).
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     grace_seconds: float = 30.0
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…

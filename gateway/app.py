@@ -13,6 +13,7 @@ from gateway.errors import install_handlers
 from gateway.routes import chat_completions, dbgpt, models, responses, service, spaces, threads
 from gateway.settings import Settings
 from gateway.state import GatewayState, require_key
+from gateway.throttle import BadKeyThrottle
 
 
 def create_app(
@@ -25,7 +26,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = client is None
         core = client or chatrpc.AsyncClient(settings.core_target)
-        app.state.gateway = GatewayState(settings=settings, client=core)
+        throttle = BadKeyThrottle(settings.bad_keys_per_minute)
+        app.state.gateway = GatewayState(settings=settings, client=core, throttle=throttle)
         try:
             yield
         finally:

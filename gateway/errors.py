@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 import chatrpc
 from gateway.disconnect import ClientDisconnected
 from gateway.responses import JsonResponse
+from gateway.state import client_address, gateway_state
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ def service_error_to_http(
 
 async def _on_service_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, chatrpc.ChatServiceError)
+    if isinstance(exc, chatrpc.AuthenticationError):
+        state = gateway_state(request)
+        await state.throttle.refused(client_address(request))
     status, body, headers = service_error_to_http(exc)
     return JsonResponse(body, status_code=status, headers=headers)
 
@@ -120,13 +124,18 @@ async def _on_validation_error(request: Request, exc: Exception) -> JsonResponse
     return JsonResponse(body, status_code=400)
 
 
-_HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+_HTTP_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, HTTPException)
     type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
-    code = "invalid_api_key" if exc.status_code == 401 else None
+    code = {401: "invalid_api_key", 429: "rate_limited"}.get(exc.status_code)
     body = envelope(str(exc.detail), type_, None, code)
     return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -23,6 +23,9 @@ class Settings:
     # "required": a request without a Bearer key is refused here, before its body is read;
     # the core verifies every key (the gateway holds none). "disabled": keyless local use.
     auth: str = "required"
+    # Keys the core refused, per HTTP client address and minute, before that address is
+    # refused with 429 (gateway/throttle.py); 0: off.
+    bad_keys_per_minute: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -36,4 +39,7 @@ class Settings:
             call_timeout=float(env.get("CHATRPC_GATEWAY_CALL_TIMEOUT", d.call_timeout)),
             max_body_bytes=int(env.get("CHATRPC_GATEWAY_MAX_BODY_BYTES", d.max_body_bytes)),
             auth=env.get("CHATRPC_AUTH", d.auth),
+            bad_keys_per_minute=int(
+                env.get("CHATRPC_GATEWAY_BAD_KEYS_PER_MINUTE", d.bad_keys_per_minute)
+            ),
         )

@@ -9,6 +9,7 @@ from fastapi import HTTPException, Request
 
 import chatrpc
 from gateway.settings import Settings
+from gateway.throttle import BadKeyThrottle
 
 
 @dataclass(slots=True)
@@ -17,6 +18,7 @@ class GatewayState:
 
     settings: Settings
     client: chatrpc.AsyncClient
+    throttle: BadKeyThrottle
 
 
 def gateway_state(request: Request) -> GatewayState:
@@ -42,6 +44,11 @@ def bearer_token(request: Request) -> str | None:
     return token if scheme.lower() == "bearer" and token and " " not in token else None
 
 
+def client_address(request: Request) -> str:
+    """The HTTP client's address (its socket's; uvicorn's proxy headers decide what that is)."""
+    return request.client.host if request.client else ""
+
+
 def core_client(request: Request) -> tuple[chatrpc.AsyncClient, CallOptions]:
     """The AsyncClient to the core and the options for one call on behalf of `request`."""
     state = gateway_state(request)
@@ -57,7 +64,11 @@ async def require_key(request: Request) -> None:
     Attached to every router but the service routes (/, /health, /ready), never by path
     prefix (vLLM CVE-2026-48746). The key itself is verified by the core on each call.
     """
-    if gateway_state(request).settings.auth != "disabled" and bearer_token(request) is None:
+    state = gateway_state(request)
+    if state.settings.auth == "disabled":
+        return
+    await state.throttle.check(client_address(request))
+    if bearer_token(request) is None:
         raise HTTPException(
             status_code=401,
             detail="Missing or malformed API key: send 'Authorization: Bearer <key>'.",

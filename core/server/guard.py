@@ -6,7 +6,7 @@ ChatService handler's deserializer, so that in order:
 1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) — one counter,
    no I/O: a refusal costs well under a millisecond;
 2. a peer that sent too many bad keys this minute is refused, then the key is checked (a bad
-   one counts against its peer);
+   one counts against its peer; trusted proxies, the gateway, throttle their own clients);
 3. a turn (Chat, StreamChat) is counted against its key's limits (core.quotas);
 4. only then are the bytes decoded (core.server.wire: counted on the wire first, malformed
    input is INVALID_ARGUMENT).
@@ -18,7 +18,7 @@ a context variable; they go out as the call's initial metadata before its first 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias, cast
 
@@ -37,7 +37,6 @@ from core.settings import Limits
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ChatService"]
 TURNS = ("Chat", "StreamChat")
-FORWARDED_FOR = "x-forwarded-for"
 
 Decode = Callable[[bytes], Message]
 
@@ -154,13 +153,14 @@ class Guard(grpc.aio.ServerInterceptor):
         self._in_flight += 1
         release: Callable[[], None] = _nothing
         try:
-            metadata = _text_metadata(context.invocation_metadata())
-            peer = self._peer(context.peer(), metadata)
-            await self._quotas.check_peer(peer)
+            peer = self._peer(context.peer())
+            if peer is not None:
+                await self._quotas.check_peer(peer)
             try:
-                caller = caller_of(metadata, self._keys)
+                caller = caller_of(_text_metadata(context.invocation_metadata()), self._keys)
             except UnauthenticatedError:
-                await self._quotas.bad_key(peer)
+                if peer is not None:
+                    await self._quotas.bad_key(peer)
                 raise
             call = Call(caller, self._keys.limits_of(caller.owner), context)
             if turn:
@@ -172,12 +172,11 @@ class Guard(grpc.aio.ServerInterceptor):
             release()
             self._in_flight -= 1
 
-    def _peer(self, peer: str, metadata: Mapping[str, str]) -> str:
-        """The caller's address: the transport peer's host ("ipv4:1.2.3.4:5678" → 1.2.3.4),
-        or the x-forwarded-for a trusted proxy (the gateway) sent."""
+    def _peer(self, peer: str) -> str | None:
+        """The caller's host ("ipv4:1.2.3.4:5678" → 1.2.3.4), or None for a trusted proxy
+        (the gateway, which throttles its own clients' bad keys: gateway/throttle.py)."""
         host = peer.partition(":")[2].rpartition(":")[0].strip("[]") or peer
-        forwarded = metadata.get(FORWARDED_FOR, "").strip()
-        return forwarded if forwarded and host in self._trusted else host
+        return None if host in self._trusted else host
 
 
 def _nothing() -> None:

@@ -181,3 +181,29 @@ async def test_the_cores_shedding_is_429_with_retry_after_and_no_grpc_text(catal
     finally:
         gateway.stop()
         core.stop()
+
+
+def test_an_http_client_that_sends_bad_keys_is_throttled_and_others_are_not(catalog, tmp_path):
+    core = CoreThread(catalog, keys=load_keyring("required", key_file(tmp_path, "alice"), ""))
+    settings = Settings(core_target=core.target, bad_keys_per_minute=3)
+    gateway = GatewayThread(create_app(settings))
+
+    def ask(key: str, client: str) -> httpx.Response:
+        # uvicorn takes X-Forwarded-For from 127.0.0.1 (a proxy) as the client's address.
+        headers = {"authorization": f"Bearer {key}", "x-forwarded-for": client}
+        body = {"model": "scripted", "messages": HI}
+        return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)
+
+    try:
+        for _ in range(3):
+            assert ask("sk-guess-0123456789abcdef", "203.0.113.7").status_code == 401
+        throttled = ask("sk-guess-0123456789abcdef", "203.0.113.7")
+        assert throttled.status_code == 429
+        assert 1 <= int(throttled.headers["retry-after"]) <= 60
+        assert throttled.json()["error"]["type"] == "rate_limit_error"
+        assert ask(ALICE, "203.0.113.7").status_code == 429  # no more tries this minute
+        assert ask(ALICE, "198.51.100.2").status_code == 200  # another client is served
+        assert ask("sk-guess-0123456789abcdef", "198.51.100.2").status_code == 401
+    finally:
+        gateway.stop()
+        core.stop()

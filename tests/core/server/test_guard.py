@@ -77,36 +77,38 @@ async def test_the_key_is_checked_before_the_bytes_are_parsed(keyed_core):
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_bad_keys_from_one_peer_are_throttled_and_other_peers_are_not(keyed_core):
-    async def attempt(peer: str, key: str) -> chatrpc.ChatServiceError | None:
-        # 127.0.0.1 is a trusted proxy by default, so x-forwarded-for names the client.
-        metadata = (("authorization", f"Bearer {key}"), ("x-forwarded-for", peer))
-        request = pb.ChatRequest(messages=[USER], model="scripted")
-        async with grpc.aio.insecure_channel(keyed_core.target) as channel:
-            call = channel.unary_unary(
-                CHAT,
-                request_serializer=pb.ChatRequest.SerializeToString,
-                response_deserializer=pb.ChatResponse.FromString,
-            )
-            try:
-                await call(request, metadata=metadata, timeout=10)
-            except grpc.aio.AioRpcError as exc:
-                return chatrpc._errors.from_rpc_error(exc)
-        return None
+async def attempt(target: str, key: str) -> chatrpc.ChatServiceError | None:
+    async with chatrpc.AsyncClient(target, api_key=key) as client:
+        try:
+            await client.chat("hi", model="scripted", timeout=10)
+        except chatrpc.ChatServiceError as exc:
+            return exc
+    return None
 
-    for _ in range(3):
-        refused = await attempt("10.0.0.1", "sk-guess-0123456789abcdef")
+
+async def test_a_peer_that_sends_bad_keys_is_throttled(catalog):
+    settings = Settings(bad_keys_per_minute=3, trusted_proxies=())  # 127.0.0.1 is a client
+    core = CoreThread(catalog, keys=KeyRing({"alice": digest(KEY)}), settings=settings)
+    try:
+        for _ in range(3):
+            refused = await attempt(core.target, "sk-guess-0123456789abcdef")
+            assert isinstance(refused, chatrpc.AuthenticationError)
+        throttled = await attempt(core.target, "sk-guess-0123456789abcdef")
+        assert isinstance(throttled, chatrpc.RateLimitError)
+        assert throttled.metadata["limit"] == "bad_keys"
+        assert throttled.retry_after is not None and 0 < throttled.retry_after <= 60
+        # The address cannot go on guessing, even with the right key, until the window ends.
+        assert isinstance(await attempt(core.target, KEY), chatrpc.RateLimitError)
+    finally:
+        core.stop()
+
+
+async def test_a_trusted_proxy_is_not_throttled_for_its_clients_bad_keys(keyed_core):
+    """127.0.0.1 is trusted by default: the gateway there throttles per HTTP client."""
+    for _ in range(5):
+        refused = await attempt(keyed_core.target, "sk-guess-0123456789abcdef")
         assert isinstance(refused, chatrpc.AuthenticationError)
-    throttled = await attempt("10.0.0.1", "sk-guess-0123456789abcdef")
-    assert isinstance(throttled, chatrpc.RateLimitError)
-    assert throttled.metadata["limit"] == "bad_keys"
-    assert throttled.retry_after is not None and 0 < throttled.retry_after <= 60
-    # The throttled address cannot go on guessing, even with the right key…
-    assert isinstance(await attempt("10.0.0.1", KEY), chatrpc.RateLimitError)
-    # …while another address is served as before.
-    assert await attempt("10.0.0.2", KEY) is None
-    other = await attempt("10.0.0.2", "sk-guess-0123456789abcdef")
-    assert isinstance(other, chatrpc.AuthenticationError)
+    assert await attempt(keyed_core.target, KEY) is None
 
 
 def core_cpu_seconds(pid: int) -> float:
