@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.auth import KeyRing, digest, load_keyring
+from core.auth import UNLIMITED, KeyLimits, KeyRing, digest, load_keyring
 from core.errors import ConfigError, UnauthenticatedError
 from core.types import DEFAULT_OWNER
 
@@ -60,6 +60,10 @@ def test_keys_load_hashed_from_file_and_environment(tmp_path):
         ("required", "bob=", None),
         ("required", "no-equals-sign-0123456789", None),
         ("required", "", '[keys.alice]\nsha256 = "not-hex"\n'),
+        ("required", "", f'[keys.alice]\nsha256 = "{digest(ALICE)}"\nrequests_per_minute = -1\n'),
+        ("required", "", f'[keys.alice]\nsha256 = "{digest(ALICE)}"\ntokens_per_minute = "9"\n'),
+        ("required", "", f'[keys.alice]\nsha256 = "{digest(ALICE)}"\nconcurrent_streams = true\n'),
+        ("required", "", f'[keys.alice]\nsha256 = "{digest(ALICE)}"\nrpm = 5\n'),
     ],
 )
 def test_bad_key_configuration_is_a_config_error(tmp_path, mode, inline, file_text):
@@ -69,3 +73,16 @@ def test_bad_key_configuration_is_a_config_error(tmp_path, mode, inline, file_te
         path = str(tmp_path / "k.toml")
     with pytest.raises(ConfigError):
         load_keyring(mode, path, inline)
+
+
+def test_key_limits_load_with_the_keys(tmp_path):
+    path = tmp_path / "keys.toml"
+    path.write_text(
+        f'[keys.alice]\nsha256 = "{digest(ALICE)}"\n'
+        "requests_per_minute = 60\ntokens_per_minute = 40000\nconcurrent_streams = 4\n"
+        f'[keys.bob]\nsha256 = "{digest("sk-bob-0123456789abcdef")}"\n'
+    )
+    ring = load_keyring("required", str(path), "carol=sk-carol-0123456789abcdef")
+    assert ring.limits_of("alice") == KeyLimits(60, 40000, 4)
+    assert ring.limits_of("bob") == UNLIMITED
+    assert ring.limits_of("carol") == UNLIMITED  # inline keys have no limits
