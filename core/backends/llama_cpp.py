@@ -161,7 +161,9 @@ class LlamaCppBackend:
     def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
         """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2);
         options["max_queue"] bounds the turns waiting for it."""
-        max_queue = int(str(options.get("max_queue", DEFAULT_MAX_QUEUE)))
+        max_queue = options.get("max_queue", DEFAULT_MAX_QUEUE)
+        if not isinstance(max_queue, int) or isinstance(max_queue, bool):
+            raise ConfigError(f"llama_cpp option max_queue must be an integer, not {max_queue!r}")
         llama = load_llama(options)
         render, stop = chat_template(llama)
         return cls(llama, render, stop=stop, max_queue=max_queue)
