@@ -84,13 +84,13 @@ class Quotas:
         if limits.requests_per_minute:
             item = RateLimitItemPerMinute(limits.requests_per_minute)
             allowed = await self._windows.hit(item, "requests", owner)
-            wait = await self._describe(item, "requests", owner, headers)
+            wait, _ = await self._describe(item, "requests", owner, headers)
             if not allowed:
                 raise _refusal("requests per minute", wait, headers)
         if limits.tokens_per_minute:
             item = RateLimitItemPerMinute(limits.tokens_per_minute)
-            wait = await self._describe(item, "tokens", owner, headers)
-            if headers["x-ratelimit-remaining-tokens"] == "0":
+            wait, remaining = await self._describe(item, "tokens", owner, headers)
+            if remaining == 0:
                 raise _refusal("tokens per minute", wait, headers)
         if not limits.concurrent_streams:
             return Grant(headers)
@@ -150,15 +150,15 @@ class Quotas:
 
     async def _describe(
         self, item: RateLimitItem, what: str, owner: str, headers: dict[str, str]
-    ) -> float:
+    ) -> tuple[float, int]:
         """Fills OpenAI's x-ratelimit-{limit,remaining,reset}-<what> headers; returns the
-        seconds until the window resets."""
+        seconds until the window resets and what remains of it."""
         reset, remaining = await self._windows.get_window_stats(item, what, owner)
         wait = _seconds_until(reset)
         headers[f"x-ratelimit-limit-{what}"] = str(item.amount)
         headers[f"x-ratelimit-remaining-{what}"] = str(remaining)
         headers[f"x-ratelimit-reset-{what}"] = duration(wait)
-        return wait
+        return wait, remaining
 
 
 def _unavailable() -> StorageError:

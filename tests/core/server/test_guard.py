@@ -145,7 +145,7 @@ async def test_streams_over_the_in_flight_limit_are_refused_at_once_and_the_serv
 ):
     """300 concurrent streams over a limit of 64: the 236 beyond it refused with OVERLOADED and
     a retry delay (4-7 s each before, with grpc's bare refusal); a refusal takes a few ms on
-    its own and the whole burst well under a second through one Python client (figures in
+    its own and the whole burst under 2 s through one Python client (figures in
     bench/RESULTS.md); the 64 complete; then the server serves."""
     env = {"CHATRPC_MAX_CONCURRENT_RPCS": "64"}
     db = f"sqlite:///{tmp_path}/t.db"
@@ -173,6 +173,6 @@ async def test_streams_over_the_in_flight_limit_are_refused_at_once_and_the_serv
             assert all(kind == "served" and t >= 2 for kind, t in served)
             # Each refusal on its own, then the whole burst of 236 through one client loop.
             assert max(t for _, t in one_by_one) < 0.1
-            assert max(t for _, t in burst) < 1.0
+            assert max(t for _, t in burst) < 2.0
             reply = await client.chat("again", model="scripted", timeout=30)
             assert reply.content == "echo: again"
