@@ -16,7 +16,7 @@ from grpc_status import rpc_status
 
 import chatrpc
 from chatrpc.v1 import chat_service_pb2 as pb
-from core.auth import KeyRing, digest
+from core.auth import KeyRing, digest, load_keyring
 from core.settings import Settings
 from tests.core_process import running_core
 from tests.servers import CoreThread
@@ -176,3 +176,26 @@ async def test_streams_over_the_in_flight_limit_are_refused_at_once_and_the_serv
             assert max(t for _, t in burst) < 2.0
             reply = await client.chat("again", model="scripted", timeout=30)
             assert reply.content == "echo: again"
+
+
+async def test_a_keys_counters_reach_both_sdk_clients_as_server_metadata(catalog, tmp_path):
+    path = tmp_path / "keys.toml"
+    path.write_text(f'[keys.alice]\nsha256 = "{digest(KEY)}"\nrequests_per_minute = 5\n')
+    core = CoreThread(catalog, keys=load_keyring("required", str(path), ""))
+    try:
+        async with chatrpc.AsyncClient(core.target, api_key=KEY) as client:
+            reply = await client.chat("hi", model="scripted", timeout=10)
+            assert reply.server_metadata["x-ratelimit-remaining-requests"] == "4"
+            events = [e async for e in client.chat_stream("hi", model="scripted", timeout=10)]
+            assert isinstance(events[0], chatrpc.StreamStart)
+            assert events[0].server_metadata["x-ratelimit-remaining-requests"] == "3"
+        with chatrpc.Client(core.target, api_key=KEY) as sync:
+            reply = sync.chat("hi", model="scripted", timeout=10)
+            assert reply.server_metadata["x-ratelimit-limit-requests"] == "5"
+            start = next(iter(sync.chat_stream("hi", model="scripted", timeout=10)))
+            assert isinstance(start, chatrpc.StreamStart)
+            assert start.server_metadata["x-ratelimit-remaining-requests"] == "1"
+            models = sync.list_models(timeout=10)  # not a turn: not counted
+            assert models
+    finally:
+        core.stop()
