@@ -105,11 +105,8 @@ class Guard(grpc.aio.ServerInterceptor):
         async def behavior(data: bytes, context: Context) -> Message:
             async with status_on_error(context), self._admitted(context, turn) as call:
                 request = decode(data)
-                token = CALL.set(call)
-                try:
-                    response = await inner(request, context)
-                finally:
-                    CALL.reset(token)
+                CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
+                response = await inner(request, context)
                 await call.send_headers()
                 if turn:
                     await call.charge(self._quotas, _usage_tokens(response))
@@ -127,7 +124,7 @@ class Guard(grpc.aio.ServerInterceptor):
         async def behavior(data: bytes, context: Context) -> AsyncIterator[Message]:
             async with status_on_error(context), self._admitted(context, turn) as call:
                 request = decode(data)
-                token = CALL.set(call)
+                CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
                 tokens = 0
                 try:
                     async for response in inner(request, context):
@@ -135,7 +132,6 @@ class Guard(grpc.aio.ServerInterceptor):
                         tokens += _usage_tokens(response)
                         yield response
                 finally:
-                    CALL.reset(token)
                     if turn:
                         await call.charge(self._quotas, tokens)
 

@@ -12,17 +12,15 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
 from core.auth import KeyLimits, KeyRing
 from core.errors import InvalidArgumentError
+from core.quotas import Quotas
 from core.server.errors import status_on_error
 from core.types import Caller
-
-if TYPE_CHECKING:
-    from core.quotas import Quotas
 
 IDEMPOTENCY_KEY = "idempotency-key"
 AUTHORIZATION = "authorization"
@@ -31,8 +29,6 @@ MAX_IDEMPOTENCY_KEY = 255
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
 S = TypeVar("S")
 
 
