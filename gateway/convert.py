@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -237,10 +237,10 @@ def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
     )
 
 
-def turn_headers(start: chatrpc.Reply | chatrpc.StreamStart) -> dict[str, str]:
+def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, str]:
     """Response headers of a turn: how many stored messages did not fit the context window,
     and what the core said about admitting it (x-ratelimit-*, x-chatrpc-queue-position)."""
-    return {"x-trimmed-messages": str(start.trimmed), **start.server_metadata}
+    return {"x-trimmed-messages": str(trimmed), **server_metadata}
 
 
 def usage_to_openai(usage: chatrpc.Usage) -> JsonObject:

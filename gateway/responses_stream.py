@@ -12,6 +12,7 @@ is one `response.failed` event. Every event carries its `sequence_number`, from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,11 @@ class ResponseEncoder:
     def trimmed(self) -> int:
         """Stored messages left out of the prompt to fit the context window."""
         return self._start.trimmed
+
+    @property
+    def server_metadata(self) -> Mapping[str, str]:
+        """What the core said about admitting the turn (x-ratelimit-*, queue position)."""
+        return self._start.server_metadata
 
     def body(self) -> JsonObject:
         """The response object as the events so far describe it."""

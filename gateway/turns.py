@@ -25,10 +25,12 @@ async def answer_turn(
     key = request.headers.get("idempotency-key")
     if not stream:
         reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))
-        return JsonResponse(reply_to_openai(reply), headers=turn_headers(reply))
+        return JsonResponse(
+            reply_to_openai(reply), headers=turn_headers(reply.trimmed, reply.server_metadata)
+        )
     events = client.chat_stream(turn, idempotency_key=key, **call)
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ChunkEncoder(start, include_usage)
     body = event_stream(head, events, encoder.encode)
-    return EventStreamResponse(body, headers=turn_headers(start))
+    return EventStreamResponse(body, headers=turn_headers(start.trimmed, start.server_metadata))

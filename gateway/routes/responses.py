@@ -42,14 +42,16 @@ async def create_response(request: Request) -> Response:
     )
     if not body.stream:  # the same events, folded by the same encoder
         encoder = await cancel_on_disconnect(request, _fold(events, echo))
-        return JsonResponse(encoder.body(), headers=turn_headers(encoder.trimmed))
+        return JsonResponse(
+            encoder.body(), headers=turn_headers(encoder.trimmed, encoder.server_metadata)
+        )
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ResponseEncoder(echo, start)
     stream = event_stream(
         head, events, encoder.encode, done=False, framed=True, on_error=encoder.failed
     )
-    return EventStreamResponse(stream, headers=turn_headers(start.trimmed))
+    return EventStreamResponse(stream, headers=turn_headers(start.trimmed, start.server_metadata))
 
 
 async def _fold(events: AsyncGenerator[chatrpc.StreamEvent, None], echo: Echo) -> ResponseEncoder:
