@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class Settings:
     database_url: str = "sqlite:///var/chatrpc.db"
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     reflection: bool = True
+    # Names this process in the `x-chatrpc-replica` metadata of every reply (the gateway passes
+    # it on as an HTTP header); the host name unless set (`make run-replicas` sets host:port).
+    replica_id: str = field(default_factory=socket.gethostname)
     limits: Limits = field(default_factory=Limits)
     # API keys: "required" (fail closed: no keys configured means every call is refused) or
     # "disabled" (one default owner; `make run` uses it for local use).
@@ -101,6 +105,7 @@ class Settings:
             or defaults.trusted_proxies,
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
+            replica_id=_replica_id(env.get("CHATRPC_REPLICA_ID") or defaults.replica_id),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
@@ -110,6 +115,13 @@ class Settings:
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
             api_keys=env.get("CHATRPC_API_KEYS", defaults.api_keys),
         )
+
+
+def _replica_id(value: str) -> str:
+    """A replica id travels as gRPC metadata and an HTTP header: printable ASCII only."""
+    if not (value.isascii() and value.isprintable() and 0 < len(value) <= 128):
+        raise ConfigError("CHATRPC_REPLICA_ID must be 1-128 printable ASCII characters")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

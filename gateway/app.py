@@ -25,7 +25,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = client is None
-        core = client or chatrpc.AsyncClient(settings.core_target)
+        core = client or chatrpc.AsyncClient(
+            settings.core_target, service_config=chatrpc.replica_service_config()
+        )
         throttle = BadKeyThrottle(settings.bad_keys_per_minute)
         app.state.gateway = GatewayState(settings=settings, client=core, throttle=throttle)
         try:

@@ -13,6 +13,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # One core, or several replicas: "dns:///name:port" (every address the name resolves to)
+    # or "10.0.0.5:50051,10.0.0.6:50051"; the gateway balances with round_robin, health checks
+    # and retries of UNAVAILABLE before the first reply message (chatrpc.replica_service_config).
     core_target: str = "127.0.0.1:50051"
     # Deadline of every call to the core (the OpenAI SDK's own default timeout is 600 s).
     call_timeout: float = 600.0

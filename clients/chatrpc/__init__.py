@@ -15,6 +15,7 @@ Example:
 
 from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
+from chatrpc._channel import replica_service_config, replica_target
 from chatrpc._client import Client
 from chatrpc._errors import (
     AuthenticationError,
@@ -103,4 +104,6 @@ __all__ = [
     "UnavailableError",
     "UnimplementedError",
     "Usage",
+    "replica_service_config",
+    "replica_target",
 ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
-from typing import Unpack
+from typing import Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _types as t
+from chatrpc import _base, _channel, _types as t
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
@@ -33,10 +33,14 @@ class AsyncClient:
         api_key: str | None = None,
         timeout: float | None = None,
         channel: grpc.aio.Channel | None = None,
-        options: Sequence[tuple[str, str | int]] = (),
+        options: _channel.ChannelOptions = (),
+        service_config: Mapping[str, Any] | None = None,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(target, options=list(options))
+        self._channel = channel or grpc.aio.insecure_channel(
+            _channel.replica_target(target),
+            options=_channel.channel_options(options, service_config),
+        )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key

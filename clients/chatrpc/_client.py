@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Unpack
+from typing import Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _types as t
+from chatrpc import _base, _channel, _types as t
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
@@ -22,7 +22,11 @@ class Client:
         api_key: Sent as `authorization: Bearer <key>` on every call, if given.
         timeout: Default deadline in seconds for every call; None waits indefinitely.
         channel: Use this channel instead of opening one (the client will not close it).
-        options: gRPC channel options, for example (("grpc.lb_policy_name", "round_robin"),).
+        options: gRPC channel options, for example (("grpc.max_receive_message_length", n),).
+        service_config: A gRPC service config for the channel; `replica_service_config()`
+            balances over several core replicas (round_robin, health checks, safe retries).
+            `target` may then be "dns:///name:port" (every address the name resolves to) or
+            a comma-separated list of IP addresses ("10.0.0.5:50051,10.0.0.6:50051").
 
     Every method also takes `timeout` (this call's deadline) and `api_key` (this call's key).
 
@@ -41,10 +45,14 @@ class Client:
         api_key: str | None = None,
         timeout: float | None = None,
         channel: grpc.Channel | None = None,
-        options: Sequence[tuple[str, str | int]] = (),
+        options: _channel.ChannelOptions = (),
+        service_config: Mapping[str, Any] | None = None,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(target, options=list(options))
+        self._channel = channel or grpc.insecure_channel(
+            _channel.replica_target(target),
+            options=_channel.channel_options(options, service_config),
+        )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key

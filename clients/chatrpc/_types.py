@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypedDict
 
+REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
+
 
 class Role(enum.StrEnum):
     """Author of a message."""
@@ -212,7 +214,7 @@ class Reply:
             that retrieves).
         server_metadata: What the server said about admitting the turn, under HTTP header
             names: the API key's OpenAI-style `x-ratelimit-*` counters and, if the turn waited
-            for its model, `x-chatrpc-queue-position`.
+            for its model, `x-chatrpc-queue-position`; `x-chatrpc-replica` (see `replica`).
     """
 
     id: str
@@ -226,6 +228,12 @@ class Reply:
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
     server_metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def replica(self) -> str:
+        """The id of the core replica that served the turn (`x-chatrpc-replica`: its
+        CHATRPC_REPLICA_ID, by default its host name); empty if the server sent none."""
+        return self.server_metadata.get(REPLICA_METADATA, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +267,12 @@ class StreamStart:
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
     server_metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def replica(self) -> str:
+        """The id of the core replica that served the turn (`x-chatrpc-replica`: its
+        CHATRPC_REPLICA_ID, by default its host name); empty if the server sent none."""
+        return self.server_metadata.get(REPLICA_METADATA, "")
 
 
 @dataclass(frozen=True, slots=True)

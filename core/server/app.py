@@ -87,6 +87,7 @@ async def create_server(
         max_in_flight=settings.max_concurrent_rpcs,
         retry_after=settings.overload_retry_after,
         trusted_proxies=settings.trusted_proxies,
+        replica_id=settings.replica_id,
     )
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[guard])

@@ -1,8 +1,16 @@
-"""ChatError → gRPC status + google.rpc.ErrorInfo: the core's one error table."""
+"""ChatError → gRPC status + google.rpc.ErrorInfo: the core's one error table.
+
+Clients balancing over replicas retry UNAVAILABLE before the first reply message
+(chatrpc.replica_service_config): for a replica that died, or one whose model is still
+loading. Every other UNAVAILABLE this core sends itself (the upstream is down, the database
+failed, perhaps mid-commit) says `grpc-retry-pushback-ms: -1`, which tells gRPC not to retry:
+another replica shares the same upstream and database, and the turn may have run already.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -17,6 +25,13 @@ from core import errors
 logger = logging.getLogger(__name__)
 
 DOMAIN = "chatrpc"
+NO_RETRY = ("grpc-retry-pushback-ms", "-1")  # gRPC's retry filter: do not retry this call
+RETRIED_ELSEWHERE: tuple[type[errors.ChatError], ...] = (errors.ModelNotReadyError,)
+
+
+class _Status(namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status):
+    """A grpc.Status with our own trailing metadata (grpc_status builds its own privately)."""
+
 
 STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
     errors.ChatError: grpc.StatusCode.INTERNAL,
@@ -67,7 +82,10 @@ def error_to_status(error: errors.ChatError) -> grpc.Status:
         delay.FromNanoseconds(int(retry_after * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
-    return cast(grpc.Status, rpc_status.to_status(status))
+    rich = cast(grpc.Status, rpc_status.to_status(status))
+    if code is not grpc.StatusCode.UNAVAILABLE or isinstance(error, RETRIED_ELSEWHERE):
+        return rich
+    return _Status(rich.code, rich.details, (*rich.trailing_metadata, NO_RETRY))
 
 
 def internal_status() -> grpc.Status:

@@ -12,8 +12,11 @@ ChatService handler's deserializer, so that in order:
    input is INVALID_ARGUMENT).
 
 Refusals are statuses with ErrorInfo (and RetryInfo) through core.server.errors. The
-caller and the headers to send (x-ratelimit-*, the queue position) travel to the servicer in
-a context variable; they go out as the call's initial metadata before its first response.
+caller and the headers to send (x-ratelimit-*, the queue position, the replica's id) travel to
+the servicer in a context variable; they go out as the call's initial metadata with its first
+response, not before: gRPC's client retries a call (chatrpc.replica_service_config) only until
+headers arrive, so earlier headers would close the window in which a dead replica's call is
+retried elsewhere.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from core.auth import KeyRing
 from core.errors import OverloadedError, UnauthenticatedError
 from core.quotas import Quotas
 from core.server.errors import status_on_error
-from core.server.rpc import CALL, Call, Context, caller_of
+from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
 
@@ -56,12 +59,14 @@ class Guard(grpc.aio.ServerInterceptor):
         max_in_flight: int,
         retry_after: float,
         trusted_proxies: Iterable[str] = (),
+        replica_id: str = "",
     ) -> None:
         self._keys = keys
         self._quotas = quotas
         self._max_in_flight = max_in_flight
         self._retry_after = retry_after
         self._trusted = frozenset(trusted_proxies)
+        self._replica = {REPLICA: replica_id} if replica_id else {}
         self._in_flight = 0
         self._decoders: dict[str, Decode] = {}
         for method in SERVICE.methods:
@@ -158,7 +163,7 @@ class Guard(grpc.aio.ServerInterceptor):
                 if peer is not None:
                     await self._quotas.bad_key(peer)
                 raise
-            call = Call(caller, self._keys.limits_of(caller.owner), context)
+            call = Call(caller, self._keys.limits_of(caller.owner), context, dict(self._replica))
             if turn:
                 grant = await self._quotas.admit(caller.owner, call.limits)
                 call.headers.update(grant.headers)

@@ -23,6 +23,7 @@ from core.server.errors import status_on_error
 from core.types import Caller
 
 IDEMPOTENCY_KEY = "idempotency-key"
+REPLICA = "x-chatrpc-replica"  # initial metadata of every admitted call: the replica serving it
 AUTHORIZATION = "authorization"
 MAX_IDEMPOTENCY_KEY = 255
 
