@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -134,6 +135,18 @@ class MemoryStore(Protocol):
         """Delete the thread's latest turn, so its previous turn is the latest again (a thread
         left empty is deleted). Unknown → TurnNotFoundError; a turn with later turns after it
         → TurnNotLatestError, deleting nothing."""
+        ...
+
+    def hold_thread(
+        self, owner: str, thread_id: str, wait: float
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold the thread for the block against turns of other processes on this database.
+
+        Waiters are served in arrival order, as far as the database orders them; one that
+        waits `wait` seconds raises ThreadBusyError. Turns within one process are already
+        serialised by core.pipeline.threads, so a store that one process owns (SQLite) holds
+        nothing. ThreadChangedError at commit stays the last guard either way.
+        """
         ...
 
     async def get_thread(self, owner: str, thread_id: str) -> Thread:

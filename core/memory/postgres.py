@@ -4,19 +4,33 @@ Several core replicas may share one database. Commits run at READ COMMITTED and 
 database for mutual exclusion: the thread row is advanced with a conditional UPDATE (or created
 with INSERT … ON CONFLICT DO NOTHING), which blocks on a concurrent writer of the same thread
 and then sees its result; unique indexes catch the rest. Every value travels as a parameter.
+
+Turns on one thread from different replicas queue on a session-level advisory lock keyed by a
+64-bit hash of (owner, thread_id) (`hold_thread`), taken on a connection of a pool of its own
+(one connection per turn in flight, held for the whole turn, so waiting turns never starve the
+commits that would free them). PostgreSQL grants a lock to its waiters in the order they asked;
+`lock_timeout` bounds the wait. A replica that dies loses its session, and with it the lock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, ClassVar, Self
 
 import asyncpg
 
-from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
+from core.errors import (
+    ThreadBusyError,
+    ThreadChangedError,
+    ThreadNotFoundError,
+    TurnNotFoundError,
+)
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
-from core.storage.postgres_pool import PostgresBackedStore
+from core.storage.postgres_pool import PostgresBackedStore, PostgresPool
 from core.types import Message
 
 _SELECT_MESSAGES = (
@@ -81,6 +95,9 @@ _INSERT_MESSAGE = (
     " tool_call_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = $1 AND thread_id = $2 RETURNING 1"
+_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, false)"
+_LOCK_THREAD = "SELECT pg_advisory_lock($1)"
+_TRY_LOCK_THREAD = "SELECT pg_try_advisory_lock($1)"
 _SELECT_TURN_CALLERS = (
     "SELECT turn_id, end_user, metadata FROM turns WHERE owner = $1 AND thread_id = $2"
     " AND (end_user <> '' OR metadata <> '{}')"
@@ -118,6 +135,33 @@ async def _delete_turn(conn: Any, owner: str, turn_id: str) -> None:
     await conn.execute(_REWIND_THREAD, time.time(), first_seq, owner, thread_id)
 
 
+def thread_lock_key(owner: str, thread_id: str) -> int:
+    """The advisory lock key of a thread: a signed 64-bit hash of (owner, thread_id). Two
+    threads sharing a key (about 1 in 2**64) only wait for each other's turns."""
+    digest = hashlib.blake2b(f"{owner}\x00{thread_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _lock_thread(conn: Any, key: int, thread_id: str, wait: float) -> None:
+    """Take the thread's advisory lock on `conn` within `wait` seconds, or raise ThreadBusyError."""
+    milliseconds = int(wait * 1000)
+    if milliseconds <= 0:
+        won = await conn.fetchval(_TRY_LOCK_THREAD, key)
+    else:
+        # The setting lasts for the session; the pool's reset on release clears it (RESET ALL),
+        # and the lock with it (pg_advisory_unlock_all).
+        await conn.execute(_LOCK_TIMEOUT, f"{milliseconds}ms")
+        try:
+            await conn.execute(_LOCK_THREAD, key, timeout=wait + 5.0)
+            won = True
+        except asyncpg.LockNotAvailableError:
+            won = False
+    if not won:
+        raise ThreadBusyError(
+            f"Another turn on thread {thread_id!r} is still running.", thread_id=thread_id
+        )
+
+
 async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRecord) -> None:
     """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
     now = time.time()
@@ -141,6 +185,64 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
     """
 
     kind: ClassVar[str] = "postgres"
+
+    _locks: PostgresPool
+    _connect_timeout: float
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        command_timeout: float | None = 30.0,
+        lock_connections: int = 64,
+    ) -> Self:
+        """Connect, migrate, and open the pool of thread-lock connections (`lock_connections`
+        at most: one per turn on a thread in flight; none are kept open while idle)."""
+        store = await super().open(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        try:
+            store._locks = await PostgresPool.open(
+                url,
+                name="thread locks",
+                unavailable=cls.unavailable,
+                min_size=0,
+                max_size=lock_connections,
+                connect_timeout=connect_timeout,
+                command_timeout=None,  # a lock wait is bounded by its own lock_timeout
+            )
+        except BaseException:
+            await PostgresBackedStore.aclose(store)
+            raise
+        store._connect_timeout = connect_timeout
+        return store
+
+    @asynccontextmanager
+    async def hold_thread(self, owner: str, thread_id: str, wait: float) -> AsyncIterator[None]:
+        base.require_owner(owner)
+        deadline = time.monotonic() + wait
+        async with AsyncExitStack() as stack:
+            with self._locks.errors():  # not around the yield: the turn's errors are its own
+                # Opening a lock connection may take up to the connect timeout beyond the wait.
+                acquire = self._locks.acquire(timeout=wait + self._connect_timeout)
+                conn = await stack.enter_async_context(acquire)
+                remaining = deadline - time.monotonic()
+                await _lock_thread(conn, thread_lock_key(owner, thread_id), thread_id, remaining)
+            yield
+
+    async def aclose(self) -> None:
+        try:
+            await self._locks.aclose()
+        finally:
+            await super().aclose()
 
     async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
         base.require_owner(owner)

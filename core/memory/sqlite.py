@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, ClassVar
 
 from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
@@ -231,6 +232,13 @@ class SqliteStore(ThreadTables, SqliteBackedStore):
         if not idempotency_key:
             return None
         return await self._pool.run(_find_turn, owner, idempotency_key)
+
+    def hold_thread(
+        self, owner: str, thread_id: str, wait: float
+    ) -> AbstractAsyncContextManager[None]:
+        """Nothing to hold: one process owns the file, and ThreadMemory serialises its turns."""
+        base.require_owner(owner)
+        return nullcontext()
 
     async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
         base.require_owner(owner)

@@ -9,9 +9,10 @@ Rules (README "Thread memory" states them for users):
 - A turn is stored whole (its new messages and the reply) only once the reply is complete;
   a cancelled or failed turn stores nothing.
 - Turns on one thread run one at a time in arrival order; a turn that waits longer than
-  `wait` seconds fails with ThreadBusyError (ABORTED / 409). Across replicas sharing one
-  database, the store's optimistic commit refuses the second of two overlapping turns
-  (ThreadChangedError).
+  `wait` seconds fails with ThreadBusyError (ABORTED / 409). Within a process an asyncio lock
+  queues them; across replicas sharing one database the store's `hold_thread` does (a
+  PostgreSQL advisory lock), within the same `wait`. The store's optimistic commit stays the
+  last guard (ThreadChangedError).
 - An idempotency key makes a retried turn return the stored reply without generating again.
 - A turn may name its thread by a stored turn instead (`previous_turn_id`, the Responses API's
   previous_response_id): that turn must be the thread's latest when the new turn takes the
@@ -164,6 +165,7 @@ class ThreadMemory:
         key = (owner, thread_id)
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
+        deadline = time.monotonic() + self._wait
         try:
             try:
                 await asyncio.wait_for(lock.acquire(), self._wait)
@@ -172,7 +174,9 @@ class ThreadMemory:
                     f"Another turn on thread {thread_id!r} is still running.", thread_id=thread_id
                 ) from None
             try:
-                yield
+                remaining = max(0.0, deadline - time.monotonic())
+                async with self.store.hold_thread(owner, thread_id, remaining):
+                    yield
             finally:
                 lock.release()
         finally:

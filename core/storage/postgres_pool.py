@@ -86,8 +86,9 @@ class PostgresPool:
             await self.aclose()
             raise
 
-    def acquire(self) -> Any:
-        return self._pool.acquire()
+    def acquire(self, timeout: float | None = None) -> Any:
+        """A connection for an `async with` block; waits at most `timeout` s for a free one."""
+        return self._pool.acquire(timeout=timeout)
 
     async def fetch(self, query: str, *args: object) -> Any:
         return await self._pool.fetch(query, *args)

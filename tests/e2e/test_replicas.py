@@ -1,7 +1,8 @@
-"""Two core processes on one PostgreSQL database; turns of each thread alternate between them.
+"""Core replicas on one PostgreSQL database: turns of each thread alternate between them.
 
 The ledger at the end: every accepted turn stored exactly once, in order (lost 0,
-duplicated 0, out of order 0), including retries that land on the other replica.
+duplicated 0, out of order 0), including retries that land on the other replica; turns that
+overlap on one thread from two replicas wait for each other and are stored in arrival order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from pathlib import Path
 import pytest
 
 import chatrpc
+from core.catalog import ModelCatalog, ModelSpec
 from tests.e2e.test_core_process import free_port
+from tests.fakes import ScriptedBackend
+from tests.servers import CoreThread
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADS, TURNS = 8, 6
@@ -94,3 +98,45 @@ async def test_alternating_replicas_keep_a_perfect_ledger(replicas):
     finally:
         for client in clients:
             await client.close()
+
+
+def slow_replica(database_url: str, name: str) -> tuple[CoreThread, ScriptedBackend]:
+    backend = ScriptedBackend(echo=True)
+    catalog = ModelCatalog([ModelSpec(name="scripted", backend="scripted", context_window=4096)])
+    catalog.attach("scripted", backend)
+    return CoreThread(catalog, database_url=database_url, replica_id=name), backend
+
+
+async def test_overlapping_turns_on_two_replicas_queue_in_arrival_order(
+    clean_postgres_url: str,
+) -> None:
+    """Before the cross-replica lock the second of these failed with thread_changed."""
+    (first, slow), (second, _) = (slow_replica(clean_postgres_url, n) for n in ("r1", "r2"))
+    slow.enqueue(["echo: one"], delay=0.5)  # the first turn is still generating when the rest come
+    clients = [chatrpc.AsyncClient(first.target), chatrpc.AsyncClient(second.target)]
+    try:
+        turns = []
+        for text, client in (("one", clients[0]), ("two", clients[1]), ("three", clients[0])):
+            call = client.chat(text, model="scripted", thread_id="shared")
+            turns.append(asyncio.create_task(call))
+            await asyncio.sleep(0.1)
+        replies = await asyncio.gather(*turns)
+        thread = await clients[1].get_thread("shared")
+    finally:
+        for client in clients:
+            await client.close()
+        first.stop()
+        second.stop()
+    assert [(r.replica, r.content) for r in replies] == [
+        ("r1", "echo: one"),
+        ("r2", "echo: two"),
+        ("r1", "echo: three"),
+    ]
+    assert [m.message.content for m in thread.messages] == [
+        "one",
+        "echo: one",
+        "two",
+        "echo: two",
+        "three",
+        "echo: three",
+    ]
