@@ -1,7 +1,8 @@
 """`python -m tests.core_process --port P --database-url URL`: a core process for replica tests.
 
 The real server and store, with the scripted backend answering "echo: <last message>" as
-the only model ("scripted"), `--delay` seconds per token. The other settings come from the
+the only model ("scripted"), `--delay` seconds per token (`--slow-delay` for a message that
+starts with "slow"); `--replica-id` names it in every reply's metadata. The other settings come from the
 environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys name=key,…` requires
 those API keys, otherwise calls are keyless. `running_core()` starts one for a test.
 """
@@ -32,16 +33,19 @@ from tests.fakes import ScriptedBackend
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def serve(port: int, database_url: str, keys: str, delay: float) -> None:
+async def serve(args: argparse.Namespace) -> None:
     catalog = ModelCatalog(
         [ModelSpec(name="scripted", backend="scripted", context_window=1_000_000)]
     )
-    catalog.attach("scripted", ScriptedBackend(echo=True, delay=delay))
-    store = await open_store(database_url)
+    backend = ScriptedBackend(echo=True, delay=args.delay, slow_delay=args.slow_delay)
+    catalog.attach("scripted", backend)
+    store = await open_store(args.database_url)
+    keys = args.keys
     ring = load_keyring("required", "", keys) if keys else KeyRing({}, required=False)
-    core = await create_server(
-        replace(Settings.from_env(), port=port), ring, catalog, threads=store
-    )
+    settings = replace(Settings.from_env(), port=args.port)
+    if args.replica_id:
+        settings = replace(settings, replica_id=args.replica_id)
+    core = await create_server(settings, ring, catalog, threads=store)
     await core.server.start()
     await core.set_serving(True)
     stop = asyncio.Event()
@@ -95,5 +99,6 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--keys", default="", help="name=key,… (default: keyless)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per token")
-    args = parser.parse_args()
-    asyncio.run(serve(args.port, args.database_url, args.keys, args.delay))
+    parser.add_argument("--slow-delay", type=float, default=0.0, help="the same, for 'slow…'")
+    parser.add_argument("--replica-id", default="", help="default: CHATRPC_REPLICA_ID or host")
+    asyncio.run(serve(parser.parse_args()))

@@ -49,10 +49,16 @@ class ScriptedBackend:
     supports_tools: ClassVar[bool] = True
 
     def __init__(
-        self, *, echo: bool = False, native_tools: bool = True, delay: float = 0.0
+        self,
+        *,
+        echo: bool = False,
+        native_tools: bool = True,
+        delay: float = 0.0,
+        slow_delay: float = 0.0,
     ) -> None:
         self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
         self.delay = delay  # of unscripted calls, per piece
+        self.slow_delay = slow_delay  # instead, when the last message starts with "slow"
         self.supports_tools = native_tools  # False: the core parses tool calls from the text
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
@@ -69,7 +75,9 @@ class ScriptedBackend:
         record = StreamRecord(prompt=prompt, params=params)
         self.calls.append(record)
         default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
-        script = self.scripts.popleft() if self.scripts else Script([default], self.delay)
+        slow = prompt.messages[-1].content.startswith("slow")
+        delay = self.slow_delay if slow and self.slow_delay else self.delay
+        script = self.scripts.popleft() if self.scripts else Script([default], delay)
         try:
             for piece in script.pieces:
                 if script.fail_after is not None and record.produced >= script.fail_after:

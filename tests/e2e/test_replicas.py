@@ -19,6 +19,7 @@ import pytest
 
 import chatrpc
 from core.catalog import ModelCatalog, ModelSpec
+from core.settings import Settings
 from tests.e2e.test_core_process import free_port
 from tests.fakes import ScriptedBackend
 from tests.servers import CoreThread
@@ -104,7 +105,8 @@ def slow_replica(database_url: str, name: str) -> tuple[CoreThread, ScriptedBack
     backend = ScriptedBackend(echo=True)
     catalog = ModelCatalog([ModelSpec(name="scripted", backend="scripted", context_window=4096)])
     catalog.attach("scripted", backend)
-    return CoreThread(catalog, database_url=database_url, replica_id=name), backend
+    settings = Settings(replica_id=name)
+    return CoreThread(catalog, database_url=database_url, settings=settings), backend
 
 
 async def test_overlapping_turns_on_two_replicas_queue_in_arrival_order(
