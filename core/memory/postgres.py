@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Self
 
 import asyncpg
@@ -229,14 +229,16 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
     async def hold_thread(self, owner: str, thread_id: str, wait: float) -> AsyncIterator[None]:
         base.require_owner(owner)
         deadline = time.monotonic() + wait
-        async with AsyncExitStack() as stack:
+        with self._locks.errors():
+            # Opening a lock connection may take up to the connect timeout beyond the wait.
+            conn = await self._locks.acquire(timeout=wait + self._connect_timeout)
+        try:
             with self._locks.errors():  # not around the yield: the turn's errors are its own
-                # Opening a lock connection may take up to the connect timeout beyond the wait.
-                acquire = self._locks.acquire(timeout=wait + self._connect_timeout)
-                conn = await stack.enter_async_context(acquire)
                 remaining = deadline - time.monotonic()
                 await _lock_thread(conn, thread_lock_key(owner, thread_id), thread_id, remaining)
             yield
+        finally:
+            await self._locks.release(conn)  # its reset unlocks (pg_advisory_unlock_all)
 
     async def aclose(self) -> None:
         try:

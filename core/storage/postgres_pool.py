@@ -90,6 +90,15 @@ class PostgresPool:
         """A connection for an `async with` block; waits at most `timeout` s for a free one."""
         return self._pool.acquire(timeout=timeout)
 
+    async def release(self, conn: Any) -> None:
+        """Give back a connection taken with `await acquire()`. One whose session has died
+        (its server process was terminated) cannot be reset: asyncpg drops it, which is only
+        logged here, since whatever ran on it has already succeeded or failed on its own."""
+        try:
+            await self._pool.release(conn)
+        except Exception as exc:  # asyncpg raises several kinds for a dead session
+            logger.warning("PostgreSQL %s dropped a connection: %s", self._name, type(exc).__name__)
+
     async def fetch(self, query: str, *args: object) -> Any:
         return await self._pool.fetch(query, *args)
 
