@@ -57,6 +57,9 @@ class Settings:
     # Peers exempt from the bad-key throttle because they throttle their own clients (the
     # gateway: every HTTP client arrives from its address).
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # > 0: a connection older than this gets GOAWAY (its calls finish first) and the client
+    # reconnects, resolving its dns:/// name again: replicas added since then get traffic.
+    max_connection_age_seconds: int = 0
     grace_seconds: float = 30.0
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
     database_url: str = "sqlite:///var/chatrpc.db"
@@ -103,6 +106,9 @@ class Settings:
                 filter(None, (h.strip() for h in env.get("CHATRPC_TRUSTED_PROXIES", "").split(",")))
             )
             or defaults.trusted_proxies,
+            max_connection_age_seconds=_int(
+                env, "CHATRPC_MAX_CONNECTION_AGE_SECONDS", defaults.max_connection_age_seconds
+            ),
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             replica_id=_replica_id(env.get("CHATRPC_REPLICA_ID") or defaults.replica_id),

@@ -38,6 +38,15 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+def server_options(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """SERVER_OPTIONS, and the connection age limit if one is set (in-flight calls on an aged
+    connection are never cut: gRPC's grace after GOAWAY is unbounded by default)."""
+    age = settings.max_connection_age_seconds
+    return (
+        (*SERVER_OPTIONS, ("grpc.max_connection_age_ms", age * 1000)) if age > 0 else SERVER_OPTIONS
+    )
+
+
 @dataclass(slots=True)
 class CoreServer:
     """A started-or-not core: the server, the port it bound and its health servicer."""
@@ -90,7 +99,7 @@ async def create_server(
         replica_id=settings.replica_id,
     )
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[guard])
+    server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
     pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

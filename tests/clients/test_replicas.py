@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from grpc_channelz.v1 import channelz, channelz_pb2
 
 import chatrpc
 from core.catalog import ModelCatalog, ModelSpec
@@ -122,6 +123,7 @@ async def test_a_not_serving_replica_leaves_the_rotation_within_2_s_and_returns(
 
         left = await until(avoided, within=2)
         assert "replica-b" not in await replicas_seen(client, 30)  # and stays out
+        assert await client.health() == "SERVING"  # asked of a replica in the rotation
         cores[1].run(cores[1].core.set_serving(True))
         back = await until(lambda: _sees_all(client), within=5)
     print(f"NOT_SERVING replica out of rotation after {left:.2f} s, back after {back:.2f} s")
@@ -196,3 +198,36 @@ async def test_an_unavailable_upstream_is_not_retried_on_another_replica(cores) 
         with pytest.raises(chatrpc.UnavailableError):
             await client.chat("hi", model="scripted")
     assert sum(len(backend.calls) for backend in backends) == 1  # ScriptedBackend's records
+
+
+def client_socket_ids(target: str) -> set[int]:
+    """The ids of the connections (channelz sockets) this process's channels to `target` hold."""
+    top = channelz.ChannelzServicer.GetTopChannels(channelz_pb2.GetTopChannelsRequest(), None)
+    ids: set[int] = set()
+    for channel in top.channel:
+        if channel.data.target == target:
+            for ref in channel.subchannel_ref:
+                request = channelz_pb2.GetSubchannelRequest(subchannel_id=ref.subchannel_id)
+                sub = channelz.ChannelzServicer.GetSubchannel(request, None).subchannel
+                ids.update(socket.socket_id for socket in sub.socket_ref)
+    return ids
+
+
+async def test_an_aged_connection_is_replaced_without_failing_a_call() -> None:
+    """CHATRPC_MAX_CONNECTION_AGE_SECONDS: GOAWAY, and the client connects (and resolves) anew."""
+    settings = Settings(replica_id="aging", max_connection_age_seconds=1)
+    core = CoreThread(scripted_catalog(), settings=settings)
+    target = f"dns:///localhost:{core.core.port}"
+    config = chatrpc.replica_service_config()
+    seen: set[int] = set()
+    try:
+        async with chatrpc.AsyncClient(target, service_config=config) as client:
+            deadline = time.monotonic() + 10
+            while len(seen) < 2:
+                assert time.monotonic() < deadline, "the connection was never replaced"
+                reply = await client.chat("hi", model="scripted")  # none of them fails
+                assert reply.replica == "aging"
+                seen |= client_socket_ids(target)
+                await asyncio.sleep(0.05)
+    finally:
+        core.stop()
