@@ -2,9 +2,10 @@
 
 The real server and store, with the scripted backend answering "echo: <last message>" as
 the only model ("scripted"), `--delay` seconds per token (`--slow-delay` for a message that
-starts with "slow"); `--replica-id` names it in every reply's metadata. The other settings come from the
-environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys name=key,…` requires
-those API keys, otherwise calls are keyless. `running_core()` starts one for a test.
+starts with "slow"); `--replica-id` names it in every reply's metadata. The other settings
+come from the environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys
+name=key,…` requires those API keys, otherwise calls are keyless. `running_core()` starts one
+for a test.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 THREADS, TURNS = 30, 10  # the balanced phase: 300 turns
 IN_FLIGHT = 12
 DELAY = 0.02  # seconds the scripted model takes per reply, so that turns are in flight
+SLOW = 1.5  # seconds it takes for a message that starts with "slow"
 HEADER = "x-chatrpc-replica"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -53,7 +54,7 @@ class Replica:
     def start(self) -> None:
         command = [sys.executable, "-m", "tests.core_process", "--port", str(self.port)]
         command += ["--database-url", self.database_url, "--replica-id", self.name]
-        command += ["--delay", str(DELAY)]
+        command += ["--delay", str(DELAY), "--slow-delay", str(SLOW)]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT
@@ -119,19 +120,21 @@ class Load:
     prefix: str
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
     turns: dict[int, int] = field(default_factory=Counter)  # thread -> turns completed
+    texts: dict[int, list[str]] = field(default_factory=dict)  # thread -> its turns' messages
     served: list[tuple[float, str]] = field(default_factory=list)  # (sent at, replica)
     failed: list[float] = field(default_factory=list)  # when each 503 or broken stream was sent
     retried_ok: int = 0
 
-    async def turn(self, thread: int) -> str:
+    async def turn(self, thread: int, slow: bool = False) -> str:
+        """One turn (streamed if `slow` or odd), retried on a clean failure with its key."""
         k = self.turns[thread]
-        text, key = f"t{thread}-k{k}", f"{self.prefix}-{thread}-{k}"
+        text, key = f"{'slow ' if slow else ''}t{thread}-k{k}", f"{self.prefix}-{thread}-{k}"
         headers = {"x-thread-id": f"{self.prefix}-{thread}", "idempotency-key": key}
         async with self.slots:
             for attempt in range(5):
                 sent = time.monotonic()
                 try:
-                    content, replica = await self._send(text, headers, stream=k % 2 == 1)
+                    content, replica = await self._send(text, headers, slow or k % 2 == 1)
                 except openai.APIError as exc:
                     check_clean_failure(exc)
                     self.failed.append(sent)
@@ -141,6 +144,7 @@ class Load:
                 self.retried_ok += attempt > 0
                 self.served.append((sent, replica))
                 self.turns[thread] += 1
+                self.texts.setdefault(thread, []).append(text)
                 return replica
         raise AssertionError(f"turn {key} failed five times")
 
@@ -214,10 +218,10 @@ async def ledger(load: Load, target: str) -> tuple[int, int, int]:
     """(lost, duplicated, out of order) over every thread's stored messages."""
     lost = duplicated = out_of_order = 0
     async with chatrpc.AsyncClient(target) as client:
-        for t in range(THREADS):
+        for t, texts in load.texts.items():
             thread = await client.get_thread(f"{load.prefix}-{t}")
             got = [m.message.content for m in thread.messages]
-            want = [s for k in range(load.turns[t]) for s in (f"t{t}-k{k}", f"echo: t{t}-k{k}")]
+            want = [part for text in texts for part in (text, f"echo: {text}")]
             lost += len(set(want) - set(got))
             duplicated += len(got) - len(set(got))
             out_of_order += int(got != want and set(got) == set(want))
@@ -240,11 +244,16 @@ async def test_a_replica_killed_mid_load_loses_no_turn_and_rejoins(replicas, gat
         assert set(balanced) == {r.name for r in replicas}
         assert min(balanced.values()) >= 0.2 * THREADS * TURNS, balanced
 
-        # 2. Load goes on; 1 s in, replica-1 is SIGKILLed; 3 s later the load stops.
+        # 2. Six slow streamed turns, two per replica (round_robin, nothing else is sent), are
+        # generating when the load resumes and replica-1 is SIGKILLed; 3 s later it stops.
         victim = replicas[1]
         channel_target, address = gateway_target(replicas), f"127.0.0.1:{victim.port}"
         assert calls_started(channel_target, address) >= balanced[victim.name]
-        kill_at = time.monotonic() + 1.0
+        slow = []
+        for t in range(THREADS, THREADS + 6):
+            slow.append(asyncio.create_task(load.turn(t, slow=True)))
+            await asyncio.sleep(0.03)
+        kill_at = time.monotonic() + 0.5
         running = asyncio.create_task(load.until(kill_at + 3.0))
         watch = asyncio.create_task(last_call_started(channel_target, address, kill_at + 3.0))
         await asyncio.sleep(max(0.0, kill_at - time.monotonic()))
@@ -252,6 +261,10 @@ async def test_a_replica_killed_mid_load_loses_no_turn_and_rejoins(replicas, gat
         victim.kill()
         killed = time.monotonic()
         await running
+        await asyncio.gather(*slow)
+        cut = len([sent for sent in load.failed if sent < killed])
+        assert cut >= 2, load.failed  # the victim's slow turns, at least: 503, then retried
+        assert load.retried_ok >= cut
         reached = await watch - killed  # the last call sent to the dead replica, after the kill
         assert reached < 2.0
         after = load.served[served_before:]
@@ -275,7 +288,8 @@ async def test_a_replica_killed_mid_load_loses_no_turn_and_rejoins(replicas, gat
     print(
         f"\n300 turns in {took:.1f} s, {dict(balanced)}; kill: {len(after)} turns in the 3 s"
         f" after, {len(errors)} failed (503 or broken stream; {load.retried_ok} completed on"
-        f" the client's retry), last failure sent {max(errors, default=0.0):.2f} s after the"
-        f" kill, last call started on the dead replica {max(reached, 0.0):.2f} s after it; the"
-        f" restarted replica served again {rejoined:.2f} s after it reported SERVING"
+        f" the client's retry; {cut} of them in flight at the kill), last failure sent"
+        f" {max(errors, default=0.0):.2f} s after the kill, last call started on the dead"
+        f" replica {max(reached, 0.0):.2f} s after it; the restarted replica served again"
+        f" {rejoined:.2f} s after it reported SERVING"
     )
