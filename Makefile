@@ -17,7 +17,7 @@ STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 # portable CPU baseline (never -march=native) into a cache folder named by a hash of its
 # flags, installs it from there (never from pip's cache) and checks it generates a token.
 
-.PHONY: help install proto proto-lint run run-core run-gateway fmt lint typecheck test pytest check clean
+.PHONY: help install proto proto-lint run run-core run-gateway run-replicas fmt lint typecheck test pytest check clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -67,6 +67,10 @@ run-core: proto  ## the gRPC core alone (keyless, like `make run`, unless CHATRP
 
 run-gateway: proto  ## the HTTP gateway alone (CHATRPC_CORE_TARGET says where the core is)
 	CHATRPC_AUTH=$${CHATRPC_AUTH:-disabled} $(PY) -m gateway
+
+REPLICAS ?= 3
+run-replicas: proto  ## REPLICAS cores (default 3) on ports 50051.. and one gateway (8000) over them, on PostgreSQL
+	CHATRPC_AUTH=$${CHATRPC_AUTH:-disabled} $(PY) -m scripts.run_replicas --replicas $(REPLICAS)
 
 fmt: $(STAMP)  ## format and autofix
 	$(BIN)/ruff format .
