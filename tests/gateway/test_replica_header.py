@@ -16,3 +16,13 @@ def test_json_and_sse_replies_name_the_replica(openai_client) -> None:
     ) as streamed:
         assert streamed.headers["x-chatrpc-replica"] == socket.gethostname()
         assert list(streamed.iter_lines())  # the body streams as usual
+
+
+def test_responses_name_the_replica_too(openai_client) -> None:
+    raw = openai_client.responses.with_raw_response.create(model="scripted", input="hello")
+    assert raw.headers["x-chatrpc-replica"] == socket.gethostname()
+    with openai_client.responses.with_streaming_response.create(
+        model="scripted", input="hello", stream=True
+    ) as streamed:
+        assert streamed.headers["x-chatrpc-replica"] == socket.gethostname()
+        assert list(streamed.iter_lines())
