@@ -144,7 +144,9 @@ class UvicornThread:
 
 
 class GatewayThread(UvicornThread):
-    """The gateway app under a real uvicorn (lifespan on), on its own thread and loop."""
+    """The gateway app under a real uvicorn (lifespan on), on its own thread and loop;
+    `config` is uvicorn.Config's other arguments (`uvicorn_options(settings)` for the
+    gateway's own protocol and limits)."""
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app, log_level="warning", lifespan="on")
+    def __init__(self, app: Any, **config: Any) -> None:
+        super().__init__(app, log_level="warning", lifespan="on", **config)
