@@ -10,7 +10,7 @@ from gateway.convert import ChunkEncoder, reply_to_openai, turn_headers
 from gateway.disconnect import cancel_on_disconnect
 from gateway.responses import JsonResponse
 from gateway.sse import EventStreamResponse, event_stream, read_head
-from gateway.state import core_client
+from gateway.state import core_client, gateway_state
 
 
 async def answer_turn(
@@ -32,5 +32,6 @@ async def answer_turn(
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ChunkEncoder(start, include_usage)
-    body = event_stream(head, events, encoder.encode)
+    heartbeat = gateway_state(request).settings.sse_heartbeat
+    body = event_stream(head, events, encoder.encode, heartbeat=heartbeat)
     return EventStreamResponse(body, headers=turn_headers(start.trimmed, start.server_metadata))

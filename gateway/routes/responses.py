@@ -26,7 +26,7 @@ from gateway.responses_convert import (
 from gateway.responses_stream import ResponseEncoder
 from gateway.responses_types import CreateResponseRequest
 from gateway.sse import EventStreamResponse, event_stream, read_head
-from gateway.state import core_client
+from gateway.state import core_client, gateway_state
 
 router = APIRouter()
 
@@ -49,7 +49,13 @@ async def create_response(request: Request) -> Response:
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ResponseEncoder(echo, start)
     stream = event_stream(
-        head, events, encoder.encode, done=False, framed=True, on_error=encoder.failed
+        head,
+        events,
+        encoder.encode,
+        done=False,
+        framed=True,
+        on_error=encoder.failed,
+        heartbeat=gateway_state(request).settings.sse_heartbeat,
     )
     return EventStreamResponse(stream, headers=turn_headers(start.trimmed, start.server_metadata))
 
