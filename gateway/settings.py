@@ -45,8 +45,8 @@ class Settings:
     # A `: ping` comment on a stream with nothing to send for this many seconds (0: never).
     sse_heartbeat: float = 15.0
     # gRPC keepalive pings to the core: a hung core fails calls after about the sum.
-    core_keepalive: float = 10.0
-    core_keepalive_timeout: float = 5.0
+    core_keepalive: float = 5.0
+    core_keepalive_timeout: float = 3.0
     core_tls: CoreTls = field(default_factory=CoreTls)
     # The gateway's own HTTPS (uvicorn's ssl options); both empty: plain HTTP.
     ssl_certfile: str = ""

@@ -1,9 +1,10 @@
 """`python -m tests.core_process --port P --database-url URL`: a core process for replica tests.
 
 The real server and store, with the scripted backend answering "echo: <last message>" as
-the only model ("scripted"), `--delay` seconds per token. The other settings come from the
-environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys name=key,…` requires
-those API keys, otherwise calls are keyless. `running_core()` starts one for a test.
+the only model ("scripted"), `--delay` seconds per token, or a word per `--pace` seconds.
+The other settings come from the environment (CHATRPC_MAX_CONCURRENT_RPCS,
+CHATRPC_REDIS_URL…); `--keys name=key,…` requires those API keys, otherwise calls are
+keyless. `running_core()` starts one for a test.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from tests.fakes import ScriptedBackend
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def serve(port: int, database_url: str, keys: str, delay: float) -> None:
+async def serve(port: int, database_url: str, keys: str, delay: float, pace: float) -> None:
     catalog = ModelCatalog(
         [ModelSpec(name="scripted", backend="scripted", context_window=1_000_000)]
     )
-    catalog.attach("scripted", ScriptedBackend(echo=True, delay=delay))
+    catalog.attach("scripted", ScriptedBackend(echo=True, delay=delay, pace=pace))
     store = await open_store(database_url)
     ring = load_keyring("required", "", keys) if keys else KeyRing({}, required=False)
     core = await create_server(
@@ -95,5 +96,6 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--keys", default="", help="name=key,… (default: keyless)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per token")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds per echoed word")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.database_url, args.keys, args.delay))
+    asyncio.run(serve(args.port, args.database_url, args.keys, args.delay, args.pace))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections import deque
@@ -49,10 +50,16 @@ class ScriptedBackend:
     supports_tools: ClassVar[bool] = True
 
     def __init__(
-        self, *, echo: bool = False, native_tools: bool = True, delay: float = 0.0
+        self,
+        *,
+        echo: bool = False,
+        native_tools: bool = True,
+        delay: float = 0.0,
+        pace: float = 0.0,
     ) -> None:
         self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
         self.delay = delay  # of unscripted calls, per piece
+        self.pace = pace  # unscripted calls yield a word per `pace` seconds (not one piece)
         self.supports_tools = native_tools  # False: the core parses tool calls from the text
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
@@ -69,7 +76,8 @@ class ScriptedBackend:
         record = StreamRecord(prompt=prompt, params=params)
         self.calls.append(record)
         default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
-        script = self.scripts.popleft() if self.scripts else Script([default], self.delay)
+        words = re.findall(r"\S+\s*", default) if self.pace else [default]
+        script = self.scripts.popleft() if self.scripts else Script(words, self.pace or self.delay)
         try:
             for piece in script.pieces:
                 if script.fail_after is not None and record.produced >= script.fail_after:

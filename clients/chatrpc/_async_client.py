@@ -9,7 +9,7 @@ from typing import Unpack
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _types as t
+from chatrpc import _base, _channel, _types as t
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
@@ -34,9 +34,22 @@ class AsyncClient:
         timeout: float | None = None,
         channel: grpc.aio.Channel | None = None,
         options: Sequence[tuple[str, str | int]] = (),
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        keepalive: float | None = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(target, options=list(options))
+        self._channel = channel or _open(
+            target,
+            _channel.channel_options(options, keepalive, keepalive_timeout),
+            _channel.channel_credentials(
+                tls, root_certificates, certificate_chain, private_key, credentials
+            ),
+        )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key
@@ -75,6 +88,7 @@ class AsyncClient:
             request,
             timeout=timeout or self._timeout,
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            wait_for_ready=False,
         )
         try:
             metadata = await call.initial_metadata()
@@ -169,7 +183,9 @@ class AsyncClient:
         """See `Client.health`."""
         try:
             response = await self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout,
+                wait_for_ready=False,
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
@@ -192,6 +208,7 @@ class AsyncClient:
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                wait_for_ready=False,
             )
             response = await rpc
             metadata = await rpc.initial_metadata()
@@ -209,3 +226,11 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _open(
+    target: str, options: list[tuple[str, str | int]], credentials: grpc.ChannelCredentials | None
+) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, credentials, options=options)

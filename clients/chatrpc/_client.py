@@ -9,7 +9,7 @@ from typing import Unpack
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _types as t
+from chatrpc import _base, _channel, _types as t
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
@@ -23,6 +23,18 @@ class Client:
         timeout: Default deadline in seconds for every call; None waits indefinitely.
         channel: Use this channel instead of opening one (the client will not close it).
         options: gRPC channel options, for example (("grpc.lb_policy_name", "round_robin"),).
+        tls: Connect over TLS, verifying the server against the system's roots (implied by
+            any of the three PEM arguments).
+        root_certificates: PEM roots that sign the server's certificate (a private CA).
+        certificate_chain: PEM client certificate chain, for a server that requires mTLS.
+        private_key: PEM private key of `certificate_chain`.
+        credentials: Ready `grpc.ChannelCredentials` (they win over the four above).
+        keepalive: Send a keepalive ping every this many seconds, with or without calls
+            (None: no pings); a ping unanswered for `keepalive_timeout` seconds fails the
+            connection and its calls with UnavailableError instead of leaving them to
+            their deadlines (a hung server).
+        keepalive_timeout: See `keepalive`; reconnection attempts give up after
+            `keepalive + keepalive_timeout` seconds.
 
     Every method also takes `timeout` (this call's deadline) and `api_key` (this call's key).
 
@@ -32,6 +44,8 @@ class Client:
         ...     for event in client.chat_stream("hello", max_tokens=32):
         ...         if isinstance(event, chatrpc.MessageDelta):
         ...             print(event.content, end="")
+        >>> ca = open("ca.pem", "rb").read()
+        >>> secure = chatrpc.Client("chat.internal:50051", root_certificates=ca, keepalive=10)
     """
 
     def __init__(
@@ -42,9 +56,22 @@ class Client:
         timeout: float | None = None,
         channel: grpc.Channel | None = None,
         options: Sequence[tuple[str, str | int]] = (),
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        keepalive: float | None = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(target, options=list(options))
+        self._channel = channel or _open(
+            target,
+            _channel.channel_options(options, keepalive, keepalive_timeout),
+            _channel.channel_credentials(
+                tls, root_certificates, certificate_chain, private_key, credentials
+            ),
+        )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._api_key = api_key
@@ -103,6 +130,7 @@ class Client:
             request,
             timeout=timeout or self._timeout,
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            wait_for_ready=False,
         )
         try:
             metadata = call.initial_metadata()
@@ -235,7 +263,9 @@ class Client:
         """
         try:
             response = self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout,
+                wait_for_ready=False,
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -258,6 +288,7 @@ class Client:
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                wait_for_ready=False,
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -273,3 +304,11 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _open(
+    target: str, options: list[tuple[str, str | int]], credentials: grpc.ChannelCredentials | None
+) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(target, options=options)
+    return grpc.secure_channel(target, credentials, options=options)

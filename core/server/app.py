@@ -35,6 +35,11 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # Clients' keepalive pings (the gateway's: every CHATRPC_GATEWAY_CORE_KEEPALIVE s, with or
+    # without calls) are welcome down to once a second; gRPC's default answers pings more
+    # often than every 5 minutes with GOAWAY "too_many_pings".
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
+    ("grpc.http2.max_ping_strikes", 0),
 )
 
 
