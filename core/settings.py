@@ -56,6 +56,8 @@ class Settings:
     # Peers exempt from the bad-key throttle because they throttle their own clients (the
     # gateway: every HTTP client arrives from its address).
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # The longest a call may run, whatever deadline its client sent (or none).
+    max_deadline: float = 600.0
     grace_seconds: float = 30.0
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
     database_url: str = "sqlite:///var/chatrpc.db"
@@ -99,6 +101,9 @@ class Settings:
                 filter(None, (h.strip() for h in env.get("CHATRPC_TRUSTED_PROXIES", "").split(",")))
             )
             or defaults.trusted_proxies,
+            max_deadline=float(
+                _int(env, "CHATRPC_MAX_DEADLINE_SECONDS", int(defaults.max_deadline))
+            ),
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),

@@ -21,7 +21,7 @@ async def answer_turn(
     The caller's API key and `Idempotency-Key` header go along; a client that disconnects
     cancels the call at any point.
     """
-    client, call = core_client(request)
+    client, call = core_client(request, stream=stream)
     key = request.headers.get("idempotency-key")
     if not stream:
         reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))

@@ -67,7 +67,8 @@ class LoopThread:
 
 
 class CoreThread:
-    """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>"."""
+    """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>";
+    `settings` are Settings fields besides host and port."""
 
     def __init__(
         self,

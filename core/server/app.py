@@ -83,7 +83,9 @@ async def create_server(
     modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
     memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
     pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
-    servicer = ChatServicer(pipeline, catalog, threads=threads, knowledge=knowledge)
+    servicer = ChatServicer(
+        pipeline, catalog, threads=threads, knowledge=knowledge, max_deadline=settings.max_deadline
+    )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     guard = Guard(
         keys,
