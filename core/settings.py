@@ -63,6 +63,11 @@ class Settings:
     database_url: str = "sqlite:///var/chatrpc.db"
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     reflection: bool = True
+    # TLS: with a certificate and key (PEM files) the port serves TLS only; with a client CA
+    # as well, mutual TLS (a client without a certificate that CA signed is refused).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
     limits: Limits = field(default_factory=Limits)
     # API keys: "required" (fail closed: no keys configured means every call is refused) or
     # "disabled" (one default owner; `make run` uses it for local use).
@@ -105,6 +110,9 @@ class Settings:
                 _int(env, "CHATRPC_MAX_DEADLINE_SECONDS", int(defaults.max_deadline))
             ),
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
+            tls_cert_file=env.get("CHATRPC_TLS_CERT_FILE", defaults.tls_cert_file),
+            tls_key_file=env.get("CHATRPC_TLS_KEY_FILE", defaults.tls_key_file),
+            tls_client_ca_file=env.get("CHATRPC_TLS_CLIENT_CA_FILE", defaults.tls_client_ca_file),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
             thread_wait_seconds=float(

@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 from core.auth import KeyRing
 from core.catalog import ModelCatalog
+from core.errors import ConfigError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.modes.apps import load_apps, load_flows
@@ -102,7 +103,30 @@ async def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    port = _add_port(server, settings)
     core = CoreServer(server=server, port=port, health=health_servicer, quotas=quotas)
     await core.set_serving(False)
     return core
+
+
+def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    """Binds the port: TLS (mutual with a client CA) when a certificate is configured."""
+    address = f"{settings.host}:{settings.port}"
+    if not (settings.tls_cert_file or settings.tls_key_file or settings.tls_client_ca_file):
+        return server.add_insecure_port(address)
+    if not (settings.tls_cert_file and settings.tls_key_file):
+        raise ConfigError("TLS needs both CHATRPC_TLS_CERT_FILE and CHATRPC_TLS_KEY_FILE")
+    client_ca = _pem(settings.tls_client_ca_file) if settings.tls_client_ca_file else None
+    credentials = grpc.ssl_server_credentials(
+        [(_pem(settings.tls_key_file), _pem(settings.tls_cert_file))],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server.add_secure_port(address, credentials)
+
+
+def _pem(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
