@@ -39,6 +39,9 @@ from gateway.errors import envelope
 from gateway.settings import ConnectionLimits, Settings
 
 
+LINGER = 2.0  # seconds a refused connection stays half-open for the client to read the answer
+
+
 class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a head over the limits."""
 
@@ -78,13 +81,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_fields = 0
         self._deadline: asyncio.TimerHandle | None = None  # the head's or the body's
         self._refusal: bytes | None = None
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             message = "The server has too many open connections; retry shortly."
-            transport.write(refusal(503, message, "too_many_connections", {"retry-after": "1"}))
-            transport.close()
+            self._refuse(refusal(503, message, "too_many_connections", {"retry-after": "1"}))
             return
         # uvicorn arms its keep-alive timer only after a response: a silent new connection
         # would otherwise be held forever.
@@ -97,6 +100,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:  # answered and closing: what still comes is read and dropped
+            return
         if self._awaiting_head:
             self._head_bytes += len(data)
             if self._deadline is None:
@@ -160,18 +165,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _body_timed_out(self) -> None:
         self._deadline = None
         cycle = self.cycle
-        if cycle is not None and not cycle.response_started:
-            message = f"The request body did not arrive within {self.limits.body_timeout:g} s."
-            self.transport.write(refusal(408, message, "request_timeout"))
-            cycle.disconnected = True  # the app now reads a disconnect and its reply is dropped
-            cycle.message_event.set()
-        self.transport.close()
+        if cycle is None or cycle.response_started:
+            self.transport.close()
+            return
+        cycle.disconnected = True  # the app now reads a disconnect and its reply is dropped
+        cycle.message_event.set()
+        message = f"The request body did not arrive within {self.limits.body_timeout:g} s."
+        self._refuse(refusal(408, message, "request_timeout"))
 
     def _refuse(self, response: bytes) -> None:
+        """Sends `response` and closes: our side at once, the socket once the client has
+        closed (or after LINGER s), so what it sent meanwhile does not reset the connection
+        before it reads the answer."""
         self._disarm()
-        if not self.transport.is_closing():
-            self.transport.write(response)
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        self.transport.write(response)
+        if not self.transport.can_write_eof():
             self.transport.close()
+            return
+        self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
 
     def _arm(self, seconds: float, callback: Any) -> None:
         self._disarm()

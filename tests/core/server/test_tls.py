@@ -10,6 +10,7 @@ import pytest
 
 import chatrpc
 from core.catalog import ModelCatalog
+from core.errors import ConfigError
 from core.settings import Settings
 from tests.certs import Authority, make_authority
 from tests.servers import CoreThread
@@ -87,3 +88,8 @@ async def test_the_async_client_takes_ready_channel_credentials(mtls, authority)
     )
     async with chatrpc.AsyncClient(mtls.target, credentials=credentials) as client:
         assert (await client.chat("hi", model="scripted")).content == "ok"
+
+
+def test_a_certificate_without_its_key_is_a_config_error(catalog, authority):
+    with pytest.raises(ConfigError, match="CHATRPC_TLS_KEY_FILE"):
+        CoreThread(catalog, settings=Settings(tls_cert_file=str(authority.server.cert)))
