@@ -15,7 +15,8 @@ uvicorn's httptools protocol with these bounds added:
       head
     head larger than `max_header_bytes`, or more   431, closed
       than `max_headers` fields (however written)
-    more than `max_connections` open               503 with retry-after, closed at once
+    more than `max_connections` open, or than      503 with retry-after, closed at once
+      `max_connections_per_client` from one address
     malformed head (bare LF, CR or NUL in a       400, closed (llhttp is strict; h11 is
       value, obs-fold, LF-only lines)               lenient, so only httptools is offered)
 
@@ -28,7 +29,8 @@ bounds itself).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections import Counter
+from typing import Any, ClassVar
 
 import orjson
 from uvicorn.config import Config
@@ -37,7 +39,6 @@ from uvicorn.server import ServerState
 
 from gateway.errors import envelope
 from gateway.settings import ConnectionLimits, Settings
-
 
 LINGER = 2.0  # seconds a refused connection stays half-open for the client to read the answer
 
@@ -65,7 +66,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol held to `limits` (set by `guarded_protocol`); the idle
     timeout is uvicorn's `timeout_keep_alive`, which `uvicorn_options` sets from them."""
 
-    limits: ConnectionLimits = ConnectionLimits()
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    per_client: ClassVar[Counter[str]] = Counter()  # open connections by client address
 
     def __init__(
         self,
@@ -82,10 +84,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None  # the head's or the body's
         self._refusal: bytes | None = None
         self._refused = False
+        self._peer = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        self._peer = self.client[0] if self.client else ""
+        self.per_client[self._peer] += 1
+        limits = self.limits
+        per_client = limits.max_connections_per_client
+        if len(self.connections) > limits.max_connections or (
+            per_client and self.per_client[self._peer] > per_client
+        ):
             message = "The server has too many open connections; retry shortly."
             self._refuse(refusal(503, message, "too_many_connections", {"retry-after": "1"}))
             return
@@ -97,6 +106,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._uncount()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -181,12 +191,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
+        self._uncount()  # a refused connection lingering does not take a slot
         self.transport.write(response)
         if not self.transport.can_write_eof():
             self.transport.close()
             return
         self.transport.write_eof()
         self.loop.call_later(LINGER, self.transport.close)
+
+    def _uncount(self) -> None:
+        """Takes this connection out of the counts the caps look at (once)."""
+        if self not in self.connections:
+            return
+        self.connections.discard(self)
+        self.per_client[self._peer] -= 1
+        if not self.per_client[self._peer]:
+            del self.per_client[self._peer]
 
     def _arm(self, seconds: float, callback: Any) -> None:
         self._disarm()
@@ -200,7 +220,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:
     """The protocol class to pass as uvicorn's `http=`: httptools held to `limits`."""
-    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
+    attributes = {"limits": limits, "per_client": Counter()}
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), attributes)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -17,6 +17,9 @@ class ConnectionLimits:
     max_header_bytes: int = 32 * 1024  # request line + fields (reference/reliability.md, H32)
     max_headers: int = 100
     max_connections: int = 1000  # open HTTP connections; beyond them, 503 at once
+    # Open connections from one client address (0: no limit; behind a proxy every client
+    # has the proxy's address, so raise it or leave it off there).
+    max_connections_per_client: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,9 @@ class Settings:
                 max_header_bytes=int(env.get(g + "MAX_HEADER_BYTES", c.max_header_bytes)),
                 max_headers=int(env.get(g + "MAX_HEADERS", c.max_headers)),
                 max_connections=int(env.get(g + "MAX_CONNECTIONS", c.max_connections)),
+                max_connections_per_client=int(
+                    env.get(g + "MAX_CONNECTIONS_PER_CLIENT", c.max_connections_per_client)
+                ),
             ),
             sse_heartbeat=float(env.get(g + "SSE_HEARTBEAT", d.sse_heartbeat)),
             core_keepalive=float(env.get(g + "CORE_KEEPALIVE", d.core_keepalive)),

@@ -203,3 +203,20 @@ def test_openai_sdk_streams_through_the_guarded_protocol(core_server: CoreThread
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ok"
     finally:
         server.stop()
+
+
+def test_connections_over_the_per_client_cap_get_503(core_server: CoreThread) -> None:
+    server = start(core_server, replace(LIMITS, max_connections=100, max_connections_per_client=2))
+    held = [connect(server) for _ in range(2)]
+    try:
+        with connect(server) as extra:
+            refused(read_all(extra), 503, "too_many_connections")
+        held.pop().close()
+        time.sleep(0.1)
+        with connect(server) as sock:
+            sock.sendall(GET)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()

@@ -13,6 +13,7 @@ def test_every_limit_and_tls_variable_is_read() -> None:
         "CHATRPC_GATEWAY_MAX_HEADER_BYTES": "4096",
         "CHATRPC_GATEWAY_MAX_HEADERS": "10",
         "CHATRPC_GATEWAY_MAX_CONNECTIONS": "7",
+        "CHATRPC_GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "3",
         "CHATRPC_GATEWAY_SSE_HEARTBEAT": "0",
         "CHATRPC_GATEWAY_CORE_KEEPALIVE": "4",
         "CHATRPC_GATEWAY_CORE_KEEPALIVE_TIMEOUT": "2",
@@ -24,7 +25,7 @@ def test_every_limit_and_tls_variable_is_read() -> None:
         "CHATRPC_GATEWAY_SSL_KEYFILE": "sk.pem",
     }
     settings = Settings.from_env(env)
-    assert settings.connections == ConnectionLimits(1.5, 2, 3, 4096, 10, 7)
+    assert settings.connections == ConnectionLimits(1.5, 2, 3, 4096, 10, 7, 3)
     assert (settings.sse_heartbeat, settings.core_keepalive, settings.core_keepalive_timeout) == (
         0,
         4,
