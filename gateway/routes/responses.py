@@ -36,7 +36,7 @@ async def create_response(request: Request) -> Response:
     """Runs one turn: the `response` object, or with `stream: true` its events as SSE."""
     body = parse_model(await read_json_body(request), CreateResponseRequest)
     turn, echo = request_to_turn(body)
-    client, call = core_client(request)
+    client, call = core_client(request, stream=body.stream)
     events = client.chat_stream(
         turn, idempotency_key=request.headers.get("idempotency-key"), **call
     )
