@@ -86,6 +86,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = False
         self._peer = ""
 
+    # uvicorn's own signature, narrower than asyncio.Protocol's (it overrides with the same).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._peer = self.client[0] if self.client else ""
