@@ -97,9 +97,11 @@ def unary(
 
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> Response:
-        async with status_on_error(context):
-            async with within(call_deadline(context, self.max_deadline)):
-                return await method(self, request, current_call().caller)
+        async with (
+            status_on_error(context),
+            within(call_deadline(context, self.max_deadline)),
+        ):
+            return await method(self, request, current_call().caller)
         raise AssertionError("unreachable: status_on_error aborts")
 
     return handler
