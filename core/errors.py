@@ -22,6 +22,7 @@ Hierarchy::
     ├── ModelNotReadyError              MODEL_NOT_READY
     ├── BackendUnavailableError         BACKEND_UNAVAILABLE
     ├── BackendTimeoutError             BACKEND_TIMEOUT
+    ├── DeadlineExceededError           DEADLINE_EXCEEDED
     ├── BackendError                    BACKEND_ERROR
     ├── ConfigError                     CONFIG_ERROR
     └── StorageError                    STORAGE_UNAVAILABLE
@@ -172,6 +173,13 @@ class BackendTimeoutError(ChatError):
     """The model backend did not answer in time."""
 
     reason = "BACKEND_TIMEOUT"
+
+
+class DeadlineExceededError(ChatError):
+    """The call's deadline (the client's, or the server's maximum) passed before the reply
+    was complete; generation stopped and nothing of the turn was stored."""
+
+    reason = "DEADLINE_EXCEEDED"
 
 
 class BackendError(ChatError):

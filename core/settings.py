@@ -60,6 +60,8 @@ class Settings:
     # > 0: a connection older than this gets GOAWAY (its calls finish first) and the client
     # reconnects, resolving its dns:/// name again: replicas added since then get traffic.
     max_connection_age_seconds: int = 0
+    # The longest a call may run, whatever deadline its client sent (or none).
+    max_deadline: float = 600.0
     grace_seconds: float = 30.0
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
     database_url: str = "sqlite:///var/chatrpc.db"
@@ -68,6 +70,11 @@ class Settings:
     # Names this process in the `x-chatrpc-replica` metadata of every reply (the gateway passes
     # it on as an HTTP header); the host name unless set (`make run-replicas` sets host:port).
     replica_id: str = field(default_factory=socket.gethostname)
+    # TLS: with a certificate and key (PEM files) the port serves TLS only; with a client CA
+    # as well, mutual TLS (a client without a certificate that CA signed is refused).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
     limits: Limits = field(default_factory=Limits)
     # API keys: "required" (fail closed: no keys configured means every call is refused) or
     # "disabled" (one default owner; `make run` uses it for local use).
@@ -109,7 +116,13 @@ class Settings:
             max_connection_age_seconds=_int(
                 env, "CHATRPC_MAX_CONNECTION_AGE_SECONDS", defaults.max_connection_age_seconds
             ),
+            max_deadline=float(
+                _int(env, "CHATRPC_MAX_DEADLINE_SECONDS", int(defaults.max_deadline))
+            ),
             grace_seconds=float(_int(env, "CHATRPC_GRACE_SECONDS", int(defaults.grace_seconds))),
+            tls_cert_file=env.get("CHATRPC_TLS_CERT_FILE", defaults.tls_cert_file),
+            tls_key_file=env.get("CHATRPC_TLS_KEY_FILE", defaults.tls_key_file),
+            tls_client_ca_file=env.get("CHATRPC_TLS_CLIENT_CA_FILE", defaults.tls_client_ca_file),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             replica_id=_replica_id(env.get("CHATRPC_REPLICA_ID") or defaults.replica_id),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),

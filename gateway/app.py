@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -16,6 +17,27 @@ from gateway.state import GatewayState, require_key
 from gateway.throttle import BadKeyThrottle
 
 
+def open_core_client(settings: Settings) -> chatrpc.AsyncClient:
+    """The SDK client to the core: balanced over its replicas (round_robin, client-side health
+    checks, retries of UNAVAILABLE before the first reply), keepalive pings (a hung core fails
+    calls in about keepalive + timeout seconds, not at their deadlines) and TLS as configured."""
+    tls = settings.core_tls
+    return chatrpc.AsyncClient(
+        settings.core_target,
+        service_config=chatrpc.replica_service_config(),
+        keepalive=settings.core_keepalive,
+        keepalive_timeout=settings.core_keepalive_timeout,
+        tls=tls.enabled,
+        root_certificates=_pem(tls.ca_file),
+        certificate_chain=_pem(tls.cert_file),
+        private_key=_pem(tls.key_file),
+    )
+
+
+def _pem(path: str) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
 def create_app(
     settings: Settings | None = None, client: chatrpc.AsyncClient | None = None
 ) -> FastAPI:
@@ -25,9 +47,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = client is None
-        core = client or chatrpc.AsyncClient(
-            settings.core_target, service_config=chatrpc.replica_service_config()
-        )
+        core = client or open_core_client(settings)
         throttle = BadKeyThrottle(settings.bad_keys_per_minute)
         app.state.gateway = GatewayState(settings=settings, client=core, throttle=throttle)
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
+from gateway.disconnect import ClientDisconnected
 from gateway.errors import RequestError
 from gateway.state import gateway_state
 
@@ -12,7 +14,7 @@ async def read_json_body(request: Request) -> bytes:
     """The raw body of a JSON request: 415 for other content types, 413 above the limit.
 
     A declared Content-Length over the limit is refused before a byte is read; a chunked
-    body is read only up to the limit.
+    body is read only up to the limit. A client gone before the end is ClientDisconnected.
     """
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
@@ -27,10 +29,13 @@ async def read_json_body(request: Request) -> bytes:
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise _too_large(limit)
     body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise _too_large(limit)
+    try:
+        async for piece in request.stream():
+            body += piece
+            if len(body) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:  # gone, or cut off by the body timeout: nobody to answer
+        raise ClientDisconnected() from None
     return bytes(body)
 
 

@@ -42,6 +42,29 @@ STATUS: dict[str, tuple[int, str, dict[str, str]]] = {
 INTERNAL: tuple[int, str, dict[str, str]] = (500, "server_error", {})
 RATE_LIMIT_HEADERS = "x-ratelimit-"
 
+# Refusals by gRPC itself, not the core (no ErrorInfo; the SDK names them): the client's
+# request was too big, which no retry mends. Their text (gRPC's, naming internal metadata)
+# never reaches the client. reason → (status, code, message), the codes of the gateway's own
+# refusals (gateway/body.py, gateway/connections.py).
+TRANSPORT: dict[str, tuple[int, str, str]] = {
+    "MESSAGE_TOO_LARGE": (
+        413,
+        "request_too_large",
+        "The request is too large for the model service.",
+    ),
+    "METADATA_TOO_LARGE": (
+        431,
+        "request_header_fields_too_large",
+        "The request headers are too large.",
+    ),
+}
+# What a client reads for any other status gRPC raised itself (a core that is down or hung).
+TRANSPORT_MESSAGES = {
+    503: "The model service is unavailable; retry shortly.",
+    504: "The model service did not answer within the request's deadline.",
+}
+TRANSPORT_MESSAGE = "The model service refused the request."
+
 
 # The core names fields of the gRPC contract; OpenAI clients know them by their HTTP names.
 _PARAM_PREFIXES = (
@@ -94,9 +117,16 @@ def service_error_to_http(
         headers.setdefault("retry-after", "1")
         headers |= {k: v for k, v in exc.metadata.items() if k.startswith(RATE_LIMIT_HEADERS)}
     message = exc.message if status != 500 else "The server had an error processing the request."
+    code = exc.reason.lower() or None
+    if not exc.domain:  # gRPC's own status: its text is not for clients
+        refusal = TRANSPORT.get(exc.reason)
+        if refusal is not None:
+            status, code, message = refusal
+            type_, headers = "invalid_request_error", {}
+        elif status != 500:
+            message = TRANSPORT_MESSAGES.get(status, TRANSPORT_MESSAGE)
     param = field_to_param(exc.metadata.get("field"))
-    body = envelope(message, type_, param, exc.reason.lower() or None)
-    return status, body, headers
+    return status, envelope(message, type_, param, code), headers
 
 
 async def _on_service_error(request: Request, exc: Exception) -> JsonResponse:

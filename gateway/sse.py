@@ -22,6 +22,9 @@ import chatrpc
 from gateway.errors import service_error_to_http
 
 DONE = b"data: [DONE]\n\n"
+# An SSE comment line: every SSE parser (the openai SDK's included) skips it, and it keeps
+# idle-timeout proxies and the client's read timeout from cutting off a thinking model.
+HEARTBEAT = b": ping\n\n"
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -66,11 +69,13 @@ async def event_stream(
     done: bool = True,
     framed: bool = False,
     on_error: Callable[[chatrpc.ChatServiceError], bytes] = error_frame,
+    heartbeat: float = 0.0,
 ) -> AsyncIterator[bytes]:
     """Frames `head` and then `rest` as JSON events; ends with [DONE] or one error event.
 
     With `framed`, `encode` returns whole SSE events (named_frame) rather than their data;
-    `on_error` writes the events that report a failure after the first byte.
+    `on_error` writes the events that report a failure after the first byte. With nothing
+    to send for `heartbeat` seconds (0: never), it sends a HEARTBEAT comment.
 
     A reader task takes the core's messages as they arrive; each write sends everything that
     arrived since the last one (consecutive text deltas as one event). A client that keeps up
@@ -102,7 +107,9 @@ async def event_stream(
         if batch:
             yield batch
         while True:
-            await wake.wait()
+            if not await _woken(wake, heartbeat):
+                yield HEARTBEAT
+                continue
             wake.clear()
             events = _take(arrived)  # then `ended`: it is set only after the last event
             batch = b"".join(wrap(data) for e in events if (data := encode(e)) is not None)
@@ -128,6 +135,18 @@ async def event_stream(
 
 def _unframed(data: bytes) -> bytes:
     return data
+
+
+async def _woken(wake: asyncio.Event, within: float) -> bool:
+    """Waits for `wake` (at most `within` seconds, if positive); False if it timed out."""
+    if within <= 0:
+        await wake.wait()
+        return True
+    try:
+        await asyncio.wait_for(wake.wait(), within)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _take(arrived: deque[chatrpc.StreamEvent]) -> list[chatrpc.StreamEvent]:

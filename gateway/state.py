@@ -8,6 +8,7 @@ from typing import TypedDict
 from fastapi import HTTPException, Request
 
 import chatrpc
+from gateway.deadlines import call_deadline
 from gateway.settings import Settings
 from gateway.throttle import BadKeyThrottle
 
@@ -49,12 +50,14 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def core_client(request: Request) -> tuple[chatrpc.AsyncClient, CallOptions]:
-    """The AsyncClient to the core and the options for one call on behalf of `request`."""
+def core_client(
+    request: Request, *, stream: bool = False
+) -> tuple[chatrpc.AsyncClient, CallOptions]:
+    """The AsyncClient to the core and the options for one call on behalf of `request`:
+    its key and its deadline (gateway/deadlines.py; `stream`: a streamed reply)."""
     state = gateway_state(request)
-    return state.client, CallOptions(
-        timeout=state.settings.call_timeout, api_key=bearer_token(request)
-    )
+    timeout = call_deadline(request, state.settings.call_timeout, stream=stream)
+    return state.client, CallOptions(timeout=timeout, api_key=bearer_token(request))
 
 
 async def require_key(request: Request) -> None:

@@ -10,7 +10,7 @@ from gateway.convert import ChunkEncoder, reply_to_openai, turn_headers
 from gateway.disconnect import cancel_on_disconnect
 from gateway.responses import JsonResponse
 from gateway.sse import EventStreamResponse, event_stream, read_head
-from gateway.state import core_client
+from gateway.state import core_client, gateway_state
 
 
 async def answer_turn(
@@ -21,7 +21,7 @@ async def answer_turn(
     The caller's API key and `Idempotency-Key` header go along; a client that disconnects
     cancels the call at any point.
     """
-    client, call = core_client(request)
+    client, call = core_client(request, stream=stream)
     key = request.headers.get("idempotency-key")
     if not stream:
         reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))
@@ -32,5 +32,6 @@ async def answer_turn(
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ChunkEncoder(start, include_usage)
-    body = event_stream(head, events, encoder.encode)
+    heartbeat = gateway_state(request).settings.sse_heartbeat
+    body = event_stream(head, events, encoder.encode, heartbeat=heartbeat)
     return EventStreamResponse(body, headers=turn_headers(start.trimmed, start.server_metadata))

@@ -2,10 +2,10 @@
 
 The real server and store, with the scripted backend answering "echo: <last message>" as
 the only model ("scripted"), `--delay` seconds per token (`--slow-delay` for a message that
-starts with "slow"); `--replica-id` names it in every reply's metadata. The other settings
-come from the environment (CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys
-name=key,…` requires those API keys, otherwise calls are keyless. `running_core()` starts one
-for a test.
+starts with "slow"), or a word per `--pace` seconds; `--replica-id` names it in every
+reply's metadata. The other settings come from the environment
+(CHATRPC_MAX_CONCURRENT_RPCS, CHATRPC_REDIS_URL…); `--keys name=key,…` requires those API
+keys, otherwise calls are keyless. `running_core()` starts one for a test.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ async def serve(args: argparse.Namespace) -> None:
     catalog = ModelCatalog(
         [ModelSpec(name="scripted", backend="scripted", context_window=1_000_000)]
     )
-    backend = ScriptedBackend(echo=True, delay=args.delay, slow_delay=args.slow_delay)
+    backend = ScriptedBackend(
+        echo=True, delay=args.delay, slow_delay=args.slow_delay, pace=args.pace
+    )
     catalog.attach("scripted", backend)
     store = await open_store(args.database_url)
     keys = args.keys
@@ -102,4 +104,5 @@ if __name__ == "__main__":
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per token")
     parser.add_argument("--slow-delay", type=float, default=0.0, help="the same, for 'slow…'")
     parser.add_argument("--replica-id", default="", help="default: CHATRPC_REPLICA_ID or host")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds per echoed word")
     asyncio.run(serve(parser.parse_args()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections import deque
@@ -55,10 +56,12 @@ class ScriptedBackend:
         native_tools: bool = True,
         delay: float = 0.0,
         slow_delay: float = 0.0,
+        pace: float = 0.0,
     ) -> None:
         self.echo = echo  # unscripted calls answer "echo: <last message>" instead of "ok"
         self.delay = delay  # of unscripted calls, per piece
         self.slow_delay = slow_delay  # instead, when the last message starts with "slow"
+        self.pace = pace  # unscripted calls yield a word per `pace` seconds (not one piece)
         self.supports_tools = native_tools  # False: the core parses tool calls from the text
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
@@ -76,8 +79,9 @@ class ScriptedBackend:
         self.calls.append(record)
         default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
         slow = prompt.messages[-1].content.startswith("slow")
-        delay = self.slow_delay if slow and self.slow_delay else self.delay
-        script = self.scripts.popleft() if self.scripts else Script([default], delay)
+        delay = self.slow_delay if slow and self.slow_delay else self.pace or self.delay
+        words = re.findall(r"\S+\s*", default) if self.pace else [default]
+        script = self.scripts.popleft() if self.scripts else Script(words, delay)
         try:
             for piece in script.pieces:
                 if script.fail_after is not None and record.produced >= script.fail_after:

@@ -67,7 +67,8 @@ class LoopThread:
 
 
 class CoreThread:
-    """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>"."""
+    """A started core server serving `catalog`; `target` is its "127.0.0.1:<port>";
+    `settings` are Settings fields besides host and port."""
 
     def __init__(
         self,
@@ -121,7 +122,8 @@ class CoreThread:
 
 class UvicornThread:
     """An ASGI app under a real uvicorn on 127.0.0.1:0, on its own thread and loop; `url` is
-    its "http://127.0.0.1:<port>". `config` is uvicorn.Config's other arguments."""
+    its "http://127.0.0.1:<port>" (https with `ssl_certfile`). `config` is uvicorn.Config's
+    other arguments."""
 
     def __init__(self, app: Any, **config: Any) -> None:
         import uvicorn
@@ -136,7 +138,8 @@ class UvicornThread:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if config.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -144,7 +147,9 @@ class UvicornThread:
 
 
 class GatewayThread(UvicornThread):
-    """The gateway app under a real uvicorn (lifespan on), on its own thread and loop."""
+    """The gateway app under a real uvicorn (lifespan on), on its own thread and loop;
+    `config` is uvicorn.Config's other arguments (`uvicorn_options(settings)` for the
+    gateway's own protocol and limits)."""
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app, log_level="warning", lifespan="on")
+    def __init__(self, app: Any, **config: Any) -> None:
+        super().__init__(app, log_level="warning", lifespan="on", **config)

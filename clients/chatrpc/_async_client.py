@@ -35,11 +35,21 @@ class AsyncClient:
         channel: grpc.aio.Channel | None = None,
         options: _channel.ChannelOptions = (),
         service_config: Mapping[str, Any] | None = None,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        keepalive: float | None = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(
+        self._channel = channel or _open(
             _channel.replica_target(target),
-            options=_channel.channel_options(options, service_config),
+            _channel.channel_options(options, service_config, keepalive, keepalive_timeout),
+            _channel.channel_credentials(
+                tls, root_certificates, certificate_chain, private_key, credentials
+            ),
         )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -79,6 +89,7 @@ class AsyncClient:
             request,
             timeout=timeout or self._timeout,
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            wait_for_ready=False,
         )
         try:
             metadata = await call.initial_metadata()
@@ -173,7 +184,9 @@ class AsyncClient:
         """See `Client.health`."""
         try:
             response = await self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout,
+                wait_for_ready=False,
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
@@ -196,6 +209,7 @@ class AsyncClient:
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                wait_for_ready=False,
             )
             response = await rpc
             metadata = await rpc.initial_metadata()
@@ -213,3 +227,11 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _open(
+    target: str, options: list[tuple[str, str | int]], credentials: grpc.ChannelCredentials | None
+) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, credentials, options=options)

@@ -1,7 +1,8 @@
-"""How the SDK's channels are built: the target, the replica service config, the channel options.
+"""How the SDK's channels are built: the target, the replica service config, the channel options
+(keepalive) and the credentials (TLS).
 
-Every channel argument the SDK sets is decided here, in `channel_options`, so that both clients
-open their channels the same way.
+Every channel argument the SDK sets is decided here, so that both clients open their channels
+the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
+
+import grpc
 
 SERVICE = "chatrpc.v1.ChatService"
 
@@ -103,13 +106,56 @@ def _family(address: str) -> str:
 
 
 def channel_options(
-    options: ChannelOptions = (), service_config: Mapping[str, Any] | None = None
+    options: ChannelOptions = (),
+    service_config: Mapping[str, Any] | None = None,
+    keepalive: float | None = None,
+    keepalive_timeout: float = 20.0,
 ) -> list[tuple[str, str | int]]:
-    """The channel arguments for a client: `options` first (they win), then the service
-    config and, with one, a reconnect backoff short enough for replicas to rejoin quickly."""
-    given = {name for name, _ in options}
-    ours: list[tuple[str, str | int]] = []
+    """The channel arguments for a client, `options` first (they win over ours).
+
+    With a service config: the config and a reconnect backoff short enough for replicas to
+    rejoin quickly. With `keepalive`: pings every `keepalive` seconds, a ping unanswered for
+    `keepalive_timeout` seconds failing the connection and its calls (UNAVAILABLE) instead of
+    leaving them to their deadlines.
+
+    Pings go on with no call open and while a call waits for data, so a hung server is found
+    whether or not anything is in flight; the core accepts pings that often
+    (core/server/app.py). A connection attempt gives up after `keepalive + keepalive_timeout`
+    (gRPC reads the minimum reconnect backoff as the connect timeout), so a server that
+    accepts TCP but never answers (a stopped process) fails new calls quickly too.
+    """
+    ours: dict[str, str | int] = {}
     if service_config is not None:
-        ours.append(("grpc.service_config", json.dumps(dict(service_config))))
-        ours.extend(_RECONNECT)
-    return [*options, *(item for item in ours if item[0] not in given)]
+        ours["grpc.service_config"] = json.dumps(dict(service_config))
+        ours.update(_RECONNECT)
+    if keepalive is not None:
+        ours.update(
+            {
+                "grpc.keepalive_time_ms": round(keepalive * 1000),
+                "grpc.keepalive_timeout_ms": round(keepalive_timeout * 1000),
+                "grpc.keepalive_permit_without_calls": 1,
+                # Any unanswered ping (a flow-control probe too, which keepalive waits behind)
+                # fails the connection after the keepalive timeout, not gRPC's default minute.
+                "grpc.http2.ping_timeout_ms": round(keepalive_timeout * 1000),
+                "grpc.http2.max_pings_without_data": 0,  # default 2: then it stops pinging
+                "grpc.min_reconnect_backoff_ms": round((keepalive + keepalive_timeout) * 1000),
+            }
+        )
+    given = {name for name, _ in options}
+    return [*options, *((name, value) for name, value in ours.items() if name not in given)]
+
+
+def channel_credentials(
+    tls: bool,
+    root_certificates: bytes | None,
+    certificate_chain: bytes | None,
+    private_key: bytes | None,
+    credentials: grpc.ChannelCredentials | None,
+) -> grpc.ChannelCredentials | None:
+    """The channel's credentials: the given ones; else TLS if `tls` or any PEM is given
+    (roots None: the system's; a chain and key: mTLS); else None, plaintext."""
+    if credentials is not None:
+        return credentials
+    if not (tls or root_certificates or certificate_chain or private_key):
+        return None
+    return grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)

@@ -27,6 +27,18 @@ class Client:
             balances over several core replicas (round_robin, health checks, safe retries).
             `target` may then be "dns:///name:port" (every address the name resolves to) or
             a comma-separated list of IP addresses ("10.0.0.5:50051,10.0.0.6:50051").
+        tls: Connect over TLS, verifying the server against the system's roots (implied by
+            any of the three PEM arguments).
+        root_certificates: PEM roots that sign the server's certificate (a private CA).
+        certificate_chain: PEM client certificate chain, for a server that requires mTLS.
+        private_key: PEM private key of `certificate_chain`.
+        credentials: Ready `grpc.ChannelCredentials` (they win over the four above).
+        keepalive: Send a keepalive ping every this many seconds, with or without calls
+            (None: no pings); a ping unanswered for `keepalive_timeout` seconds fails the
+            connection and its calls with UnavailableError instead of leaving them to
+            their deadlines (a hung server).
+        keepalive_timeout: See `keepalive`; reconnection attempts give up after
+            `keepalive + keepalive_timeout` seconds.
 
     Every method also takes `timeout` (this call's deadline) and `api_key` (this call's key).
 
@@ -36,6 +48,8 @@ class Client:
         ...     for event in client.chat_stream("hello", max_tokens=32):
         ...         if isinstance(event, chatrpc.MessageDelta):
         ...             print(event.content, end="")
+        >>> ca = open("ca.pem", "rb").read()
+        >>> secure = chatrpc.Client("chat.internal:50051", root_certificates=ca, keepalive=10)
     """
 
     def __init__(
@@ -47,11 +61,21 @@ class Client:
         channel: grpc.Channel | None = None,
         options: _channel.ChannelOptions = (),
         service_config: Mapping[str, Any] | None = None,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        keepalive: float | None = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(
+        self._channel = channel or _open(
             _channel.replica_target(target),
-            options=_channel.channel_options(options, service_config),
+            _channel.channel_options(options, service_config, keepalive, keepalive_timeout),
+            _channel.channel_credentials(
+                tls, root_certificates, certificate_chain, private_key, credentials
+            ),
         )
         self._stub = pb_grpc.ChatServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -111,6 +135,7 @@ class Client:
             request,
             timeout=timeout or self._timeout,
             metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            wait_for_ready=False,
         )
         try:
             metadata = call.initial_metadata()
@@ -243,7 +268,9 @@ class Client:
         """
         try:
             response = self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout,
+                wait_for_ready=False,
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -266,6 +293,7 @@ class Client:
                 call.request,
                 timeout=timeout or self._timeout,
                 metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                wait_for_ready=False,
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -281,3 +309,11 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _open(
+    target: str, options: list[tuple[str, str | int]], credentials: grpc.ChannelCredentials | None
+) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(target, options=options)
+    return grpc.secure_channel(target, credentials, options=options)

@@ -15,7 +15,9 @@ Hierarchy::
     ├── UnavailableError              UNAVAILABLE
     └── InternalError                 INTERNAL, UNKNOWN, DATA_LOSS
 
-No raw `grpc.RpcError` escapes the SDK.
+No raw `grpc.RpcError` escapes the SDK. A status without ErrorInfo comes from gRPC itself
+(a dropped or hung connection, a size limit): its `domain` is empty and, for the refusals
+in TRANSPORT_REASONS, its `reason` names what was refused.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ class ChatServiceError(Exception):
     Attributes:
         code: The gRPC status code.
         message: Human-readable description from the server.
-        reason: Stable machine reason from ErrorInfo (for example "MODEL_NOT_FOUND").
+        reason: Stable machine reason from ErrorInfo (for example "MODEL_NOT_FOUND"); for a
+            status gRPC raised itself, one of TRANSPORT_REASONS or the code's name.
         metadata: ErrorInfo metadata (for example {"field": "messages"}).
         retry_after: Seconds the server asked to wait before retrying, if it said.
+        domain: ErrorInfo's domain ("chatrpc" from the core); empty when the status carried
+            no ErrorInfo, so `message` is gRPC's own text.
 
     Example:
         >>> try:
@@ -52,6 +57,7 @@ class ChatServiceError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         retry_after: float | None = None,
+        domain: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -59,6 +65,7 @@ class ChatServiceError(Exception):
         self.reason = reason or code.name
         self.metadata: dict[str, str] = dict(metadata or {})
         self.retry_after = retry_after
+        self.domain = domain
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -129,11 +136,26 @@ ERRORS_BY_CODE: dict[grpc.StatusCode, type[ChatServiceError]] = {
 }
 
 
+# gRPC's own refusals (no ErrorInfo), told apart by its message: (code, text in it) → reason.
+TRANSPORT_REASONS: dict[tuple[grpc.StatusCode, str], str] = {
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, "message larger than max"): "MESSAGE_TOO_LARGE",
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, "metadata size exceeds"): "METADATA_TOO_LARGE",
+}
+
+
+def _transport_reason(code: grpc.StatusCode, message: str) -> str:
+    lowered = message.lower()
+    for (known, text), reason in TRANSPORT_REASONS.items():
+        if code == known and text in lowered:
+            return reason
+    return ""
+
+
 def from_rpc_error(error: grpc.RpcError) -> ChatServiceError:
     """The SDK error for a failed call (sync `grpc.RpcError` or `grpc.aio.AioRpcError`)."""
     code: grpc.StatusCode = error.code()
     message: str = error.details() or code.name
-    reason, metadata, retry_after = "", {}, None
+    reason, metadata, retry_after, domain = "", {}, None, ""
     try:
         status = rpc_status.from_call(error)
     except ValueError:  # trailers disagree with the call's status: keep the code only
@@ -142,10 +164,14 @@ def from_rpc_error(error: grpc.RpcError) -> ChatServiceError:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            reason, metadata = info.reason, dict(info.metadata)
+            reason, metadata, domain = info.reason, dict(info.metadata), info.domain
         elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
             retry_after = retry.retry_delay.ToNanoseconds() / 1e9
+    if not domain:
+        reason = _transport_reason(code, message)
     cls = ERRORS_BY_CODE.get(code, ChatServiceError)
-    return cls(message, code=code, reason=reason, metadata=metadata, retry_after=retry_after)
+    return cls(
+        message, code=code, reason=reason, metadata=metadata, retry_after=retry_after, domain=domain
+    )

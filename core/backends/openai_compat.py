@@ -39,6 +39,7 @@ import aiohttp
 import openai
 import orjson
 
+from core import deadlines
 from core.backends.openai_wire import (
     OWNED_FIELDS,
     ChunkFolder,
@@ -156,7 +157,11 @@ class OpenAICompatBackend:
         )
         try:
             response = await self._pool().post(
-                self._url, data=orjson.dumps(body), headers=self._headers, proxy=self._proxy
+                self._url,
+                data=orjson.dumps(body),
+                headers=self._headers,
+                proxy=self._proxy,
+                timeout=self._request_timeout(),
             )
         except TimeoutError:
             raise self._failure("timeout", "no answer in time") from None
@@ -186,6 +191,16 @@ class OpenAICompatBackend:
             )
         usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
         yield BackendChunk(finish_reason=folder.finish, usage=usage)
+
+    def _request_timeout(self) -> aiohttp.ClientTimeout:
+        """The pool's timeouts, and the call's remaining time as the whole request's."""
+        left = deadlines.remaining()
+        if left is None:
+            return self._timeout
+        pool = self._timeout
+        return aiohttp.ClientTimeout(
+            total=left, sock_connect=pool.sock_connect, sock_read=pool.sock_read
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

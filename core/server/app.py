@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 from core.auth import KeyRing
 from core.catalog import ModelCatalog
+from core.errors import ConfigError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.modes.apps import load_apps, load_flows
@@ -35,6 +36,11 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # Clients' keepalive pings (the gateway's: every CHATRPC_GATEWAY_CORE_KEEPALIVE s, with or
+    # without calls) are welcome down to once a second; gRPC's default answers pings more
+    # often than every 5 minutes with GOAWAY "too_many_pings".
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
+    ("grpc.http2.max_ping_strikes", 0),
 )
 
 
@@ -87,7 +93,9 @@ async def create_server(
     modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
     memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
     pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
-    servicer = ChatServicer(pipeline, catalog, threads=threads, knowledge=knowledge)
+    servicer = ChatServicer(
+        pipeline, catalog, threads=threads, knowledge=knowledge, max_deadline=settings.max_deadline
+    )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     guard = Guard(
         keys,
@@ -105,7 +113,30 @@ async def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    port = _add_port(server, settings)
     core = CoreServer(server=server, port=port, health=health_servicer, quotas=quotas)
     await core.set_serving(False)
     return core
+
+
+def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    """Binds the port: TLS (mutual with a client CA) when a certificate is configured."""
+    address = f"{settings.host}:{settings.port}"
+    if not (settings.tls_cert_file or settings.tls_key_file or settings.tls_client_ca_file):
+        return server.add_insecure_port(address)
+    if not (settings.tls_cert_file and settings.tls_key_file):
+        raise ConfigError("TLS needs both CHATRPC_TLS_CERT_FILE and CHATRPC_TLS_KEY_FILE")
+    client_ca = _pem(settings.tls_client_ca_file) if settings.tls_client_ca_file else None
+    credentials = grpc.ssl_server_credentials(
+        [(_pem(settings.tls_key_file), _pem(settings.tls_cert_file))],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server.add_secure_port(address, credentials)
+
+
+def _pem(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None

@@ -49,6 +49,7 @@ STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
     errors.ModelNotReadyError: grpc.StatusCode.UNAVAILABLE,
     errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.BackendTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.BackendError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ConfigError: grpc.StatusCode.INTERNAL,
     errors.StorageError: grpc.StatusCode.UNAVAILABLE,

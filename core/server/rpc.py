@@ -2,8 +2,9 @@
 
 `unary` and `server_stream` turn a method `(self, request, caller)` into a grpc.aio handler
 `(self, request, context)`: the caller comes from the guard (core.server.guard), which checked
-the API key before the request's bytes were decoded, and every exception becomes the call's
-status through core.server.errors. The servicer's methods are then only what they serve.
+the API key before the request's bytes were decoded; the call runs under its capped deadline
+(core.server.deadline), and every exception becomes the call's status through
+core.server.errors. The servicer's methods are then only what they serve.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from core.auth import KeyLimits, KeyRing
 from core.errors import InvalidArgumentError
 from core.quotas import Quotas
+from core.server.deadline import call_deadline, until, within
 from core.server.errors import status_on_error
 from core.types import Caller
 
@@ -30,7 +32,16 @@ MAX_IDEMPOTENCY_KEY = 255
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Context = grpc.aio.ServicerContext[Any, Any]
-S = TypeVar("S")
+
+
+class Bounded(Protocol):
+    """A servicer that knows the longest deadline it grants a call (seconds)."""
+
+    @property
+    def max_deadline(self) -> float: ...
+
+
+S = TypeVar("S", bound=Bounded)
 
 
 @dataclass(slots=True)
@@ -87,7 +98,10 @@ def unary(
 
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> Response:
-        async with status_on_error(context):
+        async with (
+            status_on_error(context),
+            within(call_deadline(context, self.max_deadline)),
+        ):
             return await method(self, request, current_call().caller)
         raise AssertionError("unreachable: status_on_error aborts")
 
@@ -102,7 +116,8 @@ def server_stream(
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> AsyncIterator[Response]:
         async with status_on_error(context):
-            async for response in method(self, request, current_call().caller):
+            when = call_deadline(context, self.max_deadline)
+            async for response in until(method(self, request, current_call().caller), when):
                 yield response
 
     return handler

@@ -35,11 +35,13 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         *,
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
+        max_deadline: float = 600.0,
     ) -> None:
         self._pipeline = pipeline
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
+        self.max_deadline = max_deadline  # seconds; any longer deadline a client sends is cut
 
     @unary
     async def Chat(self, request: pb.ChatRequest, caller: Caller) -> pb.ChatResponse:

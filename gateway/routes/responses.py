@@ -26,7 +26,7 @@ from gateway.responses_convert import (
 from gateway.responses_stream import ResponseEncoder
 from gateway.responses_types import CreateResponseRequest
 from gateway.sse import EventStreamResponse, event_stream, read_head
-from gateway.state import core_client
+from gateway.state import core_client, gateway_state
 
 router = APIRouter()
 
@@ -36,7 +36,7 @@ async def create_response(request: Request) -> Response:
     """Runs one turn: the `response` object, or with `stream: true` its events as SSE."""
     body = parse_model(await read_json_body(request), CreateResponseRequest)
     turn, echo = request_to_turn(body)
-    client, call = core_client(request)
+    client, call = core_client(request, stream=body.stream)
     events = client.chat_stream(
         turn, idempotency_key=request.headers.get("idempotency-key"), **call
     )
@@ -49,7 +49,13 @@ async def create_response(request: Request) -> Response:
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ResponseEncoder(echo, start)
     stream = event_stream(
-        head, events, encoder.encode, done=False, framed=True, on_error=encoder.failed
+        head,
+        events,
+        encoder.encode,
+        done=False,
+        framed=True,
+        on_error=encoder.failed,
+        heartbeat=gateway_state(request).settings.sse_heartbeat,
     )
     return EventStreamResponse(stream, headers=turn_headers(start.trimmed, start.server_metadata))
 

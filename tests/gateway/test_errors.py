@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import openai
 import pytest
 
 from core import errors
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.servers import GatewayThread
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -239,3 +243,51 @@ def test_unknown_routes_and_methods_use_the_envelope_too(gateway, openapi):
     assert_envelope(
         httpx.get(gateway.url + "/v1/chat/completions"), openapi, 405, "invalid_request_error"
     )
+
+
+def _gateway(**settings) -> GatewayThread:
+    return GatewayThread(create_app(Settings(auth="disabled", **settings)))
+
+
+def _no_grpc_text(response: httpx.Response) -> None:
+    text = response.text.lower()
+    for leak in ("grpc", "authorization", "ipv4", "metadata", "rst_stream", " vs. "):
+        assert leak not in text, response.text
+
+
+def test_a_request_over_grpcs_message_limit_is_413_not_429(core_server, openapi):
+    server = _gateway(core_target=core_server.target, max_body_bytes=8 * 1024 * 1024)
+    try:
+        big = [{"role": "user", "content": "x" * 5_000_000}]  # over the core's 4 MiB
+        response = post(server, {"model": "scripted", "messages": big}, timeout=30)
+    finally:
+        server.stop()
+    error = assert_envelope(response, openapi, 413, "invalid_request_error")
+    assert error["code"] == "request_too_large" and "retry-after" not in response.headers
+    _no_grpc_text(response)
+
+
+def test_headers_over_grpcs_metadata_limit_are_431_not_429(core_server, openapi):
+    server = _gateway(core_target=core_server.target)
+    try:
+        headers = {"authorization": "Bearer " + "k" * 24_000}  # the gateway's head limit: 32 KiB
+        response = post(server, {"model": "scripted", "messages": HELLO}, headers=headers)
+    finally:
+        server.stop()
+    error = assert_envelope(response, openapi, 431, "invalid_request_error")
+    assert error["code"] == "request_header_fields_too_large"
+    _no_grpc_text(response)
+
+
+def test_an_unreachable_core_is_503_with_retry_after_and_no_grpc_text(openapi):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        target = f"127.0.0.1:{free.getsockname()[1]}"  # nothing listens there once closed
+    server = _gateway(core_target=target)
+    try:
+        response = post(server, {"messages": HELLO}, timeout=30)
+    finally:
+        server.stop()
+    error = assert_envelope(response, openapi, 503, "service_unavailable_error")
+    assert error["code"] == "unavailable" and response.headers["retry-after"] == "1"
+    _no_grpc_text(response)

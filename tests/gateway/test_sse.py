@@ -3,10 +3,17 @@ when it is complete."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
+import openai
 import pytest
 
 import chatrpc
-from gateway.sse import DONE, event_stream
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.sse import DONE, HEARTBEAT, event_stream
+from tests.servers import CoreThread, GatewayThread
 
 START = chatrpc.StreamStart(id="chatcmpl-x", model="m", created=1)
 
@@ -55,3 +62,29 @@ async def test_an_unexpected_error_ends_the_response_without_done():
     with pytest.raises(RuntimeError, match="bug"):
         await drain()
     assert received and DONE not in b"".join(received)
+
+
+async def test_a_quiet_stream_gets_heartbeat_comments_until_the_next_event():
+    async def slow():
+        await asyncio.sleep(0.35)
+        yield chatrpc.MessageDelta("b")
+
+    out = [piece async for piece in event_stream([START], slow(), encode, heartbeat=0.1)]
+    assert out[0] == b"data: StreamStart\n\n"
+    assert 2 <= out.count(HEARTBEAT) <= 4 and out[-1] == b"data: b\n\n" + DONE
+
+
+def test_the_openai_sdk_ignores_heartbeats(core_server: CoreThread, scripted) -> None:
+    settings = Settings(core_target=core_server.target, auth="disabled", sse_heartbeat=0.05)
+    server = GatewayThread(create_app(settings))
+    scripted.enqueue(["a", "b", "c"], delay=0.3)
+    scripted.enqueue(["a", "b", "c"], delay=0.3)
+    body = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    try:
+        raw = httpx.post(server.url + "/v1/chat/completions", json=body, timeout=10).content
+        with openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0) as client:
+            chunks = list(client.chat.completions.create(**body))
+    finally:
+        server.stop()
+    assert raw.count(HEARTBEAT) >= 4 and raw.endswith(DONE)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "abc"

@@ -24,6 +24,7 @@ from core.backends.llama_cpp import locate_embedded_gguf
 from core.backends.openai_compat import OpenAICompatBackend, retry_after_seconds
 from core.backends.openai_wire import message_to_openai
 from core.catalog import ModelCatalog, ModelSpec
+from core.deadlines import deadline_at
 from core.errors import (
     BackendError,
     BackendTimeoutError,
@@ -445,6 +446,15 @@ async def test_a_stalled_upstream_times_out(upstream):
     with pytest.raises(BackendTimeoutError):
         await collect(backend)
     await backend.aclose()
+
+
+async def test_the_calls_remaining_time_bounds_the_whole_upstream_request(backend, upstream):
+    upstream.reset(Scenario(mode="endless", interval=0.01))  # never idle: read timeouts hold
+    started = time.monotonic()
+    with deadline_at(asyncio.get_running_loop().time() + 0.5), pytest.raises(BackendTimeoutError):
+        await collect(backend)
+    assert 0.4 < time.monotonic() - started < 2
+    assert await asyncio.to_thread(upstream.disconnected.wait, 5)
 
 
 # --- errors inside the stream -----------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Every RPC runs under a deadline: the client's, capped by the server's maximum.
+
+A client may send any deadline (a year) or none; the core never works on a call longer
+than `Settings.max_deadline`. It stops a little before the client's own deadline, so the
+client gets the core's DEADLINE_EXCEEDED (with ErrorInfo) and generation stops (the turn
+is cancelled, so nothing of it is stored), and the time left is visible below through
+core.deadlines (a backend bounds its upstream request by it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import grpc
+
+from core.deadlines import deadline_at
+from core.errors import DeadlineExceededError
+
+MARGIN = 0.05  # seconds before the client's deadline at which the core gives up
+T = TypeVar("T")
+
+
+def call_deadline(context: grpc.aio.ServicerContext[Any, Any], maximum: float) -> float:
+    """The event-loop time by which this call must end."""
+    left = context.time_remaining()
+    budget = maximum if left is None else min(left - MARGIN, maximum)
+    return asyncio.get_running_loop().time() + max(0.0, budget)
+
+
+@asynccontextmanager
+async def within(when: float) -> AsyncIterator[None]:
+    """Runs the block until `when` (event-loop time); past it, DeadlineExceededError."""
+    with deadline_at(when):
+        try:
+            async with asyncio.timeout_at(when) as scope:
+                yield
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise DeadlineExceededError("The request's deadline passed.") from None
+
+
+async def until(events: AsyncIterator[T], when: float) -> AsyncIterator[T]:
+    """`events` while the deadline lasts; past it, DeadlineExceededError (and `events` is
+    cancelled where it waits)."""
+    while True:
+        async with within(when):
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                return
+        yield event
