@@ -32,6 +32,19 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddingSpec:
+    """A catalog entry's `[embeddings]` table: the model computes embedding vectors.
+
+    `dimensions` is the vectors' length. `shortening` says a request may ask for fewer
+    (`dimensions` in the request): only models trained for it (OpenAI's text-embedding-3,
+    Matryoshka models) keep their meaning when cut; for the others the core refuses it.
+    """
+
+    dimensions: int
+    shortening: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpec:
     """One catalog entry: how to serve a public model name."""
 
@@ -43,6 +56,7 @@ class ModelSpec:
     tool_format: str = ""
     owned_by: str = "chatrpc"
     defaults: GenerationParams = field(default_factory=GenerationParams)
+    embeddings: EmbeddingSpec | None = None  # None: the model does not embed
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -111,7 +125,7 @@ class ModelCatalog:
 
 _SPEC_KEYS = {
     "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
-    "defaults",
+    "defaults", "embeddings",
 }  # fmt: skip
 _PARAM_KEYS = {f.name for f in fields(GenerationParams)}
 
@@ -148,6 +162,7 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             tool_format=str(entry.get("tool_format", "")),
             owned_by=str(entry.get("owned_by", "chatrpc")),
             defaults=GenerationParams(**defaults),
+            embeddings=_embedding_spec(entry.get("embeddings"), f"{where}.embeddings"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -159,6 +174,19 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             f"output limit {spec.output_limit}"
         )
     return spec
+
+
+def _embedding_spec(table: Any, where: str) -> EmbeddingSpec | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not set(table) <= {"dimensions", "shortening"}:
+        raise ConfigError(f"{where}: expected a table of dimensions and shortening")
+    dimensions, shortening = table.get("dimensions"), table.get("shortening", False)
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1:
+        raise ConfigError(f"{where}: dimensions must be a positive integer")
+    if not isinstance(shortening, bool):
+        raise ConfigError(f"{where}: shortening must be true or false")
+    return EmbeddingSpec(dimensions=dimensions, shortening=shortening)
 
 
 def override_embedded(

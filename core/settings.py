@@ -32,6 +32,9 @@ class Limits:
     max_metadata_value_chars: int = 512
     max_name_chars: int = 64
     max_user_chars: int = 256
+    max_embed_inputs: int = 2048  # OpenAI's cap on texts per embeddings request
+    max_embed_input_chars: int = 200_000
+    max_embed_total_chars: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,3 +266,34 @@ class Reply:
     usage: Usage
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+
+
+# --- embeddings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """One Embed call: the texts, the model (empty: the default) and the vector length asked
+    for (None: the model's own)."""
+
+    inputs: tuple[str, ...]
+    model: str = ""
+    dimensions: int | None = None
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingBatch:
+    """What a backend's `embed` returns: one vector per input, in input order, and the
+    inputs' token count."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """The answer to an EmbedRequest: the model that computed it and its batch."""
+
+    model: str
+    batch: EmbeddingBatch

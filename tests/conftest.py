@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from core.backends.llama_cpp import LlamaCppBackend, chat_template, load_llama
-from core.catalog import ModelCatalog, ModelSpec
+from core.backends.llama_embedding import LlamaEmbedder
+from core.catalog import EmbeddingSpec, ModelCatalog, ModelSpec
 from tests import pg
 from tests.fakes import ScriptedBackend
 from tests.servers import CoreThread
@@ -17,6 +18,7 @@ from tests.servers import CoreThread
 SCRIPTED = "scripted"
 EMBEDDED = "smollm2-135m-instruct"
 EMBEDDED_CONTEXT = 2048
+EMBEDDED_DIMENSIONS = 576  # SmolLM2-135M's hidden size
 
 
 class CountingLlama:
@@ -55,9 +57,11 @@ def counting_llama(real_llama: Any) -> CountingLlama:
 
 @pytest.fixture(scope="session")
 def embedded_backend(real_llama: Any, counting_llama: CountingLlama) -> LlamaCppBackend:
-    """The one LlamaCppBackend over the real model (a Llama serves one sequence at a time)."""
+    """The one LlamaCppBackend over the real model (a Llama serves one sequence at a time),
+    with its embedding context (opened on the first embed, as in production)."""
     render, stop = chat_template(real_llama)
-    return LlamaCppBackend(counting_llama, render, stop=stop)
+    embedder = LlamaEmbedder.from_options({}, load_llama)
+    return LlamaCppBackend(counting_llama, render, stop=stop, embedder=embedder)
 
 
 @pytest.fixture
@@ -70,7 +74,12 @@ def catalog(scripted: ScriptedBackend, embedded_backend: LlamaCppBackend) -> Mod
     """ "scripted" (the default, a ScriptedBackend) and the real embedded model."""
     specs = [
         ModelSpec(name=SCRIPTED, backend="scripted", context_window=4096, owned_by="tests"),
-        ModelSpec(name=EMBEDDED, backend="llama_cpp", context_window=EMBEDDED_CONTEXT),
+        ModelSpec(
+            name=EMBEDDED,
+            backend="llama_cpp",
+            context_window=EMBEDDED_CONTEXT,
+            embeddings=EmbeddingSpec(dimensions=EMBEDDED_DIMENSIONS),
+        ),
     ]
     catalog = ModelCatalog(specs)
     catalog.attach(SCRIPTED, scripted)

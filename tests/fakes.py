@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.errors import ChatError
-from core.types import BackendChunk, FinishReason, GenerationParams, Prompt, ToolCallDelta, Usage
+from core.types import (
+    BackendChunk,
+    EmbeddingBatch,
+    FinishReason,
+    GenerationParams,
+    Prompt,
+    ToolCallDelta,
+    Usage,
+)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ScriptedBackend:
         self.scripts: deque[Script] = deque()
         self.calls: list[StreamRecord] = []
         self.token_counts = 0
+        self.embed_calls: list[tuple[tuple[str, ...], int | None]] = []
 
     def enqueue(self, pieces: Sequence[str | BackendChunk], **options: Any) -> None:
         self.scripts.append(Script(pieces=pieces, **options))
@@ -100,6 +109,16 @@ class ScriptedBackend:
             yield BackendChunk(finish_reason=script.finish, usage=usage)
         finally:
             record.closed_at = time.monotonic()
+
+    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+        """One 3-component vector per text (its length, vowels and spaces), cut to
+        `dimensions`; one token per word. Records each call."""
+        self.embed_calls.append((tuple(texts), dimensions))
+        vectors = tuple(
+            (float(len(t)), float(sum(c in "aeiou" for c in t)), float(t.count(" ")))[:dimensions]
+            for t in texts
+        )
+        return EmbeddingBatch(vectors=vectors, prompt_tokens=sum(len(t.split()) for t in texts))
 
     async def aclose(self) -> None:
         return None

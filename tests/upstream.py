@@ -29,6 +29,14 @@ Accepted requests get `scenario` (`Scenario.mode`):
     no_done      two text chunks, then a clean end of body: no finish, no [DONE]
     endless      a text chunk every `Scenario.interval` seconds until the client disconnects
 
+`POST /v1/embeddings` serves the `embedding_models` (`EmbeddingModel`: dimension, whether
+`dimensions` may shorten it, input limit) after the same key check, refusing what OpenAI
+refuses (a missing or empty `input`, more than 2048 inputs, an input over the model's tokens,
+unknown fields, an `encoding_format` other than float/base64, `dimensions` out of range or on
+a model that cannot shorten). Its vectors are `fake_embedding(text, …)`: unit length, a
+function of the text, shortened and normalised again as text-embedding-3 does; "status"
+and "garbage" (a body that is not JSON) apply to it too.
+
 `streamed_tool_call` scripts a native tool call the way hosted upstreams stream it: id, type
 and name on the first delta only, the arguments split over several later deltas.
 """
@@ -36,9 +44,14 @@ and name on the first delta only, the arguments split over several later deltas.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import itertools
 import json
+import math
+import random
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -73,6 +86,24 @@ QWEN_FLASH = ModelLimits(
 PUBLISHED: dict[str, ModelLimits] = {"qwen-flash": QWEN_FLASH}
 
 ModelsArg = Mapping[str, "int | ModelLimits | None"] | Iterable[str]
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """An upstream embedding model: its vectors' length, whether a request's `dimensions` may
+    shorten them, and the most tokens an input may have (OpenAI's text-embedding-3: 8192)."""
+
+    dimensions: int
+    shortening: bool = True
+    max_input_tokens: int = 8192
+
+
+def fake_embedding(text: str, dimensions: int, shortened_to: int | None = None) -> list[float]:
+    """The fake's vector for `text`: unit length, seeded by the text (as float32 values)."""
+    rng = random.Random(hashlib.sha256(text.encode()).digest())
+    vector = [rng.gauss(0.0, 1.0) for _ in range(dimensions)][:shortened_to]
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [struct.unpack("<f", struct.pack("<f", v / norm))[0] for v in vector]
 
 
 def text_chunk(text: str, finish: str | None = None) -> dict[str, Any]:
@@ -189,12 +220,19 @@ class FakeUpstream:
             None (its published limits); or just names (published limits, else no cap).
     """
 
-    def __init__(self, *, keys: Iterable[str], models: ModelsArg) -> None:
+    def __init__(
+        self,
+        *,
+        keys: Iterable[str],
+        models: ModelsArg,
+        embedding_models: Mapping[str, EmbeddingModel] | None = None,
+    ) -> None:
         self.keys = frozenset(keys)
         if not self.keys or not all(self.keys):
             raise ValueError("a FakeUpstream needs at least one non-empty key")
         pairs = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
         self.models = {name: _limits(name, value) for name, value in pairs}
+        self.embedding_models = dict(embedding_models or {})
         self.scenario = Scenario()
         self.requests: list[Recorded] = []
         self.disconnects: list[float] = []  # time.monotonic() when a streaming client left
@@ -237,6 +275,9 @@ class FakeUpstream:
             record.status = 200
             await _respond(send, 200, json.dumps(self._model_list()).encode())
             return
+        if refusal is None and record.path.endswith("/embeddings"):
+            await self._embed(record, body if parsed else None, send)
+            return
         refusal = refusal or (_check_chat_request(body) if parsed else _NOT_JSON)
         refusal = refusal or self._check_limits(body)
         if refusal is not None:
@@ -247,7 +288,7 @@ class FakeUpstream:
 
     def _route(self, record: Recorded) -> Refusal | None:
         route = (record.method, record.path.removeprefix("/v1"))
-        if route in {("POST", "/chat/completions"), ("GET", "/models")}:
+        if route in {("POST", "/chat/completions"), ("POST", "/embeddings"), ("GET", "/models")}:
             return None
         return Refusal(404, f"Invalid URL ({record.method} {record.path})")
 
@@ -297,6 +338,22 @@ class FakeUpstream:
                 code="context_length_exceeded",
             )
         return None
+
+    async def _embed(self, record: Recorded, body: Any, send: Send) -> None:
+        refusal = _NOT_JSON if body is None else _check_embeddings(body, self.embedding_models)
+        mode, answer = self.scenario.mode, b""
+        if refusal is None and mode == "status":
+            refusal = Refusal(self.scenario.status, "scripted failure", type="server_error")
+        if refusal is not None:
+            record.status = refusal.status
+            await _respond(send, refusal.status, refusal.body())
+            return
+        if mode == "garbage":
+            answer = b'{"object": "list", "data": ['
+        else:
+            answer = json.dumps(_embeddings_answer(body, self.embedding_models)).encode()
+        record.status = 200
+        await _respond(send, 200, answer)
 
     def _model_list(self) -> dict[str, Any]:
         data = [
@@ -498,6 +555,56 @@ def _input_tokens_at_least(body: dict[str, Any]) -> int:
     four characters, so the fake never refuses a prompt the real upstream would take."""
     text = json.dumps(body["messages"], ensure_ascii=False)
     return len(text) // 4
+
+
+_EMBEDDING_FIELDS = frozenset({"model", "input", "encoding_format", "dimensions", "user"})
+
+
+def _check_embeddings(body: Any, models: Mapping[str, EmbeddingModel]) -> Refusal | None:
+    """The first reason `body` is not an embeddings request OpenAI would serve."""
+    if not isinstance(body, dict):
+        return Refusal(400, "Invalid value for 'body': expected a JSON object.", param="body")
+    unknown = sorted(set(body) - _EMBEDDING_FIELDS)
+    if unknown:
+        return Refusal(400, f"Unrecognized request argument supplied: {unknown[0]}")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return Refusal(400, "you must provide a model parameter", param="model")
+    model = models.get(body["model"])
+    if model is None:
+        message = f"The model `{body['model']}` does not exist or you do not have access to it."
+        return Refusal(404, message, code="model_not_found")
+    texts = body.get("input")
+    texts = [texts] if isinstance(texts, str) else texts
+    if not isinstance(texts, list) or not 1 <= len(texts) <= 2048:
+        return Refusal(400, "'$.input' is invalid. Please check the API reference.", "input")
+    if not all(isinstance(t, str) and t for t in texts):
+        return Refusal(400, "'$.input' is invalid. Please check the API reference.", "input")
+    longest = max(len(t) // 4 for t in texts)  # at least this many tokens (see below)
+    if longest > model.max_input_tokens:
+        message = f"This model's maximum context length is {model.max_input_tokens} tokens."
+        return Refusal(400, message, param="input", code="context_length_exceeded")
+    if body.get("encoding_format", "float") not in ("float", "base64"):
+        return Refusal(400, "Invalid value for 'encoding_format'.", param="encoding_format")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and not model.shortening:
+        return Refusal(400, "This model does not support specifying dimensions.", "dimensions")
+    if dimensions is not None and not (_is_int(dimensions) and 1 <= dimensions <= model.dimensions):
+        return Refusal(400, "Invalid value for 'dimensions'.", param="dimensions")
+    return None
+
+
+def _embeddings_answer(body: dict[str, Any], models: Mapping[str, EmbeddingModel]) -> Any:
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    full, dimensions = models[body["model"]].dimensions, body.get("dimensions")
+    data = []
+    for index, text in enumerate(texts):
+        vector: list[float] | str = fake_embedding(text, full, dimensions)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = sum(max(1, len(t) // 4) for t in texts)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return {"object": "list", "data": data, "model": body["model"], "usage": usage}
 
 
 def _fold(scenario: Scenario, model: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -178,6 +178,20 @@ class AsyncClient:
     ) -> t.Document:
         """See `Client.add_document`."""
         call = _base.Calls.add_document(space_id, source, text, title)
+        return await self._unary(call, timeout, api_key)
+
+    async def embed(
+        self,
+        inputs: str | Sequence[str],
+        *,
+        model: str = "",
+        dimensions: int | None = None,
+        user: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Embeddings:
+        """See `Client.embed`."""
+        call = _base.Calls.embed(inputs, model, dimensions, user)
         return await self._unary(call, timeout, api_key)
 
     async def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:

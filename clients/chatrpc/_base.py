@@ -1,8 +1,9 @@
 """Everything in the SDK that is not I/O: the one place SDK types become protobuf and back.
 
 `request_to_pb` builds Chat/StreamChat requests from a `ChatRequest`; `event_from_pb` and
-`reply_from_pb` read replies. `UnaryCall`s describe the other RPCs (method, request, how to read
-the response), so the sync and async clients differ only in how they wait.
+`reply_from_pb` read replies, `embeddings_from_pb` Embed's answer. `UnaryCall`s describe the
+other RPCs (method, request, how to read the response), so the sync and async clients differ
+only in how they wait.
 """
 
 from __future__ import annotations
@@ -360,6 +361,14 @@ def model_from_pb(model: pb.Model) -> t.Model:
     )
 
 
+def embeddings_from_pb(response: pb.EmbedResponse) -> t.Embeddings:
+    return t.Embeddings(
+        model=response.model,
+        embeddings=tuple(t.Embedding(e.index, tuple(e.values)) for e in response.embeddings),
+        usage=usage_from_pb(response.usage),
+    )
+
+
 # --- the unary RPCs besides Chat ----------------------------------------------------------------
 
 
@@ -427,6 +436,14 @@ class Calls:
     @staticmethod
     def delete_space(space_id: str) -> UnaryCall[None]:
         return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), _nothing)
+
+    @staticmethod
+    def embed(
+        inputs: str | Sequence[str], model: str, dimensions: int | None, user: str
+    ) -> UnaryCall[t.Embeddings]:
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        request = pb.EmbedRequest(model=model, inputs=texts, dimensions=dimensions, user=user)
+        return UnaryCall("Embed", request, embeddings_from_pb)
 
     @staticmethod
     def add_document(space_id: str, source: str, text: str, title: str) -> UnaryCall[t.Document]:

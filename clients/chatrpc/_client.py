@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -256,6 +256,42 @@ class Client:
         return self._unary(
             _base.Calls.add_document(space_id, source, text, title), timeout, api_key
         )
+
+    def embed(
+        self,
+        inputs: str | Sequence[str],
+        *,
+        model: str = "",
+        dimensions: int | None = None,
+        user: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Embeddings:
+        """Computes one embedding vector per input text.
+
+        Args:
+            inputs: One text, or a list of 1-2048 non-empty texts.
+            model: A model whose catalog entry embeds; empty selects the default model.
+            dimensions: Shorter vectors, for models that support it (else InvalidRequestError).
+            user: End-user identifier (not stored).
+            timeout: Deadline in seconds for this call (default: the client's).
+            api_key: The API key for this call (default: the client's).
+
+        Returns:
+            The vectors, in input order (unit length), with the inputs' token count.
+
+        Raises:
+            InvalidRequestError: An empty or oversized input, too many inputs, a model that
+                does not embed, or `dimensions` it does not support.
+            ChatServiceError: A subclass matching any other failure.
+
+        Example:
+            >>> result = client.embed(["green tea", "black tea"])
+            >>> a, b = (e.values for e in result.embeddings)
+            >>> similarity = sum(x * y for x, y in zip(a, b))  # cosine: they are unit vectors
+        """
+        call = _base.Calls.embed(inputs, model, dimensions, user)
+        return self._unary(call, timeout, api_key)
 
     def health(self, service: str = "", *, timeout: float | None = 5.0) -> str:
         """The server's grpc.health.v1 status for `service` ("" is the whole server).

@@ -3,6 +3,7 @@
 Requests: `ChatRequest` with its `GenerationConfig`, `Tool`, `ToolChoice`, `ResponseFormat`.
 Replies: `Reply` (what `chat()` returns) and the stream events `chat_stream()` yields:
 `StreamStart`, then `MessageDelta`s, then `StreamFinish`, then `Usage` (`StreamEvent`).
+Embeddings: `Embeddings` (what `embed()` returns), one `Embedding` per input.
 """
 
 from __future__ import annotations
@@ -400,3 +401,32 @@ class Document:
     title: str
     created: int
     chunk_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """The vector of one input of `embed()`: `index` is the input's position, `values` its
+    float32 components (unit length, like OpenAI's)."""
+
+    index: int
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """What `embed()` returns: one Embedding per input, in input order.
+
+    Attributes:
+        model: The model that computed the vectors.
+        embeddings: The vectors, `embeddings[i]` for input i.
+        usage: The inputs' tokens (`prompt_tokens`, `total_tokens`; no completion tokens).
+
+    Example:
+        >>> result = client.embed(["tea", "coffee"])
+        >>> len(result.embeddings[0].values)
+        576
+    """
+
+    model: str
+    embeddings: tuple[Embedding, ...]
+    usage: Usage

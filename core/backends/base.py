@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import ClassVar, Protocol, runtime_checkable
 
-from core.types import BackendChunk, GenerationParams, Prompt
+from core.types import BackendChunk, EmbeddingBatch, GenerationParams, Prompt
 
 
 class Backend(Protocol):
@@ -17,6 +17,11 @@ class Backend(Protocol):
     within a token or two. Backends raise only `core.errors.ChatError` subclasses on purpose.
     `count_tokens` returns the prompt's token count as `stream` would see it, so the
     pipeline can check the context window before any generation starts.
+
+    `embed` returns one vector per text, in order, `dimensions` long when given (the catalog
+    lets only models that support it be asked; None: the model's own length). It is called
+    only for models whose catalog entry embeds; the texts have passed the core's checks, and
+    a text over the model's input limit is the backend's InvalidArgumentError.
     """
 
     kind: ClassVar[str]
@@ -27,6 +32,8 @@ class Backend(Protocol):
     ) -> AsyncGenerator[BackendChunk, None]: ...
 
     async def count_tokens(self, prompt: Prompt) -> int: ...
+
+    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch: ...
 
     async def aclose(self) -> None: ...
 

@@ -5,6 +5,7 @@ at a time, so turns queue on it: `admit()` bounds that queue and tells each turn
 core/backends/admission.py). Every token is handed to the event loop as soon as it is
 decoded; the consumer drains whatever is ready into one chunk. Closing the stream sets a flag
 the worker checks before each next token, so a cancelled turn stops within one token.
+`embed` runs in a context of its own, on a thread of its own (core.backends.llama_embedding).
 """
 
 from __future__ import annotations
@@ -25,10 +26,17 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
+from core.backends.llama_embedding import LlamaEmbedder
 from core.backends.openai_wire import message_to_openai
-from core.errors import BackendUnavailableError, ConfigError, InvalidArgumentError
+from core.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InvalidArgumentError,
+    UnimplementedError,
+)
 from core.types import (
     BackendChunk,
+    EmbeddingBatch,
     FinishReason,
     GenerationParams,
     JsonObject,
@@ -81,8 +89,9 @@ def locate_embedded_gguf() -> Path:
     raise ConfigError(f"no .gguf file found in the {EMBEDDED_DISTRIBUTION!r} distribution")
 
 
-def load_llama(options: Mapping[str, object]) -> Any:
-    """Opens a llama_cpp.Llama for options "model_path", "context_window" and "n_threads"."""
+def load_llama(options: Mapping[str, object], **embedding: int) -> Any:
+    """Opens a llama_cpp.Llama for options "model_path", "context_window" and "n_threads";
+    with `pooling` and `max_tokens`, an embedding context of that many tokens instead."""
     from llama_cpp import Llama
 
     path = str(options.get("model_path") or locate_embedded_gguf())
@@ -91,12 +100,17 @@ def load_llama(options: Mapping[str, object]) -> Any:
     # 0: one thread per CPU this process may run on (its affinity, not the machine's count:
     # ggml's threads spin on each other, so two threads on one allowed CPU halve the speed).
     n_threads = int(str(options.get("n_threads") or 0)) or len(os.sched_getaffinity(0))
+    context: dict[str, Any] = {"n_ctx": int(str(options.get("context_window") or 4096))}
+    if embedding:
+        tokens = embedding["max_tokens"]  # a whole input is decoded in one batch
+        context = {"n_ctx": tokens, "n_batch": tokens, "n_ubatch": tokens, "embedding": True}
+        context["pooling_type"] = embedding["pooling"]
     return Llama(
         model_path=path,
-        n_ctx=int(str(options.get("context_window") or 4096)),
         n_threads=n_threads,
         n_threads_batch=n_threads,
         verbose=False,
+        **context,
     )
 
 
@@ -149,8 +163,10 @@ class LlamaCppBackend:
         *,
         stop: Sequence[str] = (),
         max_queue: int = DEFAULT_MAX_QUEUE,
+        embedder: LlamaEmbedder | None = None,
     ) -> None:
         self._llama = llama
+        self._embedder = embedder
         self._render = render
         self._template_stop = tuple(stop)
         self._admission = Admission(max_queue)
@@ -160,13 +176,15 @@ class LlamaCppBackend:
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> LlamaCppBackend:
         """Loads the GGUF named by options["model_path"] (default: the embedded SmolLM2);
-        options["max_queue"] bounds the turns waiting for it."""
+        options["max_queue"] bounds the turns waiting for it; its embedding context opens on
+        the first `embed` (see core.backends.llama_embedding)."""
         max_queue = options.get("max_queue", DEFAULT_MAX_QUEUE)
         if not isinstance(max_queue, int) or isinstance(max_queue, bool):
             raise ConfigError(f"llama_cpp option max_queue must be an integer, not {max_queue!r}")
+        embedder = LlamaEmbedder.from_options(options, load_llama)
         llama = load_llama(options)
         render, stop = chat_template(llama)
-        return cls(llama, render, stop=stop, max_queue=max_queue)
+        return cls(llama, render, stop=stop, max_queue=max_queue, embedder=embedder)
 
     def admit(self) -> AbstractAsyncContextManager[int]:
         """A turn's place in this model's bounded queue (see core.backends.base.Queueing)."""
@@ -210,7 +228,17 @@ class LlamaCppBackend:
             cancelled.set()
             job.cancel()  # still queued behind another turn: never starts
 
+    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+        """Unit-length vectors from the model's embedding context (see LlamaEmbedder)."""
+        if self._embedder is None:
+            raise UnimplementedError(
+                "This llama_cpp backend was built without an embedding context.", field="model"
+            )
+        return await self._embedder.embed(texts, dimensions)
+
     async def aclose(self) -> None:
+        if self._embedder is not None:
+            await self._embedder.aclose()
         self._executor.shutdown(wait=True, cancel_futures=True)
         await asyncio.to_thread(self._llama.close)
 

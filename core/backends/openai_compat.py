@@ -1,4 +1,5 @@
-"""OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions`.
+"""OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions` (and
+`/v1/embeddings`, one request per Embed call, its vectors passed through).
 
 One turn is one upstream call (no retries: they belong to our caller), always streamed with
 `stream_options.include_usage`. Requests carry only the fields `openai_wire.request_body`
@@ -32,7 +33,7 @@ import math
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -44,6 +45,8 @@ from core.backends.openai_wire import (
     OWNED_FIELDS,
     ChunkFolder,
     SseSplitter,
+    embeddings_body,
+    embeddings_from_openai,
     estimate_tokens,
     request_body,
 )
@@ -55,7 +58,14 @@ from core.errors import (
     ConfigError,
     ResourceExhaustedError,
 )
-from core.types import BackendChunk, GenerationParams, JsonObject, Prompt, Usage
+from core.types import (
+    BackendChunk,
+    EmbeddingBatch,
+    GenerationParams,
+    JsonObject,
+    Prompt,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +119,7 @@ class OpenAICompatBackend:
         self._extra: JsonObject = dict(extra or {})
         self._upstream = f"{client.base_url.host}:{client.base_url.port or ''}"
         self._url = str(client.base_url.join("chat/completions"))
+        self._embeddings_url = str(client.base_url.join("embeddings"))
         headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
         self._headers = {**headers, **client.auth_headers}
         seconds = client.timeout if isinstance(client.timeout, int | float) else DEFAULT_TIMEOUT
@@ -191,6 +202,36 @@ class OpenAICompatBackend:
             )
         usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
         yield BackendChunk(finish_reason=folder.finish, usage=usage)
+
+    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+        """One `POST /embeddings` for all the texts; the vectors are passed through as sent
+        (after a shape check), errors mapped as a turn's are."""
+        body = orjson.dumps(embeddings_body(self._model, texts, dimensions))
+        try:
+            response = await self._pool().post(
+                self._embeddings_url,
+                data=body,
+                headers=self._headers,
+                proxy=self._proxy,
+                timeout=self._request_timeout(),
+            )
+        except TimeoutError:
+            raise self._failure("timeout", "no answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise self._failure("unreachable", type(exc).__name__) from None
+        async with response:  # released (or closed, on failure) on the way out
+            if response.status >= 400:
+                raise await self._status_failure(response)
+            try:
+                raw = await response.read()
+            except TimeoutError:
+                raise self._failure("timeout", "the body stalled") from None
+            except aiohttp.ClientError as exc:
+                raise self._failure("dropped", type(exc).__name__) from None
+        try:
+            return embeddings_from_openai(orjson.loads(raw), texts, dimensions)
+        except ValueError:  # not JSON (orjson's error is a ValueError), or not its shape
+            raise self._failure("invalid_body", "an embeddings body of the wrong shape") from None
 
     def _request_timeout(self) -> aiohttp.ClientTimeout:
         """The pool's timeouts, and the call's remaining time as the whole request's."""
@@ -285,6 +326,7 @@ class OpenAICompatBackend:
             "unreachable": "The upstream model cannot be reached.",
             "dropped": "The upstream connection broke mid-reply.",
             "invalid": "The upstream model sent an invalid stream.",
+            "invalid_body": "The upstream model sent an invalid answer.",
             "error_event": "The upstream model failed while generating.",
         }
         return BackendUnavailableError(messages[what], **meta)

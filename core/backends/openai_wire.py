@@ -1,4 +1,5 @@
-"""The OpenAI chat-completions wire shape toward upstreams: pure conversions, no I/O, no SDK.
+"""The OpenAI wire shapes toward upstreams (chat completions, embeddings): pure conversions,
+no I/O, no SDK.
 
 Out: `request_body` turns a Prompt and GenerationParams into the JSON body of
 `POST /chat/completions` (allowlisted fields only); `message_to_openai`, `tool_call_to_openai`
@@ -13,6 +14,9 @@ becomes `call_` + 24 characters), and the finish reason and usage remembered for
 chunk. Finish reasons: "stop", "length", "tool_calls" and "function_call" map by name; "stop"
 after tool calls becomes TOOL_CALLS (some upstreams say "stop"); "content_filter" and unknown
 reasons become STOP (the text so far is the reply) and are logged.
+
+Embeddings: `embeddings_body` is the body of `POST /embeddings`, `embeddings_from_openai`
+reads its answer (checked: one finite vector per input, in input order).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from core.tools.base import new_tool_call_id
 from core.types import (
     BackendChunk,
+    EmbeddingBatch,
     FinishReason,
     GenerationParams,
     JsonObject,
@@ -275,3 +280,52 @@ def finish_reason(reason: str) -> FinishReason:
     if mapped is None or reason == "content_filter":
         logger.warning("Upstream finished with %r; reported as stop", reason[:40])
     return mapped or FinishReason.STOP
+
+
+def embeddings_body(model: str, texts: Sequence[str], dimensions: int | None) -> JsonObject:
+    """The JSON body of `POST /embeddings`: the texts as a list, vectors asked for as floats
+    (every OpenAI-compatible server sends floats; not all of them send base64)."""
+    body: JsonObject = {"model": model, "input": list(texts), "encoding_format": "float"}
+    if dimensions is not None:
+        body["dimensions"] = dimensions
+    return body
+
+
+def embeddings_from_openai(
+    payload: Any, texts: Sequence[str], dimensions: int | None
+) -> EmbeddingBatch:
+    """An upstream's embeddings response to `texts` as an EmbeddingBatch, in input order.
+
+    Raises ValueError unless it holds exactly one vector of finite numbers per text (indices
+    0 to len(texts) - 1, all of one length, `dimensions` long when asked). Without `usage`
+    (some servers leave it out), the prompt tokens are estimated as `estimate_tokens` does.
+    """
+    count = len(texts)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list) or len(data) != count:
+        raise ValueError("expected one embedding per input")
+    vectors: dict[int, tuple[float, ...]] = {}
+    for item in data:
+        if not isinstance(item, dict):
+            raise ValueError("an embedding must be an object")
+        index, vector = item.get("index"), item.get("embedding")
+        if not isinstance(index, int) or not 0 <= index < count or index in vectors:
+            raise ValueError("embedding indices must be 0 to count - 1, each once")
+        if not isinstance(vector, list) or not vector:
+            raise ValueError("an embedding must be a non-empty list of numbers")
+        values = tuple(float(v) for v in vector if _is_number(v))
+        if len(values) != len(vector) or not all(map(math.isfinite, values)):
+            raise ValueError("an embedding must hold finite numbers only")
+        vectors[index] = values
+    lengths = {len(v) for v in vectors.values()}
+    if len(lengths) != 1 or (dimensions is not None and lengths != {dimensions}):
+        raise ValueError("embeddings must all have the asked-for length")
+    usage = payload.get("usage")
+    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    if not isinstance(tokens, int) or tokens < 0:
+        tokens = sum(map(_estimate, texts))
+    return EmbeddingBatch(vectors=tuple(vectors[i] for i in range(count)), prompt_tokens=tokens)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -18,6 +18,7 @@ from core.memory.base import MemoryStore
 from core.modes.apps import load_apps, load_flows
 from core.modes.steps import Modes
 from core.pipeline.chat import ChatPipeline
+from core.pipeline.embeddings import Embedder
 from core.pipeline.threads import ThreadMemory
 from core.quotas import Quotas
 from core.server.guard import Guard
@@ -93,8 +94,14 @@ async def create_server(
     modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
     memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
     pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
+    embedder = Embedder(catalog, settings.limits)
     servicer = ChatServicer(
-        pipeline, catalog, threads=threads, knowledge=knowledge, max_deadline=settings.max_deadline
+        pipeline,
+        catalog,
+        threads=threads,
+        knowledge=knowledge,
+        embedder=embedder,
+        max_deadline=settings.max_deadline,
     )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     guard = Guard(

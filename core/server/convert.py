@@ -17,6 +17,8 @@ from core.knowledge.base import Document, Space
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
 from core.types import (
     ChatMode,
+    Embeddings,
+    EmbedRequest,
     FinishReason,
     GenerationParams,
     JsonObject,
@@ -304,4 +306,22 @@ def model_to_pb(spec: ModelSpec, ready: bool) -> pb.Model:
         context_window=spec.context_window,
         ready=ready,
         create_time=_timestamp(spec.created),
+    )
+
+
+def embed_request_from_pb(request: pb.EmbedRequest) -> EmbedRequest:
+    return EmbedRequest(
+        inputs=tuple(request.inputs),
+        model=request.model,
+        dimensions=request.dimensions if request.HasField("dimensions") else None,
+        user=request.user,
+    )
+
+
+def embeddings_to_pb(embeddings: Embeddings) -> pb.EmbedResponse:
+    batch = embeddings.batch
+    return pb.EmbedResponse(
+        model=embeddings.model,
+        embeddings=[pb.Embedding(index=i, values=vector) for i, vector in enumerate(batch.vectors)],
+        usage=usage_to_pb(Usage(prompt_tokens=batch.prompt_tokens)),
     )

@@ -15,6 +15,7 @@ from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.pipeline.aggregate import fold
 from core.pipeline.chat import ChatPipeline
+from core.pipeline.embeddings import Embedder
 from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
 from core.server.rpc import current_call, server_stream, unary
@@ -26,18 +27,21 @@ DEFAULT_PAGE_SIZE = 20
 
 
 class ChatServicer(pb_grpc.ChatServiceServicer):
-    """chatrpc.v1.ChatService over a ChatPipeline, the model catalog and the stores."""
+    """chatrpc.v1.ChatService over a ChatPipeline, the Embedder, the model catalog and the
+    stores."""
 
     def __init__(
         self,
         pipeline: ChatPipeline,
         catalog: ModelCatalog,
         *,
+        embedder: Embedder,
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
         max_deadline: float = 600.0,
     ) -> None:
         self._pipeline = pipeline
+        self._embedder = embedder
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
@@ -132,6 +136,11 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
             caller.owner, request.space_id, request.source, request.text, title=request.title
         )
         return pb.AddDocumentResponse(document=convert.document_to_pb(document))
+
+    @unary
+    async def Embed(self, request: pb.EmbedRequest, caller: Caller) -> pb.EmbedResponse:
+        embeddings = await self._embedder.run(convert.embed_request_from_pb(request))
+        return convert.embeddings_to_pb(embeddings)
 
     def _thread_store(self) -> MemoryStore:
         if self._threads is None:

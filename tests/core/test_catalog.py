@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import build_catalog, load_models, load_specs, override_embedded, resolve_key
+from core.catalog import (
+    EmbeddingSpec,
+    build_catalog,
+    load_models,
+    load_specs,
+    override_embedded,
+    resolve_key,
+)
 from core.errors import ConfigError, ModelNotConfiguredError
 from core.settings import DEFAULT_MODELS_FILE, Settings
 from core.tools import PARSERS, parser_class
@@ -32,6 +39,31 @@ def test_example_catalog_parses():
     specs = load_specs(SHIPPED.parent / "examples.toml")
     assert {s.backend for s in specs} == {"openai_compat"}
     assert all(s.tool_format in ("", *PARSERS) for s in specs)
+
+
+def test_the_catalog_says_which_models_embed_and_whether_they_shorten():
+    embedded, qwen = load_specs(SHIPPED)
+    assert embedded.embeddings == EmbeddingSpec(dimensions=576, shortening=False)
+    assert qwen.embeddings is None
+    examples = {s.name: s for s in load_specs(SHIPPED.parent / "examples.toml")}
+    assert examples["text-embedding-3-small"].embeddings == EmbeddingSpec(1536, shortening=True)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("embeddings = true", "expected a table"),
+        ("embeddings = {shortening = true}", "dimensions must be a positive integer"),
+        ("embeddings = {dimensions = 0}", "dimensions must be a positive integer"),
+        ("embeddings = {dimensions = 8, shortening = 1}", "shortening must be true or false"),
+        ("embeddings = {dimensions = 8, size = 2}", "expected a table"),
+    ],
+)
+def test_a_malformed_embeddings_table_is_a_config_error(tmp_path, table, message):
+    path = tmp_path / "models.toml"
+    path.write_text(f'[models.m]\nbackend = "llama_cpp"\ncontext_window = 512\n{table}\n')
+    with pytest.raises(ConfigError, match=message):
+        load_specs(path)
 
 
 def test_every_parser_has_call_syntax_for_its_instructions():
