@@ -11,7 +11,16 @@ from fastapi import Depends, FastAPI
 import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
-from gateway.routes import chat_completions, dbgpt, models, responses, service, spaces, threads
+from gateway.routes import (
+    chat_completions,
+    dbgpt,
+    embeddings,
+    models,
+    responses,
+    service,
+    spaces,
+    threads,
+)
 from gateway.settings import Settings
 from gateway.state import GatewayState, require_key
 from gateway.throttle import BadKeyThrottle
@@ -67,6 +76,6 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
-    for module in (chat_completions, dbgpt, models, responses, spaces, threads):
+    for module in (chat_completions, dbgpt, embeddings, models, responses, spaces, threads):
         app.include_router(module.router, dependencies=[Depends(require_key)])
     return app

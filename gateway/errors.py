@@ -73,6 +73,7 @@ _PARAM_PREFIXES = (
     ("response_format.json_schema", "response_format.json_schema.schema"),
     ("previous_turn_id", "previous_response_id"),  # the Responses API's names for these
     ("turn_id", "response_id"),
+    ("inputs", "input"),  # Embed's repeated field; `inputs[2]` → `input[2]`
 )
 
 

@@ -172,3 +172,14 @@ class DocumentRequest(_Strict):
     source: StrictStr
     text: StrictStr
     title: StrictStr = ""
+
+
+class EmbeddingRequest(_Strict):
+    """POST /v1/embeddings. `input` is a string or a list; token arrays (lists of integers)
+    parse here so that the route can refuse them by name (not with a type error)."""
+
+    model: StrictStr = ""
+    input: StrictStr | list[StrictStr | StrictInt | list[StrictInt]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: StrictInt | None = None
+    user: StrictStr | None = None

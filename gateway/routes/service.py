@@ -14,6 +14,7 @@ router = APIRouter()
 
 ENDPOINTS = [
     "POST /v1/chat/completions",
+    "POST /v1/embeddings",
     "GET /v1/models",
     "GET /v1/models/{model}",
     "POST /api/v2/chat/completions",

@@ -51,6 +51,7 @@ VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
     "/api/v2/chat/completions": {"messages": "hi"},
     "/v1/spaces": {"id": "s-1"},
     "/v1/responses": {"input": "hi"},
+    "/v1/embeddings": {"input": "hi"},
     "/v1/spaces/s-1/documents": {"source": "a.md", "text": "hello"},
 }
 
