@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -162,6 +163,45 @@ def test_grpcurl_invalid_request_shows_error_info(core_process):
     )
     assert result.returncode != 0
     assert "InvalidArgument" in result.stderr and '"reason":"INVALID_ARGUMENT"' in result.stderr
+
+
+def test_grpcurl_embeds_with_the_real_model_over_reflection(core_process):
+    target, _, _ = core_process
+    service = grpcurl(target, "describe", "chatrpc.v1.ChatService")
+    assert "rpc Embed ( .chatrpc.v1.EmbedRequest ) returns ( .chatrpc.v1.EmbedResponse )" in service
+    assert "// Computes one embedding vector per input text" in service
+    assert "// Required. The texts to embed" in grpcurl(
+        target, "describe", "chatrpc.v1.EmbedRequest"
+    )
+    out = grpcurl(
+        target, "chatrpc.v1.ChatService/Embed", data={"inputs": ["green tea", "black tea"]}
+    )
+    response = json.loads(out)
+    assert response["model"] == "smollm2-135m-instruct"
+    vectors = [e["values"] for e in response["embeddings"]]
+    assert [len(v) for v in vectors] == [576, 576]
+    assert [e.get("index", 0) for e in response["embeddings"]] == [0, 1]  # 0 is left out
+    assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-5 for v in vectors)
+    assert response["usage"]["promptTokens"] == response["usage"]["totalTokens"] > 0
+
+
+def test_grpcurl_invalid_embed_names_the_field(core_process):
+    target, _, _ = core_process
+    result = subprocess.run(
+        [
+            GRPCURL,
+            "-plaintext",
+            "-d",
+            '{"inputs": ["ok", ""]}',
+            target,
+            "chatrpc.v1.ChatService/Embed",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "InvalidArgument" in result.stderr
+    assert '"field":"inputs[1]"' in result.stderr
 
 
 def test_sigterm_stops_the_process_cleanly(core_process):
