@@ -358,6 +358,7 @@ def model_from_pb(model: pb.Model) -> t.Model:
         context_window=model.context_window,
         ready=model.ready,
         created=model.create_time.seconds,
+        embedding_dimensions=model.embedding_dimensions,
     )
 
 

@@ -306,6 +306,7 @@ class Model:
     context_window: int
     ready: bool
     created: int
+    embedding_dimensions: int = 0  # the length of its `embed()` vectors; 0: it does not embed
 
 
 @dataclass(frozen=True, slots=True)

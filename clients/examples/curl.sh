@@ -19,3 +19,8 @@ curl -s -X POST "$BASE/v1/chat/completions" \
   -H "Content-Type: application/json" \
   -d '{"messages": [{"role": "user", "content": "hi"}], "temperature": 5}'
 echo
+
+curl -s -X POST "$BASE/v1/embeddings" \
+  -H "Content-Type: application/json" \
+  -d '{"model": "smollm2-135m-instruct", "input": ["I love green tea.", "The train leaves at nine."]}'
+echo

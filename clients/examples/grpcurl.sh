@@ -16,3 +16,5 @@ GRPCURL=${GRPCURL:-$(command -v grpcurl || echo "$(dirname "$0")/../../.venv/bin
 "$GRPCURL" -plaintext -d '{"messages": [{"role": "ROLE_USER", "content": "你好,请介绍一下你自己。"}],
                            "generation_config": {"max_tokens": 48}}' \
   "$TARGET" chatrpc.v1.ChatService/StreamChat
+
+"$GRPCURL" -plaintext -d '{"inputs": ["green tea", "black tea"]}' "$TARGET" chatrpc.v1.ChatService/Embed

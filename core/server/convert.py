@@ -306,6 +306,7 @@ def model_to_pb(spec: ModelSpec, ready: bool) -> pb.Model:
         context_window=spec.context_window,
         ready=ready,
         create_time=_timestamp(spec.created),
+        embedding_dimensions=spec.embeddings.dimensions if spec.embeddings else 0,
     )
 
 

@@ -53,3 +53,10 @@ async def test_bad_input_raises_invalid_request_naming_the_field(
         with pytest.raises(chatrpc.InvalidRequestError) as caught:
             await client.embed(inputs, **options)
     assert caught.value.metadata["field"] == field
+
+
+def test_list_models_says_which_models_embed(core_server: CoreThread):
+    with chatrpc.Client(core_server.target) as client:
+        models = {m.id: m for m in client.list_models()}
+    assert models[EMBEDDED].embedding_dimensions == EMBEDDED_DIMENSIONS
+    assert models[SCRIPTED].embedding_dimensions == 0

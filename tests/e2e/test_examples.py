@@ -69,3 +69,18 @@ def test_the_openai_responses_example(core_server, scripted):
     assert "response.completed" in out
     assert "input of the second turn: ['What is my name?']" in out
     assert "continues the first: True" in out and "its thread: conv_" in out
+
+
+@pytest.mark.model
+def test_the_embeddings_example(core_server):
+    gateway = GatewayThread(create_app(Settings(core_target=core_server.target, auth="disabled")))
+    try:
+        out = run("embeddings.py", gateway.url, core_server.target)
+    finally:
+        gateway.stop()
+    assert "dimensions: 576" in out
+    similar, unrelated = (float(part.split()[1]) for part in out.split("tea~")[1:3])
+    assert similar > unrelated
+    assert "base64 round trip: 1.0000" in out
+    assert "rejected: dimensions" in out
+    assert "grpc: smollm2-135m-instruct 2 vectors" in out

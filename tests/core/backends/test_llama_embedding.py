@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 
 import pytest
 
@@ -124,3 +125,41 @@ async def test_a_backend_without_an_embedding_context_says_so():
     with pytest.raises(UnimplementedError, match="without an embedding context"):
         await backend.embed(["x"], None)
     await backend.aclose()
+
+
+class CountingEmbeddings:
+    """Wraps the real embedding context to count (and signal) its embed() calls."""
+
+    def __init__(self, llama, started: threading.Event) -> None:
+        self._llama = llama
+        self.calls = 0
+        self.started = started
+
+    def embed(self, *args, **kwargs):
+        self.calls += 1
+        self.started.set()
+        return self._llama.embed(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._llama, name)
+
+
+@pytest.mark.model
+async def test_a_cancelled_call_stops_at_the_next_group_of_inputs():
+    opened: list[CountingEmbeddings] = []
+    started = threading.Event()
+
+    def open_llama() -> CountingEmbeddings:
+        llama = load_llama({}, pooling=POOLING["mean"], max_tokens=512)
+        opened.append(CountingEmbeddings(llama, started))
+        return opened[0]
+
+    embedder = LlamaEmbedder(open_llama, max_tokens=512, group=1)
+    texts = [f"text number {i}" for i in range(200)]
+    task = asyncio.create_task(embedder.embed(texts, None))
+    assert await asyncio.to_thread(started.wait, 60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await embedder.aclose()  # waits for the worker to leave its loop
+    assert opened[0].calls < 50  # one llama.cpp call per input: it stopped long before 200
