@@ -107,7 +107,8 @@ class LlamaEmbedder:
     def _run(
         self, texts: list[str], dimensions: int | None, cancelled: threading.Event
     ) -> EmbeddingBatch:
-        """Runs on the worker thread: checks every input's length, then embeds group by group."""
+        """Runs on the worker thread: checks every input's length, then embeds group by group.
+        Once `cancelled` is set nobody awaits the result: the job just ends (CancelledError)."""
         if cancelled.is_set():
             raise asyncio.CancelledError
         llama = self._context()
