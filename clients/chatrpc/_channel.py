@@ -18,6 +18,10 @@ SERVICE = "chatrpc.v1.ChatService"
 
 ChannelOptions: TypeAlias = Sequence[tuple[str, str | int]]
 
+# gRPC's default receive limit is 4 MiB; one Embed answer of 2048 vectors of 3072 float32
+# (text-embedding-3-large's length) is 25 MB.
+MAX_RECEIVE_BYTES = 64 * 1024 * 1024
+
 # A replica that comes back is reconnected within about 2 s (gRPC's default backoff grows to
 # 120 s), so it rejoins the rotation soon after it reports SERVING again.
 _RECONNECT: tuple[tuple[str, int], ...] = (
@@ -113,6 +117,8 @@ def channel_options(
 ) -> list[tuple[str, str | int]]:
     """The channel arguments for a client, `options` first (they win over ours).
 
+    Always: a receive limit of MAX_RECEIVE_BYTES (gRPC's 4 MiB is less than a large Embed
+    answer).
     With a service config: the config and a reconnect backoff short enough for replicas to
     rejoin quickly. With `keepalive`: pings every `keepalive` seconds, a ping unanswered for
     `keepalive_timeout` seconds failing the connection and its calls (UNAVAILABLE) instead of
@@ -124,7 +130,7 @@ def channel_options(
     (gRPC reads the minimum reconnect backoff as the connect timeout), so a server that
     accepts TCP but never answers (a stopped process) fails new calls quickly too.
     """
-    ours: dict[str, str | int] = {}
+    ours: dict[str, str | int] = {"grpc.max_receive_message_length": MAX_RECEIVE_BYTES}
     if service_config is not None:
         ours["grpc.service_config"] = json.dumps(dict(service_config))
         ours.update(_RECONNECT)

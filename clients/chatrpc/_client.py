@@ -22,7 +22,8 @@ class Client:
         api_key: Sent as `authorization: Bearer <key>` on every call, if given.
         timeout: Default deadline in seconds for every call; None waits indefinitely.
         channel: Use this channel instead of opening one (the client will not close it).
-        options: gRPC channel options, for example (("grpc.max_receive_message_length", n),).
+        options: gRPC channel options, for example (("grpc.max_receive_message_length", n),);
+            unset, the receive limit is 64 MiB (an Embed answer can be tens of MB).
         service_config: A gRPC service config for the channel; `replica_service_config()`
             balances over several core replicas (round_robin, health checks, safe retries).
             `target` may then be "dns:///name:port" (every address the name resolves to) or

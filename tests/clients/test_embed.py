@@ -60,3 +60,13 @@ def test_list_models_says_which_models_embed(core_server: CoreThread):
         models = {m.id: m for m in client.list_models()}
     assert models[EMBEDDED].embedding_dimensions == EMBEDDED_DIMENSIONS
     assert models[SCRIPTED].embedding_dimensions == 0
+
+
+@pytest.mark.model
+def test_a_callers_own_receive_limit_wins_over_the_sdks_default(core_server: CoreThread):
+    small = [("grpc.max_receive_message_length", 1024)]  # one 576-float vector is 2.3 KB
+    with (
+        chatrpc.Client(core_server.target, options=small) as client,
+        pytest.raises(chatrpc.RateLimitError, match="larger than max"),
+    ):
+        client.embed("tea", model=EMBEDDED)

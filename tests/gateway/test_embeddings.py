@@ -179,3 +179,12 @@ def test_embeddings_need_a_key_where_keys_are_required(dbgpt):
     response = httpx.post(dbgpt.url + "/v1/embeddings", json={"input": "a"})
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_a_large_batch_fits_the_grpc_messages(openai_client, upstream):
+    """700 vectors of 1536 float32 are 4.3 MB: over gRPC's default 4 MB message limit."""
+    texts = [f"text {i}" for i in range(700)]
+    result = openai_client.embeddings.create(model=UPSTREAM, input=texts)
+    assert len(result.data) == 700 and result.data[699].embedding == fake_embedding(
+        texts[699], 1536
+    )
