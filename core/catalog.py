@@ -25,8 +25,9 @@ from core.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
 )
+from core.reasoning import reasoning_parser_class
 from core.settings import Settings
-from core.types import GenerationParams
+from core.types import REQUEST_ONLY_PARAMS, GenerationParams
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ModelSpec:
     options: Mapping[str, object] = field(default_factory=dict)
     max_output_tokens: int = 0  # the most a reply may have (hosted APIs cap it); 0: the window
     tool_format: str = ""
+    reasoning_format: str = ""  # a core.reasoning format: the model writes its thinking inline
     owned_by: str = "chatrpc"
     defaults: GenerationParams = field(default_factory=GenerationParams)
     embeddings: EmbeddingSpec | None = None  # None: the model does not embed
@@ -125,9 +127,9 @@ class ModelCatalog:
 
 _SPEC_KEYS = {
     "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
-    "defaults", "embeddings",
+    "defaults", "embeddings", "reasoning_format",
 }  # fmt: skip
-_PARAM_KEYS = {f.name for f in fields(GenerationParams)}
+_PARAM_KEYS = {f.name for f in fields(GenerationParams)} - REQUEST_ONLY_PARAMS
 
 
 def load_specs(path: Path) -> list[ModelSpec]:
@@ -160,12 +162,15 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             max_output_tokens=int(entry.get("max_output_tokens", 0)),
             options=dict(entry.get("options", {})),
             tool_format=str(entry.get("tool_format", "")),
+            reasoning_format=str(entry.get("reasoning_format", "")),
             owned_by=str(entry.get("owned_by", "chatrpc")),
             defaults=GenerationParams(**defaults),
             embeddings=_embedding_spec(entry.get("embeddings"), f"{where}.embeddings"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if spec.reasoning_format:
+        reasoning_parser_class(spec.reasoning_format)  # ConfigError naming the known formats
     if spec.context_window < 1 or spec.max_output_tokens < 0:
         raise ConfigError(f"{where}: context_window must be positive, max_output_tokens >= 0")
     if spec.defaults.max_tokens is not None and spec.defaults.max_tokens > spec.output_limit:

@@ -35,6 +35,8 @@ class Limits:
     max_embed_inputs: int = 2048  # OpenAI's cap on texts per embeddings request
     max_embed_input_chars: int = 200_000
     max_embed_total_chars: int = 1_000_000
+    max_choices: int = 8  # n / choice_count: each choice is one more generation
+    max_top_logprobs: int = 20  # OpenAI's cap; a larger one is a memory attack (vLLM #264)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Settings:
     # Thread memory: sqlite:///relative.db, sqlite:////absolute.db or postgresql://…
     database_url: str = "sqlite:///var/chatrpc.db"
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
+    store_reasoning: bool = False  # threads keep a reasoning model's thinking beside its answer
     reflection: bool = True
     # Names this process in the `x-chatrpc-replica` metadata of every reply (the gateway passes
     # it on as an HTTP header); the host name unless set (`make run-replicas` sets host:port).
@@ -128,6 +131,7 @@ class Settings:
             tls_client_ca_file=env.get("CHATRPC_TLS_CLIENT_CA_FILE", defaults.tls_client_ca_file),
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             replica_id=_replica_id(env.get("CHATRPC_REPLICA_ID") or defaults.replica_id),
+            store_reasoning=env.get("CHATRPC_STORE_REASONING", "0") in ("1", "true", "yes"),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))

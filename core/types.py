@@ -74,6 +74,7 @@ class Message:
     name: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
+    reasoning: str = ""  # an assistant's thinking, apart from its answer; never sent to a model
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,19 @@ class GenerationParams:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     repetition_penalty: float | None = None
+    choice_count: int | None = None  # the pipeline generates each choice; backends ignore it
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+
+    @property
+    def top_logprob_count(self) -> int | None:
+        """How many alternatives per token the reply carries; None: no logprobs at all."""
+        return (self.top_logprobs or 0) if self.logprobs else None
+
+
+# GenerationParams fields only a request sets: never a catalog or app default (each default is
+# sampling; these multiply the work or the reply's size, and are validated per request).
+REQUEST_ONLY_PARAMS = frozenset({"choice_count", "logprobs", "top_logprobs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +215,46 @@ class TurnStart:
 
 
 @dataclass(frozen=True, slots=True)
+class TopLogprob:
+    """One of the most likely tokens at a position; `token_bytes` are its raw bytes."""
+
+    token: str
+    logprob: float
+    token_bytes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A generated token's log probability, with the most likely alternatives (`top`)."""
+
+    token: str
+    logprob: float
+    token_bytes: bytes
+    top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TextDelta:
-    """A fragment of the assistant's text."""
+    """A fragment of the assistant's text (of choice `choice`)."""
 
     text: str
+    choice: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A fragment of the assistant's reasoning, apart from its answer."""
+
+    text: str
+    choice: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogprobsDelta:
+    """The log probabilities of tokens generated since the previous one, in order."""
+
+    tokens: tuple[TokenLogprob, ...]
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +265,15 @@ class ToolCallDelta:
     id: str = ""
     name: str = ""
     arguments: str = ""
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class TurnFinish:
-    """Why generation stopped; sent once, after the last delta."""
+    """Why generation of choice `choice` stopped; once per choice, after its last delta."""
 
     finish_reason: FinishReason
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,34 +290,66 @@ class TurnQueued:
     position: int
 
 
-ReplyEvent = TurnStart | TextDelta | ToolCallDelta | TurnFinish | TurnUsage
+ChoiceEvent = TextDelta | ReasoningDelta | LogprobsDelta | ToolCallDelta | TurnFinish
+ReplyEvent = TurnStart | ChoiceEvent | TurnUsage
 ChatEvent = TurnQueued | ReplyEvent
 
 
 @dataclass(frozen=True, slots=True)
 class BackendChunk:
-    """What a backend yields: text and/or native tool-call deltas; the last has finish + usage."""
+    """What a backend yields: text, reasoning, logprobs and/or native tool-call deltas; the
+    last has finish + usage. `reasoning` is thinking text the model sent apart from its text
+    (upstream `reasoning_content`); `logprobs` cover the tokens of this chunk, when asked."""
 
     text: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    reasoning: str = ""
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One alternative of a reply."""
+
+    index: int
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: FinishReason
+    reasoning: str = ""
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A whole turn folded from its events (see core.pipeline.aggregate.fold)."""
+    """A whole turn folded from its events (see core.pipeline.aggregate.fold); `choices` has
+    at least one, and choice 0 is the reply a thread stores."""
 
     id: str
     model: str
     created: int
     thread_id: str
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: FinishReason
+    choices: tuple[Choice, ...]
     usage: Usage
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+
+    @property
+    def content(self) -> str:
+        return self.choices[0].content
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return self.choices[0].tool_calls
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return self.choices[0].finish_reason
+
+    @property
+    def reasoning(self) -> str:
+        return self.choices[0].reasoning
 
 
 # --- embeddings ----------------------------------------------------------------------------

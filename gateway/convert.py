@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -71,13 +72,13 @@ def chat_request(
     request: ChatCompletionRequest, header_thread_id: str | None
 ) -> chatrpc.ChatRequest:
     """The SDK request for an OpenAI chat-completions request."""
-    if request.n not in (None, 1):
-        raise RequestError("Only n=1 is supported.", param="n")
     if request.stream_options is not None and not request.stream:
         raise RequestError(
             "stream_options is only allowed when stream is true.", param="stream_options"
         )
     config = generation_config(request, request.max_completion_tokens)
+    if request.n is not None:
+        config["choice_count"] = request.n  # the core checks the range (README: at most 8)
     mode = mode_fields(request.chat_mode, request.chat_param)
     return chatrpc.ChatRequest(
         messages=tuple(message_to_sdk(m) for m in request.messages),
@@ -237,6 +238,23 @@ def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyShape:
+    """What a turn's JSON or chunks show beyond the reply itself, from its request: how many
+    choices, whether logprobs were asked (null otherwise, as OpenAI sends), whether reasoning
+    is shown (always on /v1; on DB-GPT's route only when asked), the usage chunk."""
+
+    choices: int = 1
+    logprobs: bool = False
+    reasoning: bool = True
+    include_usage: bool = False
+
+    @classmethod
+    def of(cls, request: ChatCompletionRequest) -> ReplyShape:
+        usage = bool(request.stream_options and request.stream_options.include_usage)
+        return cls(request.n or 1, bool(request.logprobs), True, usage)
+
+
 def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, str]:
     """Response headers of a turn: how many stored messages did not fit the context window,
     and what the core said about admitting it (x-ratelimit-*, x-chatrpc-queue-position)."""
@@ -251,25 +269,14 @@ def usage_to_openai(usage: chatrpc.Usage) -> JsonObject:
     }
 
 
-def reply_to_openai(reply: chatrpc.Reply) -> JsonObject:
+def reply_to_openai(reply: chatrpc.Reply, shape: ReplyShape = ReplyShape()) -> JsonObject:
     """A `chat.completion` object."""
-    message: JsonObject = {"role": "assistant", "content": reply.content, "refusal": None}
-    if reply.tool_calls:
-        message["content"] = reply.content or None
-        message["tool_calls"] = [tool_call_to_openai(c) for c in reply.tool_calls]
     body: JsonObject = {
         "id": reply.id,
         "object": "chat.completion",
         "created": reply.created,
         "model": reply.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": reply.finish_reason.value,
-                "logprobs": None,
-            }
-        ],
+        "choices": [_choice_to_openai(c, shape) for c in reply.choices],
         "usage": usage_to_openai(reply.usage),
     }
     if reply.thread_id:
@@ -277,6 +284,39 @@ def reply_to_openai(reply: chatrpc.Reply) -> JsonObject:
     if reply.sources:
         body["sources"] = sources_to_openai(reply.sources)
     return body
+
+
+def _choice_to_openai(choice: chatrpc.Choice, shape: ReplyShape) -> JsonObject:
+    reply = choice.message
+    message: JsonObject = {"role": "assistant", "content": reply.content, "refusal": None}
+    if reply.tool_calls:
+        message["content"] = reply.content or None
+        message["tool_calls"] = [tool_call_to_openai(c) for c in reply.tool_calls]
+    if reply.reasoning and shape.reasoning:
+        message["reasoning_content"] = reply.reasoning  # DashScope's and vLLM's field
+    return {
+        "index": choice.index,
+        "message": message,
+        "finish_reason": choice.finish_reason.value,
+        "logprobs": logprobs_to_openai(choice.logprobs) if shape.logprobs else None,
+    }
+
+
+def logprobs_to_openai(tokens: Iterable[chatrpc.TokenLogprob]) -> JsonObject:
+    """A choice's `logprobs` object: `content` lists each token, `refusal` is null."""
+    content = [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "bytes": list(t.token_bytes),
+            "top_logprobs": [
+                {"token": a.token, "logprob": a.logprob, "bytes": list(a.token_bytes)}
+                for a in t.top_logprobs
+            ],
+        }
+        for t in tokens
+    ]
+    return {"content": content, "refusal": None}
 
 
 def sources_to_openai(sources: Iterable[chatrpc.Source]) -> list[JsonObject]:
@@ -308,10 +348,12 @@ class ChunkEncoder:
     """Encodes one stream's events as `chat.completion.chunk` JSON (UTF-8 bytes).
 
     The envelope (id, created, model) is rendered once per stream; each delta then costs one
-    orjson encoding of its delta object. `include_usage` follows OpenAI's stream_options.
+    orjson encoding of its delta object. `shape` says how many choices there are (each gets
+    its role chunk first, together), whether logprobs and reasoning are shown, and whether
+    usage is sent (OpenAI's stream_options).
     """
 
-    def __init__(self, start: chatrpc.StreamStart, include_usage: bool) -> None:
+    def __init__(self, start: chatrpc.StreamStart, shape: ReplyShape = ReplyShape()) -> None:
         head = orjson.dumps(
             {
                 "id": start.id,
@@ -320,40 +362,57 @@ class ChunkEncoder:
                 "model": start.model,
             }
         )[:-1]
-        self._head = head + (b',"usage":null' if include_usage else b"") + b',"choices":['
+        self._head = head + (b',"usage":null' if shape.include_usage else b"") + b',"choices":['
         self._usage_head = head + b',"choices":[],"usage":'
-        self._include_usage = include_usage
+        self._shape = shape
 
-    def _choice(self, delta: bytes, finish: bytes = b"null") -> bytes:
-        return (
-            self._head
-            + b'{"index":0,"delta":'
-            + delta
-            + b',"logprobs":null,"finish_reason":'
-            + finish
-            + b"}]}"
+    def _choice(
+        self, delta: bytes, finish: bytes = b"null", index: int = 0, logprobs: bytes = b"null"
+    ) -> bytes:
+        return b'{"index":%d,"delta":%b,"logprobs":%b,"finish_reason":%b}' % (
+            index,
+            delta,
+            logprobs,
+            finish,
         )
+
+    def _chunk(self, *choices: bytes) -> bytes:
+        return self._head + b",".join(choices) + b"]}"
 
     def encode(self, event: chatrpc.StreamEvent) -> bytes | None:
         """The JSON for `event`, or None when it has nothing to send."""
         if isinstance(event, chatrpc.MessageDelta):
-            delta: JsonObject = {}
-            if event.content:
-                delta["content"] = event.content
-            if event.tool_calls:
-                delta["tool_calls"] = [_tool_call_delta(d) for d in event.tool_calls]
-            return self._choice(orjson.dumps(delta)) if delta else None
+            return self._delta(event)
         if isinstance(event, chatrpc.StreamStart):
-            choice = self._choice(b'{"role":"assistant","content":""}')
+            role = b'{"role":"assistant","content":""}'
+            chunk = self._chunk(*(self._choice(role, index=i) for i in range(self._shape.choices)))
             if event.sources:  # an extra top-level field on the first chunk only
                 sources = orjson.dumps(sources_to_openai(event.sources))
-                choice = choice[:-1] + b',"sources":' + sources + b"}"
-            return choice
+                chunk = chunk[:-1] + b',"sources":' + sources + b"}"
+            return chunk
         if isinstance(event, chatrpc.StreamFinish):
-            return self._choice(b"{}", b'"' + event.finish_reason.value.encode() + b'"')
-        if self._include_usage:
+            finish = b'"' + event.finish_reason.value.encode() + b'"'
+            return self._chunk(self._choice(b"{}", finish, event.choice_index))
+        if self._shape.include_usage:
             return self._usage_head + orjson.dumps(usage_to_openai(event)) + b"}"
         return None
+
+    def _delta(self, event: chatrpc.MessageDelta) -> bytes | None:
+        delta: JsonObject = {}
+        if event.reasoning and self._shape.reasoning:
+            delta["reasoning_content"] = event.reasoning
+        if event.content:
+            delta["content"] = event.content
+        if event.tool_calls:
+            delta["tool_calls"] = [_tool_call_delta(d) for d in event.tool_calls]
+        logprobs = b"null"
+        if event.logprobs and self._shape.logprobs:
+            logprobs = orjson.dumps(logprobs_to_openai(event.logprobs))
+        elif not delta:
+            return None
+        return self._chunk(
+            self._choice(orjson.dumps(delta), index=event.choice_index, logprobs=logprobs)
+        )
 
 
 def _tool_call_delta(delta: chatrpc.ToolCallDelta) -> JsonObject:
@@ -394,6 +453,8 @@ def thread_to_openai(thread: chatrpc.Thread) -> JsonObject:
 def _stored_message(stored: chatrpc.ThreadMessage) -> JsonObject:
     message = stored.message
     item: JsonObject = {"seq": stored.seq, "role": str(message.role), "content": message.content}
+    if message.reasoning:
+        item["reasoning_content"] = message.reasoning
     if message.name:
         item["name"] = message.name
     if message.tool_calls:

@@ -68,6 +68,7 @@ TRANSPORT_MESSAGE = "The model service refused the request."
 
 # The core names fields of the gRPC contract; OpenAI clients know them by their HTTP names.
 _PARAM_PREFIXES = (
+    ("generation_config.choice_count", "n"),
     ("generation_config.", ""),
     ("tool_choice.function_name", "tool_choice.function.name"),
     ("response_format.json_schema", "response_format.json_schema.schema"),

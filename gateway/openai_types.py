@@ -52,6 +52,9 @@ class ChatMessage(_Strict):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None
     refusal: StrictStr | None = None
+    # A reasoning model's thinking, as replies carry it; accepted back in the history (clients
+    # that resend reply messages whole) and never given to the model.
+    reasoning_content: StrictStr | None = None
 
 
 class FunctionSpec(_Strict):
@@ -115,6 +118,8 @@ class ChatCompletionRequest(_Sampling):
     max_completion_tokens: Int32 | None = None
     seed: Int64 | None = None
     n: StrictInt | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
     tools: list[Tool] | None = None
@@ -126,8 +131,7 @@ class ChatCompletionRequest(_Sampling):
     thread_id: Annotated[StrictStr | StrictInt | None, Field(union_mode="left_to_right")] = None
     chat_mode: ChatModeName | None = None
     chat_param: StrictStr | None = None
-    # Accepted only at their "off" values, which change nothing.
-    logprobs: Literal[False] | None = None
+    # Accepted only at its "off" value, which changes nothing.
     store: Literal[False] | None = None
 
 
@@ -156,6 +160,9 @@ class DbgptChatRequest(_Sampling):
     n: Literal[1] | None = None
     incremental: Literal[True] | None = None  # deltas; "full text every time" is not served
     enable_vis: StrictBool | None = None  # replies carry no vis markup either way
+    # chatrpc extension (SGLang's and OpenRouter's name): true adds a reasoning model's
+    # thinking as `reasoning_content`, as on /v1; DB-GPT clients get the answer alone by default.
+    include_reasoning: StrictBool | None = None
 
 
 class SpaceRequest(_Strict):

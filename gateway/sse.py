@@ -150,21 +150,39 @@ async def _woken(wake: asyncio.Event, within: float) -> bool:
 
 
 def _take(arrived: deque[chatrpc.StreamEvent]) -> list[chatrpc.StreamEvent]:
-    """Everything that arrived, in order, with text-only deltas in a row joined into one."""
+    """Everything that arrived, in order, with consecutive deltas of one choice that carry no
+    tool call joined into one (text, reasoning and logprobs each concatenated; reasoning that
+    follows text starts a new one, so their order survives)."""
     events: list[chatrpc.StreamEvent] = []
-    text: list[str] = []
+    run: list[chatrpc.MessageDelta] = []
     while arrived:
         event = arrived.popleft()
         if isinstance(event, chatrpc.MessageDelta) and not event.tool_calls:
-            text.append(event.content)
+            if run and (
+                event.choice_index != run[0].choice_index or (event.reasoning and run[-1].content)
+            ):
+                events.append(_joined(run))
+                run = []
+            run.append(event)
             continue
-        if text:
-            events.append(chatrpc.MessageDelta("".join(text)))
-            text = []
+        if run:
+            events.append(_joined(run))
+            run = []
         events.append(event)
-    if text:
-        events.append(chatrpc.MessageDelta("".join(text)))
+    if run:
+        events.append(_joined(run))
     return events
+
+
+def _joined(run: list[chatrpc.MessageDelta]) -> chatrpc.MessageDelta:
+    if len(run) == 1:
+        return run[0]
+    return chatrpc.MessageDelta(
+        content="".join(d.content for d in run),
+        reasoning="".join(d.reasoning for d in run),
+        choice_index=run[0].choice_index,
+        logprobs=tuple(t for d in run for t in d.logprobs),
+    )
 
 
 class EventStreamResponse(StreamingResponse):

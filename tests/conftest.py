@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.backends.llama_cpp import LlamaCppBackend, chat_template, load_llama
+from core.backends.llama_cpp import LlamaCppBackend, chat_template, last_logits, load_llama
 from core.backends.llama_embedding import LlamaEmbedder
 from core.catalog import EmbeddingSpec, ModelCatalog, ModelSpec
 from tests import pg
@@ -61,7 +61,9 @@ def embedded_backend(real_llama: Any, counting_llama: CountingLlama) -> LlamaCpp
     with its embedding context (opened on the first embed, as in production)."""
     render, stop = chat_template(real_llama)
     embedder = LlamaEmbedder.from_options({}, load_llama)
-    return LlamaCppBackend(counting_llama, render, stop=stop, embedder=embedder)
+    return LlamaCppBackend(
+        counting_llama, render, stop=stop, embedder=embedder, logits=last_logits(real_llama)
+    )
 
 
 @pytest.fixture

@@ -39,6 +39,11 @@ and "garbage" (a body that is not JSON) apply to it too.
 
 `streamed_tool_call` scripts a native tool call the way hosted upstreams stream it: id, type
 and name on the first delta only, the arguments split over several later deltas.
+`reasoning_chunk` scripts a thinking delta as DashScope's Qwen models (and vLLM before it
+renamed the field) stream it: `reasoning_content` text beside `"content": null`; the
+answer's chunks that follow carry `"reasoning_content": null`. `with_logprobs` adds OpenAI's
+`logprobs.content` to a chunk. `logprobs` and `top_logprobs` are checked as OpenAI checks
+them (a boolean; 0-20, and only with logprobs true).
 """
 
 from __future__ import annotations
@@ -134,6 +139,31 @@ def streamed_tool_call(
     parts = [arguments[a:b] for a, b in itertools.pairwise(cuts)]
     first = tool_chunk(index, id=id, name=name, arguments="")
     return [first, *(tool_chunk(index, arguments=part) for part in parts)]
+
+
+def reasoning_chunk(text: str) -> dict[str, Any]:
+    """A thinking delta as DashScope streams it (`content` null beside `reasoning_content`)."""
+    return _chunk({"content": None, "reasoning_content": text})
+
+
+def answer_chunk(text: str, finish: str | None = None) -> dict[str, Any]:
+    """An answer delta of a thinking model, as DashScope streams it after the reasoning."""
+    return _chunk({"content": text, "reasoning_content": None}, finish)
+
+
+def with_logprobs(chunk: dict[str, Any], *tokens: tuple[str, float]) -> dict[str, Any]:
+    """`chunk` with OpenAI's `logprobs.content` for `tokens` ((text, logprob) pairs), each
+    with itself and one less likely alternative as its top_logprobs."""
+    content = []
+    for token, logprob in tokens:
+        raw = list(token.encode("utf-8"))
+        top = [
+            {"token": token, "logprob": logprob, "bytes": raw},
+            {"token": "~", "logprob": logprob - 1.5, "bytes": [126]},
+        ]
+        content.append({"token": token, "logprob": logprob, "bytes": raw, "top_logprobs": top})
+    choice = chunk["choices"][0] | {"logprobs": {"content": content, "refusal": None}}
+    return chunk | {"choices": [choice]}
 
 
 def finish_chunk(reason: str) -> dict[str, Any]:
@@ -494,6 +524,13 @@ def _check_chat_request(body: Any) -> Refusal | None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and not (number and low <= value <= high):
             return bad(name, f"expected a number between {low} and {high}.")
+    if "logprobs" in body and not isinstance(body["logprobs"], bool):
+        return bad("logprobs", "expected a boolean.")
+    top = body.get("top_logprobs")
+    if top is not None and not (_is_int(top) and 0 <= top <= 20):
+        return bad("top_logprobs", "expected an integer between 0 and 20.")
+    if top is not None and body.get("logprobs") is not True:
+        return bad("top_logprobs", "logprobs must be true when top_logprobs is specified.")
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else stop
     if stop is not None and not (
@@ -609,12 +646,13 @@ def _embeddings_answer(body: dict[str, Any], models: Mapping[str, EmbeddingModel
 
 def _fold(scenario: Scenario, model: str) -> dict[str, Any]:
     """The scripted chunks as one chat.completion (for requests with `stream` false)."""
-    content, finish = "", "stop"
+    content, reasoning, finish = "", "", "stop"
     calls: dict[int, dict[str, Any]] = {}
     for chunk in scenario.chunks:
         choice = chunk["choices"][0]
         delta = choice["delta"]
         content += delta.get("content") or ""
+        reasoning += delta.get("reasoning_content") or ""
         for part in delta.get("tool_calls") or ():
             call = calls.setdefault(
                 part["index"], {"id": "", "type": "function", "function": {"name": ""}}
@@ -625,6 +663,8 @@ def _fold(scenario: Scenario, model: str) -> dict[str, Any]:
             function["arguments"] = function.get("arguments", "") + part["function"]["arguments"]
         finish = choice["finish_reason"] or finish
     message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if calls:
         message["tool_calls"] = [calls[i] for i in sorted(calls)]
     reply: dict[str, Any] = {

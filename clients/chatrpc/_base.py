@@ -243,6 +243,40 @@ def with_server_metadata(result: R, metadata: ServerMetadata) -> R:
     return cast(R, replace(result, server_metadata=kept)) if kept else result
 
 
+def logprobs_from_pb(tokens: Sequence[pb.TokenLogprob]) -> tuple[t.TokenLogprob, ...]:
+    return tuple(
+        t.TokenLogprob(
+            token=x.token,
+            logprob=x.logprob,
+            token_bytes=x.token_bytes,
+            top_logprobs=tuple(
+                t.TopLogprob(a.token, a.logprob, a.token_bytes) for a in x.top_logprobs
+            ),
+        )
+        for x in tokens
+    )
+
+
+def message_from_pb(message: pb.Message) -> t.Message:
+    return t.Message(
+        role=_ROLES_BACK.get(message.role, t.Role.USER),
+        content=message.content,
+        name=message.name,
+        tool_calls=_calls_from_pb(message),
+        tool_call_id=message.tool_call_id,
+        reasoning=message.reasoning,
+    )
+
+
+def _choice_from_pb(choice: pb.Choice) -> t.Choice:
+    return t.Choice(
+        index=choice.index,
+        message=message_from_pb(choice.message),
+        finish_reason=_FINISH.get(choice.finish_reason, t.FinishReason.STOP),
+        logprobs=logprobs_from_pb(choice.logprobs),
+    )
+
+
 def reply_from_pb(response: pb.ChatResponse) -> t.Reply:
     return t.Reply(
         id=response.id,
@@ -255,6 +289,8 @@ def reply_from_pb(response: pb.ChatResponse) -> t.Reply:
         usage=usage_from_pb(response.usage),
         trimmed=response.trimmed_message_count,
         sources=sources_from_pb(response.sources),
+        reasoning=response.message.reasoning,
+        choices=tuple(_choice_from_pb(c) for c in response.choices),
     )
 
 
@@ -264,7 +300,8 @@ def event_from_pb(response: pb.StreamChatResponse) -> t.StreamEvent:
     if kind == "delta":
         delta = response.delta
         calls = tuple(t.ToolCallDelta(d.index, d.id, d.name, d.arguments) for d in delta.tool_calls)
-        return t.MessageDelta(delta.content, calls)
+        logprobs = logprobs_from_pb(delta.logprobs) if delta.logprobs else ()
+        return t.MessageDelta(delta.content, calls, delta.reasoning, delta.choice_index, logprobs)
     if kind == "start":
         start = response.start
         return t.StreamStart(
@@ -276,7 +313,9 @@ def event_from_pb(response: pb.StreamChatResponse) -> t.StreamEvent:
             sources=sources_from_pb(start.sources),
         )
     if kind == "finish":
-        return t.StreamFinish(_FINISH.get(response.finish.finish_reason, t.FinishReason.STOP))
+        finish = response.finish
+        reason = _FINISH.get(finish.finish_reason, t.FinishReason.STOP)
+        return t.StreamFinish(reason, finish.choice_index)
     return usage_from_pb(response.usage)
 
 
@@ -298,16 +337,6 @@ def document_from_pb(document: pb.Document) -> t.Document:
         title=document.title,
         created=document.create_time.seconds,
         chunk_count=document.chunk_count,
-    )
-
-
-def message_from_pb(message: pb.Message) -> t.Message:
-    return t.Message(
-        role=_ROLES_BACK.get(message.role, t.Role.USER),
-        content=message.content,
-        name=message.name,
-        tool_calls=_calls_from_pb(message),
-        tool_call_id=message.tool_call_id,
     )
 
 

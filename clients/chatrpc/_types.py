@@ -1,8 +1,9 @@
 """Public types of the chatrpc SDK, mirroring the contract: frozen dataclasses, no protobuf.
 
 Requests: `ChatRequest` with its `GenerationConfig`, `Tool`, `ToolChoice`, `ResponseFormat`.
-Replies: `Reply` (what `chat()` returns) and the stream events `chat_stream()` yields:
-`StreamStart`, then `MessageDelta`s, then `StreamFinish`, then `Usage` (`StreamEvent`).
+Replies: `Reply` (what `chat()` returns, with its `Choice`s) and the stream events
+`chat_stream()` yields: `StreamStart`, then `MessageDelta`s and one `StreamFinish` per choice,
+then `Usage` (`StreamEvent`). Token log probabilities are `TokenLogprob`s.
 Embeddings: `Embeddings` (what `embed()` returns), one `Embedding` per input.
 """
 
@@ -75,6 +76,9 @@ class GenerationConfig(TypedDict, total=False):
     presence_penalty: float
     frequency_penalty: float
     repetition_penalty: float
+    choice_count: int  # alternative replies (OpenAI's n), 1-8
+    logprobs: bool  # return each generated token's log probability
+    top_logprobs: int  # 0-20 likeliest alternatives per token; needs logprobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,9 @@ class ToolCall:
 class Message:
     """One message of a conversation.
 
+    `reasoning` is an assistant's thinking apart from its answer (replies from reasoning
+    models; in threads only when the server keeps it); it is never sent to the model.
+
     Example:
         >>> Message(role="user", content="hello")
     """
@@ -141,6 +148,7 @@ class Message:
     name: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +204,49 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class TopLogprob:
+    """One of the likeliest tokens at a position: its text, natural-log probability, bytes."""
+
+    token: str
+    logprob: float
+    token_bytes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A generated token's log probability, with the likeliest alternatives.
+
+    Attributes:
+        token: The token's text (U+FFFD where it holds part of a character).
+        logprob: Natural log of its probability under the model.
+        token_bytes: Its raw bytes (join a character's tokens' bytes to decode it).
+        top_logprobs: The `top_logprobs` likeliest tokens at this position, likeliest first.
+    """
+
+    token: str
+    logprob: float
+    token_bytes: bytes
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One alternative of a reply (GenerationConfig `choice_count` asks for several).
+
+    Attributes:
+        index: Its position, from 0.
+        message: The assistant message (content, reasoning, tool_calls).
+        finish_reason: Why its generation stopped.
+        logprobs: Each generated token's log probability, when the request asked for them.
+    """
+
+    index: int
+    message: Message
+    finish_reason: FinishReason
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A whole assistant reply (what `chat()` returns).
 
@@ -216,6 +267,9 @@ class Reply:
         server_metadata: What the server said about admitting the turn, under HTTP header
             names: the API key's OpenAI-style `x-ratelimit-*` counters and, if the turn waited
             for its model, `x-chatrpc-queue-position`; `x-chatrpc-replica` (see `replica`).
+        reasoning: The assistant's reasoning, apart from `content` (reasoning models).
+        choices: Every choice, by index; choices[0] is `content`, `tool_calls`, `reasoning`
+            and `finish_reason` above, and the one a thread stores.
     """
 
     id: str
@@ -229,6 +283,8 @@ class Reply:
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
     server_metadata: Mapping[str, str] = field(default_factory=dict)
+    reasoning: str = ""
+    choices: tuple[Choice, ...] = ()
 
     @property
     def replica(self) -> str:
@@ -278,22 +334,27 @@ class StreamStart:
 
 @dataclass(frozen=True, slots=True)
 class MessageDelta:
-    """A fragment of the assistant message: text and/or tool-call fragments. One delta may
-    carry many tokens' worth of text (whatever was ready together)."""
+    """A fragment of one choice's assistant message: text, reasoning, tool-call fragments
+    and/or token logprobs. One delta may carry many tokens' worth of text (whatever was ready
+    together)."""
 
     content: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: str = ""
+    choice_index: int = 0
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StreamFinish:
-    """Why generation stopped; after the last delta."""
+    """Why generation of choice `choice_index` stopped; after that choice's last delta."""
 
     finish_reason: FinishReason
+    choice_index: int = 0
 
 
 StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage
-"""What `chat_stream()` yields: StreamStart, MessageDelta*, StreamFinish, Usage (last)."""
+"""What `chat_stream()` yields: StreamStart, MessageDelta* and StreamFinish per choice, Usage."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ core/backends/admission.py). Every token is handed to the event loop as soon as 
 decoded; the consumer drains whatever is ready into one chunk. Closing the stream sets a flag
 the worker checks before each next token, so a cancelled turn stops within one token.
 `embed` runs in a context of its own, on a thread of its own (core.backends.llama_embedding).
+
+Logprobs, when a turn asks for them, are read from the logits llama.cpp holds for the
+position just sampled (they stay until the next decode): one log-softmax over the vocabulary
+and a partial sort for the top alternatives per token, on the worker thread. A turn that does
+not ask pays nothing (bench/logprobs.py measures the cost).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
 from core.backends.llama_embedding import LlamaEmbedder
@@ -44,6 +52,8 @@ from core.types import (
     Prompt,
     ResponseFormat,
     ResponseFormatType,
+    TokenLogprob,
+    TopLogprob,
     Usage,
 )
 
@@ -72,6 +82,17 @@ class LlamaLike(Protocol):
 
 
 ChatRenderer = Callable[[list[JsonObject]], str]
+Logits = Callable[[], npt.NDArray[np.float32]]  # the logits of the position just sampled
+
+
+def last_logits(llama: Any) -> Logits:
+    """Reads a real llama_cpp.Llama's logits for its last sampled position (no copy)."""
+    ctx, vocabulary = llama._ctx, llama.n_vocab()
+
+    def read() -> npt.NDArray[np.float32]:
+        return np.ctypeslib.as_array(ctx.get_logits_ith(-1), shape=(vocabulary,))
+
+    return read
 
 
 def locate_embedded_gguf() -> Path:
@@ -141,13 +162,16 @@ class _Job:
     params: GenerationParams
     grammar: object
     cancelled: threading.Event
-    emit: Callable[[str | _Result | BaseException], None]
+    emit: Callable[[_Item], None]
 
 
 @dataclass(slots=True)
 class _Result:
     finish_reason: FinishReason
     usage: Usage
+
+
+_Item = str | TokenLogprob | _Result | BaseException
 
 
 class LlamaCppBackend:
@@ -164,9 +188,11 @@ class LlamaCppBackend:
         stop: Sequence[str] = (),
         max_queue: int = DEFAULT_MAX_QUEUE,
         embedder: LlamaEmbedder | None = None,
+        logits: Logits | None = None,
     ) -> None:
         self._llama = llama
         self._embedder = embedder
+        self._logits = logits
         self._render = render
         self._template_stop = tuple(stop)
         self._admission = Admission(max_queue)
@@ -184,7 +210,14 @@ class LlamaCppBackend:
         embedder = LlamaEmbedder.from_options(options, load_llama)
         llama = load_llama(options)
         render, stop = chat_template(llama)
-        return cls(llama, render, stop=stop, max_queue=max_queue, embedder=embedder)
+        return cls(
+            llama,
+            render,
+            stop=stop,
+            max_queue=max_queue,
+            embedder=embedder,
+            logits=last_logits(llama),
+        )
 
     def admit(self) -> AbstractAsyncContextManager[int]:
         """A turn's place in this model's bounded queue (see core.backends.base.Queueing)."""
@@ -198,11 +231,13 @@ class LlamaCppBackend:
     ) -> AsyncGenerator[BackendChunk, None]:
         tokens = await self._tokens(prompt)
         grammar = json_grammar(prompt.response_format)
+        if params.logprobs and self._logits is None:
+            raise InvalidArgumentError("This model cannot return logprobs.", field="logprobs")
         loop = asyncio.get_running_loop()
-        ready: asyncio.Queue[str | _Result | BaseException] = asyncio.Queue()
+        ready: asyncio.Queue[_Item] = asyncio.Queue()
         cancelled = threading.Event()
 
-        def emit(item: str | _Result | BaseException) -> None:
+        def emit(item: _Item) -> None:
             loop.call_soon_threadsafe(ready.put_nowait, item)
 
         job = loop.run_in_executor(
@@ -214,16 +249,22 @@ class LlamaCppBackend:
                 while not ready.empty():
                     pieces.append(ready.get_nowait())
                 text = "".join(p for p in pieces if isinstance(p, str))
-                end = next((p for p in pieces if not isinstance(p, str)), None)
+                logprobs = tuple(p for p in pieces if isinstance(p, TokenLogprob))
+                end = next((p for p in pieces if isinstance(p, _Result | BaseException)), None)
                 if isinstance(end, BaseException):
                     raise BackendUnavailableError(
                         "The embedded model failed while generating.", backend=self.kind
                     ) from end
                 if end is not None:
-                    yield BackendChunk(text=text, finish_reason=end.finish_reason, usage=end.usage)
+                    yield BackendChunk(
+                        text=text,
+                        logprobs=logprobs,
+                        finish_reason=end.finish_reason,
+                        usage=end.usage,
+                    )
                     return
-                if text:
-                    yield BackendChunk(text=text)
+                if text or logprobs:
+                    yield BackendChunk(text=text, logprobs=logprobs)
         finally:
             cancelled.set()
             job.cancel()  # still queued behind another turn: never starts
@@ -286,6 +327,8 @@ class LlamaCppBackend:
         kwargs: dict[str, object] = {**_sampling_kwargs(params)}
         if grammar is not None:
             kwargs["grammar"] = grammar
+        top = params.top_logprob_count
+        logits = self._logits if top is not None else None
         generator = llama.generate(tokens, **kwargs)
         started = time.perf_counter()
         try:
@@ -296,6 +339,8 @@ class LlamaCppBackend:
                     finish = FinishReason.STOP
                     break
                 completion += 1
+                if logits is not None:
+                    job.emit(token_logprob(llama, logits(), token, top or 0))
                 text, stopped = stops.feed(decoder.decode(llama.detokenize([token])))
                 if text:
                     job.emit(text)
@@ -313,6 +358,26 @@ class LlamaCppBackend:
             if tail:
                 job.emit(tail)
         return _Result(finish, Usage(prompt_tokens=len(tokens), completion_tokens=completion))
+
+
+def token_logprob(
+    llama: LlamaLike, logits: npt.NDArray[np.float32], token: int, top: int
+) -> TokenLogprob:
+    """`token`'s log probability under `logits` (a log-softmax), with the `top` likeliest."""
+    peak = float(logits.max())
+    log_total = peak + float(np.log(np.exp(logits - peak, dtype=np.float64).sum()))
+
+    def entry(tok: int) -> tuple[str, float, bytes]:
+        raw = llama.detokenize([tok], special=True)
+        return raw.decode("utf-8", errors="replace"), float(logits[tok]) - log_total, raw
+
+    text, logprob, raw = entry(token)
+    alternatives: tuple[TopLogprob, ...] = ()
+    if top:
+        best = np.argpartition(logits, -top)[-top:]
+        ranked = best[np.argsort(logits[best])[::-1]]
+        alternatives = tuple(TopLogprob(*entry(int(t))) for t in ranked)
+    return TokenLogprob(token=text, logprob=logprob, token_bytes=raw, top=alternatives)
 
 
 class _StopMatcher:

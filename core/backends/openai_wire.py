@@ -10,7 +10,9 @@ In: `SseSplitter` cuts the raw response bytes into the `data:` payloads of compl
 `ChunkFolder` turns the decoded chunks of one network read into BackendChunks: all the text
 that arrived together in one chunk (coalescing: a fast upstream's deltas travel on as one),
 native tool-call deltas with a call's id and name only on its first delta (a missing id
-becomes `call_` + 24 characters), and the finish reason and usage remembered for the last
+becomes `call_` + 24 characters), reasoning text (`reasoning_content`, as DashScope and older
+vLLM send it, or vLLM's newer `reasoning`) apart from the answer, token logprobs
+(`logprobs.content`, when asked), and the finish reason and usage remembered for the last
 chunk. Finish reasons: "stop", "length", "tool_calls" and "function_call" map by name; "stop"
 after tool calls becomes TOOL_CALLS (some upstreams say "stop"); "content_filter" and unknown
 reasons become STOP (the text so far is the reply) and are logged.
@@ -38,10 +40,12 @@ from core.types import (
     Prompt,
     ResponseFormatType,
     Role,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
     ToolChoiceMode,
     ToolSpec,
+    TopLogprob,
     Usage,
 )
 
@@ -62,7 +66,8 @@ OPENAI_SAMPLING = (
 OWNED_FIELDS = frozenset(
     {
         *OPENAI_SAMPLING, "model", "messages", "stream", "stream_options", "repetition_penalty",
-        "tools", "tool_choice", "parallel_tool_calls", "response_format",
+        "tools", "tool_choice", "parallel_tool_calls", "response_format", "logprobs",
+        "top_logprobs", "n",
     }
 )  # fmt: skip
 FINISH_REASONS = {
@@ -100,6 +105,10 @@ def request_body(
             body[name] = list(value) if name == "stop" else value
     if repetition_penalty and params.repetition_penalty is not None:
         body["repetition_penalty"] = params.repetition_penalty
+    if params.logprobs:
+        body["logprobs"] = True
+        if params.top_logprobs:
+            body["top_logprobs"] = params.top_logprobs
     if prompt.tools and tools:
         body["tools"] = tools_to_openai(prompt.tools)
         choice = prompt.tool_choice
@@ -204,6 +213,18 @@ class SseSplitter:
         return payloads
 
 
+class _Piece:
+    """What one upstream chunk carried for choice 0."""
+
+    __slots__ = ("calls", "logprobs", "reasoning", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.reasoning = ""
+        self.calls: list[ToolCallDelta] = []
+        self.logprobs: list[TokenLogprob] = []
+
+
 class ChunkFolder:
     """Decoded upstream chunks → BackendChunks; remembers the finish reason and usage."""
 
@@ -217,25 +238,26 @@ class ChunkFolder:
     def fold(self, chunks: Sequence[Any]) -> list[BackendChunk]:
         """The deltas of `chunks` (arrived together) as few BackendChunks as keep their order.
 
-        Consecutive text is joined; a text that follows a tool call starts a new chunk.
+        Consecutive text (and reasoning before it) is joined; a text that follows a tool call,
+        or reasoning that follows text or a tool call, starts a new chunk.
         Raises ValueError, TypeError or AttributeError for a chunk of the wrong shape.
         """
         out: list[BackendChunk] = []
-        text: list[str] = []
-        calls: list[ToolCallDelta] = []
+        group = _Piece()
         for chunk in chunks:
-            piece, new_calls = self._feed(chunk)
-            if piece and calls:
-                out.append(BackendChunk(text="".join(text), tool_calls=tuple(calls)))
-                text, calls = [], []
-            if piece:
-                text.append(piece)
-            calls.extend(new_calls)
-        if text or calls:
-            out.append(BackendChunk(text="".join(text), tool_calls=tuple(calls)))
+            piece = self._feed(chunk)
+            if (piece.text and group.calls) or (piece.reasoning and (group.text or group.calls)):
+                out.append(_backend_chunk(group))
+                group = _Piece()
+            group.text += piece.text
+            group.reasoning += piece.reasoning
+            group.calls.extend(piece.calls)
+            group.logprobs.extend(piece.logprobs)
+        if group.text or group.calls or group.reasoning or group.logprobs:
+            out.append(_backend_chunk(group))
         return out
 
-    def _feed(self, chunk: Any) -> tuple[str, list[ToolCallDelta]]:
+    def _feed(self, chunk: Any) -> _Piece:
         if not isinstance(chunk, dict):
             raise ValueError("a stream chunk must be a JSON object")
         usage = chunk.get("usage")
@@ -243,21 +265,27 @@ class ChunkFolder:
             self.usage = Usage(
                 int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
             )
-        text, calls = "", list[ToolCallDelta]()
+        piece = _Piece()
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:  # n is never sent, so other choices are not ours
                 continue
             delta = choice.get("delta") or {}
-            text += delta.get("content") or ""
-            calls.extend(self._call(c) for c in delta.get("tool_calls") or ())
+            piece.text += delta.get("content") or ""
+            piece.reasoning += delta.get("reasoning_content") or delta.get("reasoning") or ""
+            piece.calls.extend(self._call(c) for c in delta.get("tool_calls") or ())
+            logprobs = choice.get("logprobs")
+            if logprobs:
+                piece.logprobs.extend(token_logprob(t) for t in logprobs.get("content") or ())
             reason = choice.get("finish_reason")
             if reason is not None:
                 self.finish = finish_reason(str(reason))
         if self._started and self.finish is FinishReason.STOP:
             self.finish = FinishReason.TOOL_CALLS
-        if text or calls:
+        if piece.text or piece.calls or piece.reasoning:
             self.deltas += 1
-        return text, calls
+        if not isinstance(piece.text, str) or not isinstance(piece.reasoning, str):
+            raise TypeError("content and reasoning must be strings")
+        return piece
 
     def _call(self, call: Mapping[str, Any]) -> ToolCallDelta:
         index = call.get("index")
@@ -329,3 +357,31 @@ def embeddings_from_openai(
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _backend_chunk(piece: _Piece) -> BackendChunk:
+    return BackendChunk(
+        text=piece.text,
+        tool_calls=tuple(piece.calls),
+        reasoning=piece.reasoning,
+        logprobs=tuple(piece.logprobs),
+    )
+
+
+def token_logprob(item: Mapping[str, Any]) -> TokenLogprob:
+    """One entry of OpenAI's `logprobs.content` (raises on a wrong shape)."""
+    top = tuple(_top_logprob(t) for t in item.get("top_logprobs") or ())
+    token, logprob, raw = _logprob_fields(item)
+    return TokenLogprob(token=token, logprob=logprob, token_bytes=raw, top=top)
+
+
+def _top_logprob(item: Mapping[str, Any]) -> TopLogprob:
+    token, logprob, raw = _logprob_fields(item)
+    return TopLogprob(token=token, logprob=logprob, token_bytes=raw)
+
+
+def _logprob_fields(item: Mapping[str, Any]) -> tuple[str, float, bytes]:
+    token, logprob, raw = item["token"], item["logprob"], item.get("bytes")
+    if not isinstance(token, str) or isinstance(logprob, bool):
+        raise TypeError("a logprob's token must be a string and its logprob a number")
+    return token, float(logprob), bytes(raw) if raw is not None else token.encode("utf-8")

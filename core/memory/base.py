@@ -187,8 +187,8 @@ def check_commit(owner: str, base_seq: int, record: TurnRecord) -> None:
     if not record.messages or record.messages[-1].role is not Role.ASSISTANT:
         raise ValueError("a turn's messages must end with the assistant reply")
     for message in record.messages:
-        texts = [message.content, message.name, message.tool_call_id, record.user]
-        texts.append(record.instructions)
+        texts = [message.content, message.name, message.tool_call_id, message.reasoning]
+        texts += [record.user, record.instructions]
         texts += [
             part for call in message.tool_calls for part in (call.id, call.name, call.arguments)
         ]

@@ -145,6 +145,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         sqlite=("ALTER TABLE turns ADD COLUMN instructions TEXT NOT NULL DEFAULT ''",),
         postgres=("ALTER TABLE turns ADD COLUMN instructions TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        name="m006_message_reasoning",
+        # An assistant message's reasoning, kept only where the server is configured to.
+        sqlite=("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
+        postgres=("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 
 SCHEMA: Final = Schema(

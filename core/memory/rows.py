@@ -30,17 +30,25 @@ def message_to_params(message: Message) -> MessageParams:
 
 
 def turn_message_params(owner: str, base_seq: int, record: TurnRecord) -> list[tuple[Any, ...]]:
-    """(owner, thread_id, seq, turn_id, *message_to_params, created) of each of the turn's
-    messages, numbered from `base_seq`, for an INSERT."""
+    """(owner, thread_id, seq, turn_id, *message_to_params, created, reasoning) of each of the
+    turn's messages, numbered from `base_seq`, for an INSERT."""
     return [
-        (owner, record.thread_id, seq, record.turn_id, *message_to_params(m), record.created)
+        (
+            owner,
+            record.thread_id,
+            seq,
+            record.turn_id,
+            *message_to_params(m),
+            record.created,
+            m.reasoning,
+        )
         for seq, m in enumerate(record.messages, start=base_seq)
     ]
 
 
 def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
-    """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created)."""
-    seq, turn_id, role, content, name, tool_calls, tool_call_id, created = row
+    """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning)."""
+    seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning = row
     calls = (
         tuple(
             ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"])
@@ -50,7 +58,12 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
         else ()
     )
     message = Message(
-        role=Role(role), content=content, name=name, tool_calls=calls, tool_call_id=tool_call_id
+        role=Role(role),
+        content=content,
+        name=name,
+        tool_calls=calls,
+        tool_call_id=tool_call_id,
+        reasoning=reasoning,
     )
     return StoredMessage(seq=seq, message=message, turn_id=turn_id, created=created)
 

@@ -21,11 +21,11 @@ from core.storage.sqlite_pool import SqliteBackedStore, transaction
 from core.types import Message
 
 _SELECT_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
     " FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
 )
 _SELECT_TURN_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
     " FROM messages WHERE owner = ? AND thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 _TURN_COLUMNS = (
@@ -72,7 +72,7 @@ _INSERT_TURN = (
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
-    " tool_call_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " tool_call_id, created, reasoning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = ? AND thread_id = ?"
 _SELECT_TURN_CALLERS = (

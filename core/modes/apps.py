@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from core.types import ID_PATTERN, GenerationParams, ToolSpec
+from core.types import ID_PATTERN, REQUEST_ONLY_PARAMS, GenerationParams, ToolSpec
 
 STEP_KINDS = ("persona", "rewrite", "retrieve")
 
@@ -53,7 +53,7 @@ class Flow:
 
 
 _APP_KEYS = {"name", "description", "model", "space_id", "system_prompt", "defaults", "tools"}
-_PARAM_KEYS = {f.name for f in fields(GenerationParams)}
+_PARAM_KEYS = {f.name for f in fields(GenerationParams)} - REQUEST_ONLY_PARAMS
 
 
 def load_apps(directory: Path) -> dict[str, App]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 
 from core.backends.base import Backend, Queueing
@@ -12,7 +12,7 @@ from core.catalog import ModelCatalog, ModelSpec
 from core.errors import UnimplementedError
 from core.modes.steps import Modes, Preparation
 from core.pipeline.aggregate import ReplyBuilder
-from core.pipeline.generation import generation_events
+from core.pipeline.generation import GenerationEvent, choice_events, generation_events
 from core.pipeline.planning import Context, plan_turn
 from core.pipeline.threads import ThreadMemory, TurnSession, replay_events
 from core.pipeline.validation import check_mode, validate_turn
@@ -120,6 +120,16 @@ class ChatPipeline:
         self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
     ) -> AsyncIterator[ChatEvent]:
         plan = await plan_turn(turn, spec, backend, prep, context)
+
+        async def generate(params: GenerationParams) -> AsyncGenerator[GenerationEvent, None]:
+            async with aclosing(backend.stream(plan.prompt, params)) as chunks:
+                events = generation_events(
+                    chunks, plan.readers(), parallel_tool_calls=turn.parallel_tool_calls
+                )
+                async for event in events:
+                    yield event
+
+        # One admission for every choice: they run one after another on the model.
         async with _admitted(backend) as position:  # a full queue refuses before any output
             if position:
                 yield TurnQueued(position)
@@ -131,10 +141,7 @@ class ChatPipeline:
                 trimmed=plan.trimmed,
                 sources=tuple(prep.sources),
             )
-            async with aclosing(backend.stream(plan.prompt, plan.params)) as chunks:
-                events = generation_events(
-                    chunks, plan.parser, parallel_tool_calls=turn.parallel_tool_calls
-                )
+            async with aclosing(choice_events(generate, plan.params)) as events:
                 async for event in events:
                     yield event
 

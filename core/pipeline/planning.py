@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
+from functools import partial
 
 from core.backends.base import Backend
 from core.backends.openai_wire import tools_to_openai
 from core.catalog import ModelSpec
 from core.errors import ContextLengthExceededError, UnimplementedError
 from core.modes.steps import Preparation
+from core.pipeline.generation import Readers
+from core.reasoning import create_reasoning_parser
 from core.tools import create_parser, parser_class
 from core.tools.base import ToolCallParser
 from core.types import (
@@ -57,8 +60,18 @@ class TurnPlan:
 
     prompt: Prompt
     params: GenerationParams
-    parser: ToolCallParser | None
+    new_parser: Callable[[], ToolCallParser] | None  # a text tool-call parser per generation
     trimmed: int  # stored messages left out of the prompt to fit the window
+    reasoning_format: str = ""
+
+    def readers(self) -> Readers:
+        """Fresh parsers for one generation (each choice reads its own text)."""
+        return Readers(
+            tools=self.new_parser() if self.new_parser is not None else None,
+            reasoning=(
+                create_reasoning_parser(self.reasoning_format) if self.reasoning_format else None
+            ),
+        )
 
 
 async def plan_turn(
@@ -87,12 +100,18 @@ async def plan_turn(
         parallel_tool_calls=turn.parallel_tool_calls,
         response_format=turn.response_format,
     )
-    return TurnPlan(prompt=prompt, params=params, parser=parser, trimmed=trimmed)
+    return TurnPlan(
+        prompt=prompt,
+        params=params,
+        new_parser=parser,
+        trimmed=trimmed,
+        reasoning_format=spec.reasoning_format,
+    )
 
 
 def _tool_plan(
     turn: Turn, spec: ModelSpec, native: bool, tools: tuple[ToolSpec, ...]
-) -> tuple[Message | None, ToolCallParser | None, tuple[ToolSpec, ...]]:
+) -> tuple[Message | None, Callable[[], ToolCallParser] | None, tuple[ToolSpec, ...]]:
     """(instruction message, text parser, tools the backend is sent) for the turn's tools."""
     if not tools or turn.tool_choice.mode is ToolChoiceMode.NONE:
         return None, None, ()
@@ -107,7 +126,7 @@ def _tool_plan(
             field="tool_choice",
         )
     instruction = tool_instructions(tools, parser_class(spec.tool_format).call_syntax)
-    return instruction, create_parser(spec.tool_format, tools), ()
+    return instruction, partial(create_parser, spec.tool_format, tools), ()
 
 
 def tool_instructions(tools: tuple[ToolSpec, ...], call_syntax: str) -> Message:

@@ -18,6 +18,8 @@ Rules (README "Thread memory" states them for users):
   previous_response_id): that turn must be the thread's latest when the new turn takes the
   thread's lock, as a thread is linear (no branching from an earlier turn).
 - A turn with `store` False reads its thread's history and stores nothing.
+- A reply with several choices stores choice 0 (a retried turn replays that one only). The
+  reply's reasoning is left out of the stored message unless `store_reasoning` is on.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from core.types import (
     Caller,
     ChatEvent,
     Message,
+    ReasoningDelta,
     Reply,
     Role,
     TextDelta,
@@ -78,12 +81,19 @@ class TurnSession:
     head: int = 0
     digest: str = ""
     replay: TurnRecord | None = None
+    store_reasoning: bool = False
     _store: MemoryStore | None = field(default=None, repr=False)
 
     async def commit(self, reply: Reply) -> None:
-        """Stores the new messages and the reply as one turn (raises if the thread moved)."""
+        """Stores the new messages and the reply's choice 0 as one turn (raises if the thread
+        moved)."""
         assert self._store is not None
-        answer = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
+        answer = Message(
+            role=Role.ASSISTANT,
+            content=reply.content,
+            tool_calls=reply.tool_calls,
+            reasoning=reply.reasoning if self.store_reasoning else "",
+        )
         record = TurnRecord(
             turn_id=reply.id,
             thread_id=self.thread_id,
@@ -104,9 +114,12 @@ class TurnSession:
 class ThreadMemory:
     """Opens TurnSessions over a MemoryStore, serialising turns per (owner, thread)."""
 
-    def __init__(self, store: MemoryStore, *, wait: float = 30.0) -> None:
+    def __init__(
+        self, store: MemoryStore, *, wait: float = 30.0, store_reasoning: bool = False
+    ) -> None:
         self.store = store
         self._wait = wait
+        self._store_reasoning = store_reasoning
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
     async def continued(self, caller: Caller, turn: Turn) -> tuple[Turn, int | None]:
@@ -139,6 +152,7 @@ class ThreadMemory:
                 user=turn.user,
                 metadata=turn.metadata,
                 digest=request_hash(turn),
+                store_reasoning=self._store_reasoning,
                 _store=self.store,
             )
             if caller.idempotency_key:
@@ -195,6 +209,8 @@ def replay_events(record: TurnRecord, trimmed: int = 0) -> Iterator[ChatEvent]:
         thread_id=record.thread_id,
         trimmed=trimmed,
     )
+    if reply.reasoning:
+        yield ReasoningDelta(reply.reasoning)
     if reply.content:
         yield TextDelta(reply.content)
     for index, call in enumerate(reply.tool_calls):

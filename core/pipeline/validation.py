@@ -157,10 +157,30 @@ def _check_params(params: GenerationParams, spec: ModelSpec, limits: Limits) -> 
             f"max_tokens must be between 1 and the model's {what} ({cap}).",
             f"{field}.max_tokens",
         )
+    _check_choices(params, limits)
     if len(params.stop) > limits.max_stop:
         _fail(f"stop has more than {limits.max_stop} entries.", f"{field}.stop")
     if any(not 0 < len(s) <= limits.max_stop_chars for s in params.stop):
         _fail(f"each stop string must be 1-{limits.max_stop_chars} characters.", f"{field}.stop")
+
+
+def _check_choices(params: GenerationParams, limits: Limits) -> None:
+    """choice_count and top_logprobs are bounded: each costs generations or memory."""
+    field = "generation_config"
+    count = params.choice_count
+    if count is not None and not 1 <= count <= limits.max_choices:
+        _fail(
+            f"choice_count (n) must be between 1 and {limits.max_choices}.",
+            f"{field}.choice_count",
+        )
+    top = params.top_logprobs
+    if top is not None and not 0 <= top <= limits.max_top_logprobs:
+        _fail(
+            f"top_logprobs must be between 0 and {limits.max_top_logprobs}.",
+            f"{field}.top_logprobs",
+        )
+    if top is not None and not params.logprobs:
+        _fail("top_logprobs requires logprobs to be true.", f"{field}.top_logprobs")
 
 
 def _check_tools(turn: Turn, limits: Limits) -> None:

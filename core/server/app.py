@@ -92,7 +92,13 @@ async def create_server(
     `threads`) and binds the server (port 0 picks a free port); health starts NOT_SERVING."""
     apps = load_apps(Path(settings.apps_dir))
     modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
-    memory = ThreadMemory(threads, wait=settings.thread_wait_seconds) if threads else None
+    memory = (
+        ThreadMemory(
+            threads, wait=settings.thread_wait_seconds, store_reasoning=settings.store_reasoning
+        )
+        if threads
+        else None
+    )
     pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
     embedder = Embedder(catalog, settings.limits)
     servicer = ChatServicer(

@@ -17,12 +17,15 @@ from core.knowledge.base import Document, Space
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
 from core.types import (
     ChatMode,
+    Choice,
     Embeddings,
     EmbedRequest,
     FinishReason,
     GenerationParams,
     JsonObject,
+    LogprobsDelta,
     Message,
+    ReasoningDelta,
     Reply,
     ReplyEvent,
     ResponseFormat,
@@ -30,7 +33,9 @@ from core.types import (
     Role,
     Source,
     TextDelta,
+    TokenLogprob,
     ToolCall,
+    ToolCallDelta,
     ToolChoice,
     ToolChoiceMode,
     ToolSpec,
@@ -163,7 +168,23 @@ def message_to_pb(message: Message) -> pb.Message:
             pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
         ],
         tool_call_id=message.tool_call_id,
+        reasoning=message.reasoning,
     )
+
+
+def logprobs_to_pb(tokens: Iterable[TokenLogprob]) -> list[pb.TokenLogprob]:
+    return [
+        pb.TokenLogprob(
+            token=t.token,
+            logprob=t.logprob,
+            token_bytes=t.token_bytes,
+            top_logprobs=[
+                pb.TopLogprob(token=a.token, logprob=a.logprob, token_bytes=a.token_bytes)
+                for a in t.top
+            ],
+        )
+        for t in tokens
+    ]
 
 
 def usage_to_pb(usage: Usage) -> pb.Usage:
@@ -259,18 +280,34 @@ def document_to_pb(document: Document) -> pb.Document:
     )
 
 
+def choice_to_pb(choice: Choice) -> pb.Choice:
+    message = Message(
+        role=Role.ASSISTANT,
+        content=choice.content,
+        tool_calls=choice.tool_calls,
+        reasoning=choice.reasoning,
+    )
+    return pb.Choice(
+        index=choice.index,
+        message=message_to_pb(message),
+        finish_reason=_FINISH_PB[choice.finish_reason],
+        logprobs=logprobs_to_pb(choice.logprobs),
+    )
+
+
 def reply_to_pb(reply: Reply) -> pb.ChatResponse:
-    message = Message(role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
+    choices = [choice_to_pb(c) for c in reply.choices]
     return pb.ChatResponse(
         id=reply.id,
         model=reply.model,
         create_time=_timestamp(reply.created),
         thread_id=reply.thread_id,
-        message=message_to_pb(message),
-        finish_reason=_FINISH_PB[reply.finish_reason],
+        message=choices[0].message,
+        finish_reason=choices[0].finish_reason,
         usage=usage_to_pb(reply.usage),
         trimmed_message_count=reply.trimmed,
         sources=sources_to_pb(reply.sources),
+        choices=choices,
     )
 
 
@@ -286,16 +323,28 @@ def event_to_pb(event: ReplyEvent) -> pb.StreamChatResponse:
         )
         return pb.StreamChatResponse(start=start)
     if isinstance(event, TurnFinish):
-        finish = pb.StreamFinish(finish_reason=_FINISH_PB[event.finish_reason])
+        finish = pb.StreamFinish(
+            finish_reason=_FINISH_PB[event.finish_reason], choice_index=event.choice
+        )
         return pb.StreamChatResponse(finish=finish)
     if isinstance(event, TurnUsage):
         return pb.StreamChatResponse(usage=usage_to_pb(event.usage))
+    return pb.StreamChatResponse(delta=_delta_to_pb(event))
+
+
+def _delta_to_pb(
+    event: TextDelta | ReasoningDelta | LogprobsDelta | ToolCallDelta,
+) -> pb.MessageDelta:
     if isinstance(event, TextDelta):
-        return pb.StreamChatResponse(delta=pb.MessageDelta(content=event.text))
+        return pb.MessageDelta(content=event.text, choice_index=event.choice)
+    if isinstance(event, ReasoningDelta):
+        return pb.MessageDelta(reasoning=event.text, choice_index=event.choice)
+    if isinstance(event, LogprobsDelta):
+        return pb.MessageDelta(logprobs=logprobs_to_pb(event.tokens), choice_index=event.choice)
     call = pb.ToolCallDelta(
         index=event.index, id=event.id, name=event.name, arguments=event.arguments
     )
-    return pb.StreamChatResponse(delta=pb.MessageDelta(tool_calls=[call]))
+    return pb.MessageDelta(tool_calls=[call], choice_index=event.choice)
 
 
 def model_to_pb(spec: ModelSpec, ready: bool) -> pb.Model:

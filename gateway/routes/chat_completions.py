@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.body import read_json_body
-from gateway.convert import chat_request, parse_request
+from gateway.convert import ReplyShape, chat_request, parse_request
 from gateway.turns import answer_turn
 
 router = APIRouter()
@@ -17,5 +17,4 @@ async def create_chat_completion(request: Request) -> Response:
     """Creates a model response for the conversation; `stream: true` answers with SSE."""
     body = parse_request(await read_json_body(request))
     turn = chat_request(body, request.headers.get("x-thread-id"))
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await answer_turn(request, turn, stream=body.stream, include_usage=include_usage)
+    return await answer_turn(request, turn, stream=body.stream, shape=ReplyShape.of(body))

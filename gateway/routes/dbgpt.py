@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.body import read_json_body
-from gateway.convert import dbgpt_request, parse_model
+from gateway.convert import ReplyShape, dbgpt_request, parse_model
 from gateway.openai_types import DbgptChatRequest
 from gateway.turns import answer_turn
 
@@ -19,5 +19,6 @@ async def dbgpt_chat_completion(request: Request) -> Response:
     `[DONE]`; errors use the same JSON envelope as /v1 (never `[SERVER_ERROR]` text)."""
     body = parse_model(await read_json_body(request), DbgptChatRequest)
     # No usage chunk: DB-GPT clients read choices[0] of every chunk, and its chunk model
-    # refuses "usage": null.
-    return await answer_turn(request, dbgpt_request(body), stream=body.stream)
+    # refuses "usage": null. Reasoning only when asked: DB-GPT clients show every delta's text.
+    shape = ReplyShape(reasoning=bool(body.include_reasoning))
+    return await answer_turn(request, dbgpt_request(body), stream=body.stream, shape=shape)

@@ -142,7 +142,20 @@ BAD_HTTP = {
         400,
         "stream",
     ),
-    "n is 2": (json.dumps({"messages": HELLO, "n": 2}).encode(), "application/json", 400, "n"),
+    "n is 9": (json.dumps({"messages": HELLO, "n": 9}).encode(), "application/json", 400, "n"),
+    "n is 0": (json.dumps({"messages": HELLO, "n": 0}).encode(), "application/json", 400, "n"),
+    "top_logprobs is 21": (
+        json.dumps({"messages": HELLO, "logprobs": True, "top_logprobs": 21}).encode(),
+        "application/json",
+        400,
+        "top_logprobs",
+    ),
+    "top_logprobs without logprobs": (
+        json.dumps({"messages": HELLO, "top_logprobs": 2}).encode(),
+        "application/json",
+        400,
+        "top_logprobs",
+    ),
     "n is a string": (
         json.dumps({"messages": HELLO, "n": "1"}).encode(),
         "application/json",
@@ -196,8 +209,8 @@ BAD_HTTP = {
         400,
         "max_tokens",
     ),
-    "logprobs": (
-        json.dumps({"messages": HELLO, "logprobs": True}).encode(),
+    "logprobs as a string": (
+        json.dumps({"messages": HELLO, "logprobs": "yes"}).encode(),
         "application/json",
         400,
         "logprobs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import BackendUnavailableError
-from core.pipeline.generation import generation_events
+from core.pipeline.generation import Readers, generation_events
 from core.tools import create_parser
 from core.types import (
     BackendChunk,
@@ -28,7 +28,10 @@ async def chunks(*items: BackendChunk):
 
 async def events(*items: BackendChunk, parser=None, parallel=True):
     return [
-        e async for e in generation_events(chunks(*items), parser, parallel_tool_calls=parallel)
+        e
+        async for e in generation_events(
+            chunks(*items), Readers(tools=parser), parallel_tool_calls=parallel
+        )
     ]
 
 

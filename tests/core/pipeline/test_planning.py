@@ -69,7 +69,7 @@ async def test_native_tools_go_to_the_backend_as_they_are():
     turn = Turn(messages=(NEW,), tools=(WEATHER,), tool_choice=choice)
     result = await plan(turn, spec())
     assert result.prompt.tools == (WEATHER,) and result.prompt.tool_choice == choice
-    assert result.parser is None and result.prompt.messages == (SYSTEM, NEW)
+    assert result.readers().tools is None and result.prompt.messages == (SYSTEM, NEW)
 
 
 async def test_app_tools_serve_a_turn_that_brings_none():
@@ -90,7 +90,9 @@ async def test_text_formats_get_instructions_in_their_parsers_syntax_and_a_parse
     system = result.prompt.messages[0]
     assert system.role is Role.SYSTEM and system.content.startswith("be brief\n\n")
     assert parser_class("mistral").call_syntax in system.content and "get_weather" in system.content
-    assert result.parser is not None and result.parser.kind == "mistral"
+    parser = result.readers().tools
+    assert parser is not None and parser.kind == "mistral"
+    assert result.readers().tools is not parser  # a fresh parser for each choice
     assert result.prompt.tools == ()  # described in the prompt, not sent natively
 
 

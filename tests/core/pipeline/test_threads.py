@@ -11,6 +11,7 @@ from core.memory import open_store
 from core.pipeline.threads import ThreadMemory, replay_events, split_messages
 from core.types import (
     Caller,
+    Choice,
     FinishReason,
     Message,
     Reply,
@@ -34,7 +35,7 @@ async def store(sqlite_url):
 
 
 def reply(content: str, turn_id: str = "chatcmpl-1") -> Reply:
-    return Reply(turn_id, "m", 1, "t-1", content, (), FinishReason.STOP, Usage(2, 1))
+    return Reply(turn_id, "m", 1, "t-1", (Choice(0, content, (), FinishReason.STOP),), Usage(2, 1))
 
 
 def test_system_messages_are_instructions_and_a_resent_prefix_is_dropped():
