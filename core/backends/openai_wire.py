@@ -283,8 +283,6 @@ class ChunkFolder:
             self.finish = FinishReason.TOOL_CALLS
         if piece.text or piece.calls or piece.reasoning:
             self.deltas += 1
-        if not isinstance(piece.text, str) or not isinstance(piece.reasoning, str):
-            raise TypeError("content and reasoning must be strings")
         return piece
 
     def _call(self, call: Mapping[str, Any]) -> ToolCallDelta:

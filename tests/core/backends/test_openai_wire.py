@@ -24,3 +24,38 @@ def test_text_that_arrived_together_is_one_chunk_and_the_finish_is_remembered():
     out = folder.fold([chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}),
                        chunk({"content": "lo"}), chunk({}, "stop")])  # fmt: skip
     assert [c.text for c in out] == ["Hello"] and folder.finish is FinishReason.STOP
+
+
+def test_reasoning_travels_apart_from_text_and_keeps_its_place_before_it():
+    folder = ChunkFolder()
+    out = folder.fold(
+        [
+            chunk({"content": None, "reasoning_content": "think "}),
+            chunk({"content": None, "reasoning": "more"}),  # vLLM's newer name
+            chunk({"content": "answer", "reasoning_content": None}),
+            chunk({"content": None, "reasoning_content": "late"}),
+        ]
+    )
+    assert [(c.reasoning, c.text) for c in out] == [("think more", "answer"), ("late", "")]
+
+
+def test_logprobs_of_the_chunks_are_kept_in_order_with_their_bytes():
+    scored = {
+        "index": 0,
+        "delta": {"content": "é"},
+        "finish_reason": None,
+        "logprobs": {
+            "content": [
+                {"token": "é", "logprob": -0.5, "bytes": [195, 169], "top_logprobs": []},
+                {"token": "x", "logprob": -2, "bytes": None, "top_logprobs": [
+                    {"token": "x", "logprob": -2, "bytes": None}]},
+            ],
+            "refusal": None,
+        },
+    }  # fmt: skip
+    (out,) = ChunkFolder().fold([{"choices": [scored]}])
+    assert [(t.token, t.logprob, t.token_bytes) for t in out.logprobs] == [
+        ("é", -0.5, "é".encode()),
+        ("x", -2.0, b"x"),
+    ]
+    assert out.logprobs[1].top[0].token == "x"
