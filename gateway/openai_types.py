@@ -117,9 +117,9 @@ class ChatCompletionRequest(_Sampling):
     stream_options: StreamOptions | None = None
     max_completion_tokens: Int32 | None = None
     seed: Int64 | None = None
-    n: StrictInt | None = None
+    n: Int32 | None = None
     logprobs: StrictBool | None = None
-    top_logprobs: StrictInt | None = None
+    top_logprobs: Int32 | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
     tools: list[Tool] | None = None

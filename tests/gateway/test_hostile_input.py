@@ -39,6 +39,8 @@ def nested_body(depth: int, where: str) -> bytes:
         (CHAT, "max_tokens", 2**31),
         (CHAT, "max_completion_tokens", 2**31),
         (CHAT, "max_completion_tokens", 10**30),
+        (CHAT, "n", 2**31),
+        (CHAT, "top_logprobs", 2**40),
         (DBGPT, "max_new_tokens", 2**31),
         (DBGPT, "max_tokens", 2**40),
     ],
