@@ -145,3 +145,27 @@ async def test_a_non_stream_client_that_hangs_up_is_not_an_error_in_the_log(
     assert scripted.calls[0].produced < 50  # generation stopped
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+@pytest.mark.parametrize("path", [CHAT, DBGPT, "/v1/responses", "/v1/embeddings"])
+def test_a_body_of_thousands_of_items_is_refused_by_its_shape(gateway, scripted, path):
+    field = {"/v1/responses": "input", "/v1/embeddings": "input"}.get(path, "messages")
+    items = (
+        ["x"] * 33_000 if path == "/v1/embeddings" else [{"role": "user", "content": ""}] * 33_000
+    )
+    response = post(gateway, path, {"model": "scripted", field: items})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == field and "at most 4096" in error["message"]
+    assert scripted.calls == []
+
+
+def test_a_body_of_too_many_nested_values_is_refused(gateway, scripted):
+    values = "[" + ",".join(["[]"] * 120_000) + "]"
+    body = f'{{"model":"scripted","messages":{{"a":{values}}}}}'.encode()
+    response = httpx.post(
+        gateway.url + CHAT, content=body, headers={"content-type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 400, response.text
+    assert "more than 100000 JSON values" in response.json()["error"]["message"]
+    assert scripted.calls == []
