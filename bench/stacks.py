@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import sys
 import time
@@ -258,6 +259,8 @@ def _gateway(env: Environment, label: str, root: Path, core_port: int) -> Servic
                 "CHATRPC_GATEWAY_PORT": str(port),
                 "CHATRPC_CORE_TARGET": f"127.0.0.1:{core_port}",
                 "CHATRPC_AUTH": "disabled",
+                # Metrics recorded and exported as in production, on a free port per process.
+                "CHATRPC_GATEWAY_METRICS_PORT": os.environ.get("BENCH_METRICS_PORT", "0"),
             },
         ),
         env.log_dir / f"{_file(label)}-gateway.log",
@@ -274,6 +277,7 @@ def _core_env(env: Environment, label: str, root: Path, port: int, catalog: Path
             "CHATRPC_PORT": str(port),
             "CHATRPC_MODELS_FILE": str(catalog),
             "CHATRPC_AUTH": "disabled",
+            "CHATRPC_METRICS_PORT": os.environ.get("BENCH_METRICS_PORT", "0"),
             # The core's default (64) would refuse part of the 256-stream levels.
             "CHATRPC_MAX_CONCURRENT_RPCS": "1024",
             # Stateless turns touch no database; keep any file out of the checkout anyway.

@@ -16,6 +16,8 @@ from core.knowledge import open_knowledge
 from core.memory import open_store
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
+from observability.logs import configure_logging
+from observability.tracing import configure_tracing
 
 logger = logging.getLogger("core")
 
@@ -37,6 +39,8 @@ async def serve(settings: Settings) -> None:
     logger.info(
         "chatrpc core listening on %s:%d (NOT_SERVING until loaded)", settings.host, core.port
     )
+    if core.metrics is not None:
+        logger.info("metrics on http://%s:%d/metrics", settings.host, core.metrics.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,12 +59,12 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_format)
+        configure_tracing("chatrpc-core", settings.environ)
         # uvloop runs grpc.aio (measured faster than asyncio's loop: bench/RESULTS.md).
-        uvloop.run(serve(Settings.from_env()))
+        uvloop.run(serve(settings))
     except ChatError as exc:
         logger.error("cannot start: %s", exc.message)
         sys.exit(1)

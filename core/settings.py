@@ -13,6 +13,7 @@ from core.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_MODELS_FILE = str(CONFIG_DIR / "models.toml")
+DEFAULT_METRICS_PORT = 9464  # `python -m core` serves Prometheus /metrics here unless told off
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,10 @@ class Settings:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
+    # Prometheus /metrics on host:metrics_port; 0 picks a free port, None is off. Off when
+    # built in code (tests start many cores); the process's default is DEFAULT_METRICS_PORT.
+    metrics_port: int | None = None
+    log_format: str = "text"  # or "json": one JSON object per line
     limits: Limits = field(default_factory=Limits)
     # API keys: "required" (fail closed: no keys configured means every call is refused) or
     # "disabled" (one default owner; `make run` uses it for local use).
@@ -95,6 +100,8 @@ class Settings:
         """Reads CHATRPC_* variables; unset ones keep the defaults above."""
         env = os.environ if env is None else env
         defaults = cls()
+        if env.get("CHATRPC_LOG_FORMAT", "text") not in ("text", "json"):
+            raise ConfigError("CHATRPC_LOG_FORMAT must be 'text' or 'json'")
         return cls(
             host=env.get("CHATRPC_HOST", defaults.host),
             port=_int(env, "CHATRPC_PORT", defaults.port),
@@ -132,6 +139,8 @@ class Settings:
             reflection=env.get("CHATRPC_REFLECTION", "1") not in ("0", "false", "no"),
             replica_id=_replica_id(env.get("CHATRPC_REPLICA_ID") or defaults.replica_id),
             store_reasoning=env.get("CHATRPC_STORE_REASONING", "0") in ("1", "true", "yes"),
+            metrics_port=_port_or_off(env, "CHATRPC_METRICS_PORT", DEFAULT_METRICS_PORT),
+            log_format=env.get("CHATRPC_LOG_FORMAT", defaults.log_format),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
@@ -168,3 +177,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _port_or_off(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """A port number, or None for "off" (the variable set to "off" or "")."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("", "off"):
+        return None
+    return _int(env, name, 0)

@@ -180,10 +180,12 @@ class Prompt:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the owner of any thread they touch, and their idempotency key."""
+    """Who is asking: the owner of any thread they touch, their idempotency key, and the id
+    of their request (a stored turn keeps it, so logs and the thread store meet)."""
 
     owner: str
     idempotency_key: str = ""
+    request_id: str = ""
 
 
 DEFAULT_OWNER = "default"  # every caller, until API keys give callers identities

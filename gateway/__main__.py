@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from gateway.app import create_app
 from gateway.connections import uvicorn_options
 from gateway.settings import Settings
+from observability.logs import configure_logging
+from observability.tracing import configure_tracing
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    configure_tracing("chatrpc-gateway", settings.otel_environ)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -24,7 +23,8 @@ def main() -> None:
         # httptools (measured faster than h11, and strict where h11 is lenient) held to the
         # connection limits: see gateway/connections.py.
         **uvicorn_options(settings),
-        access_log=False,
+        access_log=False,  # gateway.access logs each request with its id (gateway.observability)
+        log_config=None,  # uvicorn's records go to the root handler (text or JSON)
         log_level="info",
     )
 

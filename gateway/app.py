@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
+from gateway.observability import CoreHooks, observed
 from gateway.routes import (
     chat_completions,
     dbgpt,
@@ -24,6 +26,15 @@ from gateway.routes import (
 from gateway.settings import Settings
 from gateway.state import GatewayState, require_key
 from gateway.throttle import BadKeyThrottle
+from observability.metrics import MetricsServer
+
+
+class GatewayApp(FastAPI):
+    """FastAPI with the request observer outermost (gateway.observability): every response,
+    a 500 from the error middleware included, carries the request id and is counted."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return observed(super().build_middleware_stack(), self.router.routes)
 
 
 def open_core_client(settings: Settings) -> chatrpc.AsyncClient:
@@ -40,6 +51,7 @@ def open_core_client(settings: Settings) -> chatrpc.AsyncClient:
         root_certificates=_pem(tls.ca_file),
         certificate_chain=_pem(tls.cert_file),
         private_key=_pem(tls.key_file),
+        hooks=CoreHooks(),  # request ids and trace context go along (gateway.observability)
     )
 
 
@@ -50,7 +62,9 @@ def _pem(path: str) -> bytes | None:
 def create_app(
     settings: Settings | None = None, client: chatrpc.AsyncClient | None = None
 ) -> FastAPI:
-    """The gateway app. Without `client`, the lifespan opens an AsyncClient to the core."""
+    """The gateway app. Without `client`, the lifespan opens an AsyncClient to the core (with
+    CoreHooks: request ids and trace context go along); it also starts the Prometheus
+    exporter when `settings.metrics_port` is set."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -58,14 +72,21 @@ def create_app(
         own = client is None
         core = client or open_core_client(settings)
         throttle = BadKeyThrottle(settings.bad_keys_per_minute)
-        app.state.gateway = GatewayState(settings=settings, client=core, throttle=throttle)
+        exporter = None
+        if settings.metrics_port is not None:
+            exporter = MetricsServer(settings.metrics_host, settings.metrics_port)
+        app.state.gateway = GatewayState(
+            settings=settings, client=core, throttle=throttle, metrics=exporter
+        )
         try:
             yield
         finally:
+            if exporter is not None:
+                exporter.close()
             if own:
                 await core.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="chatrpc gateway",
         version=__version__,
         lifespan=lifespan,
@@ -73,6 +94,9 @@ def create_app(
         redoc_url=None,
         openapi_url=None,  # no unauthenticated schema dump (reference/reliability.md S15)
         redirect_slashes=False,  # one spelling per route; `/v1/models/` is 404, not a redirect
+        # FastAPI's own OpenTelemetry spans are the gateway's (gateway/observability.py); its
+        # OTel log records of validation failures would carry request values: off.
+        telemetry={"logs": False},
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready

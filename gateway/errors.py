@@ -20,6 +20,7 @@ import chatrpc
 from gateway.disconnect import ClientDisconnected
 from gateway.responses import JsonResponse
 from gateway.state import client_address, gateway_state
+from observability.metrics import refused
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,11 @@ def field_to_param(field: str | None) -> str | None:
     return field
 
 
+# The gateway's own refusals of a request's shape (chatrpc_refusals_total, reason validation);
+# a 404 for an unknown model is an answer, not a refusal.
+_REFUSED_STATUSES = frozenset({400, 413, 415})
+
+
 class RequestError(Exception):
     """A request the gateway refuses on its own (HTTP shape), as a 400 unless told otherwise."""
 
@@ -142,12 +148,15 @@ async def _on_service_error(request: Request, exc: Exception) -> JsonResponse:
 
 async def _on_request_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestError)
+    if exc.status in _REFUSED_STATUSES:
+        refused("http", "validation")
     body = envelope(exc.message, "invalid_request_error", exc.param, exc.code)
     return JsonResponse(body, status_code=exc.status)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
+    refused("http", "validation")
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     param = ".".join(str(p) for p in first.get("loc", ())) or None
     body = envelope(
@@ -166,6 +175,8 @@ _HTTP_TYPES = {
 
 async def _on_http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 401:
+        refused("http", "auth")
     type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
     code = {401: "invalid_api_key", 429: "rate_limited"}.get(exc.status_code)
     body = envelope(str(exc.detail), type_, None, code)

@@ -63,6 +63,14 @@ class Settings:
     # Keys the core refused, per HTTP client address and minute, before that address is
     # refused with 429 (gateway/throttle.py); 0: off.
     bad_keys_per_minute: int = 20
+    # Prometheus /metrics on its own port (unauthenticated, like /health: it holds no request
+    # data); 0 picks a free port, None is off. Off when built in code (tests start many
+    # gateways); the process's default is DEFAULT_METRICS_PORT.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    log_format: str = "text"  # or "json": one JSON object per line
+    # The OTEL_* variables at start-up (observability.tracing reads them).
+    otel_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,4 +113,24 @@ class Settings:
             bad_keys_per_minute=int(
                 env.get("CHATRPC_GATEWAY_BAD_KEYS_PER_MINUTE", d.bad_keys_per_minute)
             ),
+            metrics_host=env.get("CHATRPC_GATEWAY_METRICS_HOST", d.metrics_host),
+            metrics_port=_port_or_off(env.get("CHATRPC_GATEWAY_METRICS_PORT")),
+            log_format=_log_format(env.get("CHATRPC_LOG_FORMAT", d.log_format)),
+            otel_environ={k: v for k, v in env.items() if k.startswith("OTEL_")},
         )
+
+
+DEFAULT_METRICS_PORT = 9465  # `python -m gateway` serves Prometheus /metrics here unless off
+
+
+def _port_or_off(raw: str | None) -> int | None:
+    """The metrics port: unset → the default, "" or "off" → None, else the number."""
+    if raw is None:
+        return DEFAULT_METRICS_PORT
+    return None if raw.strip().lower() in ("", "off") else int(raw)
+
+
+def _log_format(raw: str) -> str:
+    if raw not in ("text", "json"):
+        raise ValueError("CHATRPC_LOG_FORMAT must be 'text' or 'json'")
+    return raw

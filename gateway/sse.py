@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 import chatrpc
 from gateway.errors import service_error_to_http
+from observability.requests import note
 
 DONE = b"data: [DONE]\n\n"
 # An SSE comment line: every SSE parser (the openai SDK's included) skips it, and it keeps
@@ -58,6 +59,7 @@ async def read_head(
     start = await anext(events)
     if not isinstance(start, chatrpc.StreamStart):
         raise chatrpc.InternalError("The stream did not begin with its start event.")
+    note(model=start.model)  # the model label of this request's metrics and logs
     return start, [start, await anext(events)]
 
 

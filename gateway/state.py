@@ -11,6 +11,7 @@ import chatrpc
 from gateway.deadlines import call_deadline
 from gateway.settings import Settings
 from gateway.throttle import BadKeyThrottle
+from observability.metrics import MetricsServer
 
 
 @dataclass(slots=True)
@@ -20,6 +21,7 @@ class GatewayState:
     settings: Settings
     client: chatrpc.AsyncClient
     throttle: BadKeyThrottle
+    metrics: MetricsServer | None = None  # the Prometheus exporter, on its own port
 
 
 def gateway_state(request: Request) -> GatewayState:

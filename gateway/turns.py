@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import Request
 from fastapi.responses import Response
+from opentelemetry import trace
 
 import chatrpc
 from gateway.convert import ChunkEncoder, ReplyShape, reply_to_openai, turn_headers
@@ -11,6 +14,9 @@ from gateway.disconnect import cancel_on_disconnect
 from gateway.responses import JsonResponse
 from gateway.sse import EventStreamResponse, event_stream, read_head
 from gateway.state import core_client, gateway_state
+from observability.requests import note
+
+tracer = trace.get_tracer("gateway")
 
 
 async def answer_turn(
@@ -23,16 +29,30 @@ async def answer_turn(
     """
     client, call = core_client(request, stream=stream)
     key = request.headers.get("idempotency-key")
+    note(thread_id=turn.thread_id)
     if not stream:
         reply = await cancel_on_disconnect(request, client.chat(turn, idempotency_key=key, **call))
-        return JsonResponse(
-            reply_to_openai(reply, shape),
-            headers=turn_headers(reply.trimmed, reply.server_metadata),
-        )
+        note(model=reply.model)
+        with tracer.start_as_current_span("response"):
+            return JsonResponse(
+                reply_to_openai(reply, shape),
+                headers=turn_headers(reply.trimmed, reply.server_metadata),
+            )
     events = client.chat_stream(turn, idempotency_key=key, **call)
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await cancel_on_disconnect(request, read_head(events))
     encoder = ChunkEncoder(start, shape)
     heartbeat = gateway_state(request).settings.sse_heartbeat
-    body = event_stream(head, events, encoder.encode, heartbeat=heartbeat)
+    body = traced(event_stream(head, events, encoder.encode, heartbeat=heartbeat))
     return EventStreamResponse(body, headers=turn_headers(start.trimmed, start.server_metadata))
+
+
+async def traced(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream's body inside a `response` span (started, not made current: no context is
+    attached across the body's yields)."""
+    span = tracer.start_span("response")
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        span.end()

@@ -77,8 +77,12 @@ class CoreThread:
         database_url: str | None = None,
         keys: KeyRing | None = None,
         settings: Settings | None = None,
+        metrics: bool = False,
     ) -> None:
-        self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
+        # Metrics on a free port only when a test scrapes them (`metrics_url`).
+        self.settings = replace(
+            settings or Settings(), host="127.0.0.1", port=0, metrics_port=0 if metrics else None
+        )
         self.keys = keys or KeyRing({}, required=False)
         self.catalog = catalog
         self._loop = LoopThread()
@@ -89,6 +93,8 @@ class CoreThread:
             self.knowledge = self._loop.run(open_knowledge(database_url))
         self.core: CoreServer = self._loop.run(self._start())
         self.target = f"127.0.0.1:{self.core.port}"
+        exporter = self.core.metrics
+        self.metrics_url = f"http://127.0.0.1:{exporter.port}/metrics" if exporter else ""
 
     async def _start(self) -> CoreServer:
         core = await create_server(
@@ -112,6 +118,8 @@ class CoreThread:
     def stop(self) -> None:
         self._loop.run(self.core.server.stop(0))
         self._loop.run(self.core.quotas.aclose())
+        if self.core.metrics is not None:
+            self.core.metrics.close()
         self._loop.run(self._close_upstream_backends())
         if self.store is not None:
             self._loop.run(self.store.aclose())
@@ -149,7 +157,10 @@ class UvicornThread:
 class GatewayThread(UvicornThread):
     """The gateway app under a real uvicorn (lifespan on), on its own thread and loop;
     `config` is uvicorn.Config's other arguments (`uvicorn_options(settings)` for the
-    gateway's own protocol and limits)."""
+    gateway's own protocol and limits); `metrics_url` is its Prometheus endpoint when its
+    settings turn metrics on."""
 
     def __init__(self, app: Any, **config: Any) -> None:
         super().__init__(app, log_level="warning", lifespan="on", **config)
+        exporter = app.state.gateway.metrics
+        self.metrics_url = f"http://127.0.0.1:{exporter.port}/metrics" if exporter else ""

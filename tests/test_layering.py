@@ -32,6 +32,10 @@ RULES = {
         lambda p: p.is_relative_to(ROOT / "gateway"),
         ("core", "grpc", "chatrpc.v1"),
     ),
+    "observability": (
+        lambda p: p.is_relative_to(ROOT / "observability"),
+        ("core", "gateway", "chatrpc", "grpc", "fastapi", "starlette"),
+    ),
     "clients/chatrpc": (
         lambda p: p.is_relative_to(ROOT / "clients/chatrpc"),
         ("core", "gateway", "fastapi", "starlette"),

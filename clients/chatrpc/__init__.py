@@ -32,6 +32,7 @@ from chatrpc._errors import (
     UnimplementedError,
 )
 from chatrpc._types import (
+    CallHooks,
     ChatMode,
     ChatRequest,
     Choice,
@@ -69,6 +70,7 @@ from chatrpc._types import (
 __all__ = [
     "AsyncClient",
     "AuthenticationError",
+    "CallHooks",
     "ChatMode",
     "ChatRequest",
     "ChatServiceError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -42,8 +42,10 @@ class AsyncClient:
         credentials: grpc.ChannelCredentials | None = None,
         keepalive: float | None = None,
         keepalive_timeout: float = 20.0,
+        hooks: t.CallHooks | None = None,
     ) -> None:
         self._owns_channel = channel is None
+        self._hooks = hooks
         self._channel = channel or _open(
             _channel.replica_target(target),
             _channel.channel_options(options, service_config, keepalive, keepalive_timeout),
@@ -88,14 +90,16 @@ class AsyncClient:
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            metadata=self._metadata("StreamChat", api_key, idempotency_key),
             wait_for_ready=False,
         )
         try:
             metadata = await call.initial_metadata()
             async for response in call:
                 yield _base.with_server_metadata(_base.event_from_pb(response), metadata)
+            self._finished("StreamChat", await call.trailing_metadata())
         except grpc.aio.AioRpcError as exc:
+            self._finished("StreamChat", exc.trailing_metadata())
             raise from_rpc_error(exc) from None
         finally:
             call.cancel()  # a no-op once the stream has ended
@@ -222,14 +226,26 @@ class AsyncClient:
             rpc = getattr(self._stub, call.method)(
                 call.request,
                 timeout=timeout or self._timeout,
-                metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                metadata=self._metadata(call.method, api_key, idempotency_key),
                 wait_for_ready=False,
             )
             response = await rpc
             metadata = await rpc.initial_metadata()
         except grpc.aio.AioRpcError as exc:
+            self._finished(call.method, exc.trailing_metadata())
             raise from_rpc_error(exc) from None
+        self._finished(call.method, await rpc.trailing_metadata())
         return _base.with_server_metadata(call.parse(response), metadata)
+
+    def _metadata(
+        self, method: str, api_key: str | None, idempotency_key: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        extra = self._hooks.outgoing(method) if self._hooks else ()
+        return _base.call_metadata(api_key or self._api_key, idempotency_key, extra)
+
+    def _finished(self, method: str, trailing: Iterable[tuple[str, object]] | None) -> None:
+        if self._hooks is not None:
+            self._hooks.finished(method, _base.text_metadata(trailing))
 
     async def __aenter__(self) -> AsyncClient:
         return self

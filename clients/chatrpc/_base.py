@@ -200,13 +200,22 @@ def _tool_to_pb(tool: t.Tool) -> pb.Tool:
 
 
 def call_metadata(
-    api_key: str | None, idempotency_key: str | None = None
+    api_key: str | None,
+    idempotency_key: str | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> tuple[tuple[str, str], ...]:
-    """gRPC metadata for a call: `authorization: Bearer <key>` and `idempotency-key`, if given."""
+    """gRPC metadata for a call: `authorization: Bearer <key>` and `idempotency-key`, if given,
+    then `extra` (a CallHooks' outgoing metadata)."""
     items = [("authorization", f"Bearer {api_key}")] if api_key else []
     if idempotency_key:
         items.append(("idempotency-key", idempotency_key))
+    items.extend(extra)
     return tuple(items)
+
+
+def text_metadata(metadata: Iterable[tuple[str, object]] | None) -> dict[str, str]:
+    """A call's metadata as a mapping of its text values (binary `-bin` entries left out)."""
+    return {name: value for name, value in metadata or () if isinstance(value, str)}
 
 
 # --- replies ----------------------------------------------------------------------------------

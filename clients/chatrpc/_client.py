@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -40,6 +40,8 @@ class Client:
             their deadlines (a hung server).
         keepalive_timeout: See `keepalive`; reconnection attempts give up after
             `keepalive + keepalive_timeout` seconds.
+        hooks: A CallHooks whose metadata goes with every call and which sees every call's
+            trailing metadata (request ids, trace context, server timings).
 
     Every method also takes `timeout` (this call's deadline) and `api_key` (this call's key).
 
@@ -69,8 +71,10 @@ class Client:
         credentials: grpc.ChannelCredentials | None = None,
         keepalive: float | None = None,
         keepalive_timeout: float = 20.0,
+        hooks: t.CallHooks | None = None,
     ) -> None:
         self._owns_channel = channel is None
+        self._hooks = hooks
         self._channel = channel or _open(
             _channel.replica_target(target),
             _channel.channel_options(options, service_config, keepalive, keepalive_timeout),
@@ -135,14 +139,16 @@ class Client:
         call = self._stub.StreamChat(
             request,
             timeout=timeout or self._timeout,
-            metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+            metadata=self._metadata("StreamChat", api_key, idempotency_key),
             wait_for_ready=False,
         )
         try:
             metadata = call.initial_metadata()
             for response in call:
                 yield _base.with_server_metadata(_base.event_from_pb(response), metadata)
+            self._finished("StreamChat", call.trailing_metadata())
         except grpc.RpcError as exc:
+            self._finished("StreamChat", _trailers_of(exc))
             raise from_rpc_error(exc) from None
         finally:
             call.cancel()  # a no-op once the stream has ended
@@ -329,12 +335,24 @@ class Client:
             response, rpc = getattr(self._stub, call.method).with_call(
                 call.request,
                 timeout=timeout or self._timeout,
-                metadata=_base.call_metadata(api_key or self._api_key, idempotency_key),
+                metadata=self._metadata(call.method, api_key, idempotency_key),
                 wait_for_ready=False,
             )
         except grpc.RpcError as exc:
+            self._finished(call.method, _trailers_of(exc))
             raise from_rpc_error(exc) from None
+        self._finished(call.method, rpc.trailing_metadata())
         return _base.with_server_metadata(call.parse(response), rpc.initial_metadata())
+
+    def _metadata(
+        self, method: str, api_key: str | None, idempotency_key: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        extra = self._hooks.outgoing(method) if self._hooks else ()
+        return _base.call_metadata(api_key or self._api_key, idempotency_key, extra)
+
+    def _finished(self, method: str, trailing: Iterable[tuple[str, object]] | None) -> None:
+        if self._hooks is not None:
+            self._hooks.finished(method, _base.text_metadata(trailing))
 
     def __enter__(self) -> Client:
         return self
@@ -354,3 +372,8 @@ def _open(
     if credentials is None:
         return grpc.insecure_channel(target, options=options)
     return grpc.secure_channel(target, credentials, options=options)
+
+
+def _trailers_of(error: grpc.RpcError) -> Iterable[tuple[str, object]] | None:
+    """The trailing metadata of a failed call (a grpc.Call), if the error carries it."""
+    return error.trailing_metadata() if isinstance(error, grpc.Call) else None

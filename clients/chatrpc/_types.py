@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypedDict
+from typing import Any, Protocol, TypeAlias, TypedDict
 
 REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
 
@@ -492,3 +492,25 @@ class Embeddings:
     model: str
     embeddings: tuple[Embedding, ...]
     usage: Usage
+
+
+class CallHooks(Protocol):
+    """What a client adds to each of its calls and learns from each (a gateway's request ids,
+    trace context and server timings). Both methods run in the calling task.
+
+    Example:
+        >>> class RequestIds:
+        ...     def outgoing(self, method: str) -> Sequence[tuple[str, str]]:
+        ...         return (("x-request-id", "req-42"),)
+        ...     def finished(self, method: str, trailing: Mapping[str, str]) -> None:
+        ...         print(method, trailing.get("server-timing"))
+        >>> client = chatrpc.AsyncClient("127.0.0.1:50051", hooks=RequestIds())
+    """
+
+    def outgoing(self, method: str) -> Sequence[tuple[str, str]]:
+        """Extra metadata for a call of `method` ("Chat", "StreamChat", …)."""
+        ...
+
+    def finished(self, method: str, trailing: Mapping[str, str]) -> None:
+        """The trailing metadata of a finished call (also a failed one), text values only."""
+        ...

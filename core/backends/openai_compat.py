@@ -66,6 +66,9 @@ from core.types import (
     Prompt,
     Usage,
 )
+from observability import metrics
+from observability.requests import current
+from observability.tracing import trace_headers
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,11 @@ class OpenAICompatBackend:
     async def stream(
         self, prompt: Prompt, params: GenerationParams
     ) -> AsyncGenerator[BackendChunk, None]:
+        """One upstream request, counted (and its failure by kind) under the turn's model,
+        carrying the turn's trace context (`traceparent`)."""
+        fields = current()
+        model = fields.model if fields is not None else ""
+        metrics.child(metrics.UPSTREAM_REQUESTS, model).inc()
         body = request_body(
             self._model,
             prompt,
@@ -167,10 +175,44 @@ class OpenAICompatBackend:
             extra=self._extra,
         )
         try:
-            response = await self._pool().post(
+            response = await self._post(body)
+            folder, complete = ChunkFolder(), False
+            try:
+                if response.status >= 400:
+                    raise await self._status_failure(response)
+                async for chunks in self._events(response):
+                    try:
+                        folded = folder.fold(chunks)
+                    except (ValueError, TypeError, AttributeError):  # JSON, not a chunk's shape
+                        raise self._failure("invalid", "a chunk of the wrong shape") from None
+                    for chunk in folded:
+                        yield chunk
+                complete = True
+            finally:
+                if complete:
+                    response.release()  # read to its end: the connection goes back to the pool
+                else:
+                    response.close()  # closing the connection aborts generation upstream
+            if folder.finish is None:
+                logger.warning(
+                    "Upstream %s ended its stream without a finish reason", self._upstream
+                )
+                raise BackendUnavailableError(
+                    "The upstream model's stream ended before the reply finished.",
+                    backend=self.kind,
+                )
+        except ChatError as exc:
+            metrics.child(metrics.UPSTREAM_ERRORS, model, exc.reason.lower()).inc()
+            raise
+        usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
+        yield BackendChunk(finish_reason=folder.finish, usage=usage)
+
+    async def _post(self, body: JsonObject) -> aiohttp.ClientResponse:
+        try:
+            return await self._pool().post(
                 self._url,
                 data=orjson.dumps(body),
-                headers=self._headers,
+                headers={**self._headers, **trace_headers()},
                 proxy=self._proxy,
                 timeout=self._request_timeout(),
             )
@@ -178,30 +220,6 @@ class OpenAICompatBackend:
             raise self._failure("timeout", "no answer in time") from None
         except aiohttp.ClientError as exc:
             raise self._failure("unreachable", type(exc).__name__) from None
-        folder, complete = ChunkFolder(), False
-        try:
-            if response.status >= 400:
-                raise await self._status_failure(response)
-            async for chunks in self._events(response):
-                try:
-                    folded = folder.fold(chunks)
-                except (ValueError, TypeError, AttributeError):  # JSON, but not a chunk's shape
-                    raise self._failure("invalid", "a chunk of the wrong shape") from None
-                for chunk in folded:
-                    yield chunk
-            complete = True
-        finally:
-            if complete:
-                response.release()  # read to its end: the connection goes back to the pool
-            else:
-                response.close()  # closing the connection aborts generation upstream
-        if folder.finish is None:
-            logger.warning("Upstream %s ended its stream without a finish reason", self._upstream)
-            raise BackendUnavailableError(
-                "The upstream model's stream ended before the reply finished.", backend=self.kind
-            )
-        usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
-        yield BackendChunk(finish_reason=folder.finish, usage=usage)
 
     async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
         """One `POST /embeddings` for all the texts; the vectors are passed through as sent

@@ -31,7 +31,9 @@ class TurnRecord:
     `idempotency_key` is empty when the caller sent none; `request_hash` identifies the request
     body the key was used with; `created` is unix seconds; `user` and `metadata` are what the
     request said about its end user (recorded, never used for identity); `instructions` is the
-    text of the request's system messages (recorded, never context of a later turn).
+    text of the request's system messages (recorded, never context of a later turn);
+    `request_id` is the request's `x-request-id` (empty for turns stored before m007), to find
+    a turn from a log line.
     """
 
     turn_id: str
@@ -46,6 +48,7 @@ class TurnRecord:
     user: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
     instructions: str = ""
+    request_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

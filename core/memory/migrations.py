@@ -151,6 +151,18 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         sqlite=("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
         postgres=("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        name="m007_turn_request_id",
+        # The request's x-request-id, so a turn can be found from a log line or a trace.
+        sqlite=(
+            "ALTER TABLE turns ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX turns_by_request_id ON turns (request_id) WHERE request_id <> ''",
+        ),
+        postgres=(
+            "ALTER TABLE turns ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX turns_by_request_id ON turns (request_id) WHERE request_id <> ''",
+        ),
+    ),
 )
 
 SCHEMA: Final = Schema(

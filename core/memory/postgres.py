@@ -44,7 +44,7 @@ _SELECT_TURN_MESSAGES = (
 _TURN_COLUMNS = (
     "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
     " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,"
-    " instructions FROM turns"
+    " instructions, request_id FROM turns"
 )
 # FOR SHARE: a concurrent delete_thread cannot remove the turn's messages between the reads.
 _SELECT_TURN = (
@@ -87,8 +87,8 @@ _ADVANCE_THREAD = (
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
     " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
-    " end_user, metadata, instructions)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    " end_user, metadata, instructions, request_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"

@@ -71,7 +71,7 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
 def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, ...]:
     """(owner, turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
     idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata JSON,
-    instructions) for an INSERT."""
+    instructions, request_id) for an INSERT."""
     return (
         owner,
         record.turn_id,
@@ -88,6 +88,7 @@ def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, 
         record.user,
         metadata_to_json(record.metadata),
         record.instructions,
+        record.request_id,
     )
 
 
@@ -102,9 +103,9 @@ def metadata_from_json(text: str) -> tuple[tuple[str, str], ...]:
 def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRecord:
     """Decode (turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
     idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,
-    instructions) plus the turn's message rows."""
+    instructions, request_id) plus the turn's message rows."""
     turn_id, thread_id, model, finish, prompt, completion, key, request_hash, created = row[:9]
-    user, metadata, instructions = row[11], row[12], row[13]
+    user, metadata, instructions, request_id = row[11], row[12], row[13], row[14]
     return TurnRecord(
         turn_id=turn_id,
         thread_id=thread_id,
@@ -118,6 +119,7 @@ def row_to_turn(row: Sequence[Any], messages: Sequence[Sequence[Any]]) -> TurnRe
         user=user,
         metadata=metadata_from_json(metadata),
         instructions=instructions,
+        request_id=request_id,
     )
 
 

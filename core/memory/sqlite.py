@@ -31,7 +31,7 @@ _SELECT_TURN_MESSAGES = (
 _TURN_COLUMNS = (
     "SELECT turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,"
     " idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata,"
-    " instructions FROM turns"
+    " instructions, request_id FROM turns"
 )
 _SELECT_TURN = _TURN_COLUMNS + " WHERE owner = ? AND idempotency_key = ? AND idempotency_key <> ''"
 _SELECT_TURN_BY_ID = _TURN_COLUMNS + " WHERE owner = ? AND turn_id = ?"
@@ -68,7 +68,8 @@ _ADVANCE_THREAD = (
 _INSERT_TURN = (
     "INSERT INTO turns (owner, turn_id, thread_id, model, finish_reason, prompt_tokens,"
     " completion_tokens, idempotency_key, request_hash, created, first_seq, message_count,"
-    " end_user, metadata, instructions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " end_user, metadata, instructions, request_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"

@@ -16,10 +16,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
+
 from core.errors import NotFoundError, UnimplementedError
 from core.knowledge.base import KnowledgeStore
 from core.modes.apps import App, Flow, Step
 from core.types import ChatMode, GenerationParams, Message, Role, Source, ToolSpec, Turn
+
+tracer = trace.get_tracer("core.modes")
 
 REWRITE_INSTRUCTION = (
     "Rewrite the user's last question as one standalone search query for a knowledge base, "
@@ -107,7 +111,8 @@ class Modes:
     async def _retrieve(self, prep: Preparation, step: Step, owner: str) -> None:
         if self.knowledge is None:
             raise UnimplementedError("This server has no knowledge store.", field="space_id")
-        hits = await self.knowledge.search(owner, step.space_id, prep.query, k=step.k)
+        with tracer.start_as_current_span("retrieval", attributes={"chatrpc.k": step.k}):
+            hits = await self.knowledge.search(owner, step.space_id, prep.query, k=step.k)
         start = len(prep.sources)
         prep.sources.extend(
             Source(

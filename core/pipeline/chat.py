@@ -13,6 +13,7 @@ from core.errors import UnimplementedError
 from core.modes.steps import Modes, Preparation
 from core.pipeline.aggregate import ReplyBuilder
 from core.pipeline.generation import GenerationEvent, choice_events, generation_events
+from core.pipeline.metering import metered, tracer
 from core.pipeline.planning import Context, plan_turn
 from core.pipeline.threads import ThreadMemory, TurnSession, replay_events
 from core.pipeline.validation import check_mode, validate_turn
@@ -30,6 +31,7 @@ from core.types import (
     TurnStart,
     TurnUsage,
 )
+from observability.requests import note
 
 
 def new_reply_id() -> str:
@@ -67,10 +69,12 @@ class ChatPipeline:
         was not stored.
         """
         caller = caller or Caller(DEFAULT_OWNER)
-        check_mode(turn)
-        steps = self._modes.steps(turn)
-        spec = self._catalog.get(turn.model or self._modes.model_for(steps))
-        validate_turn(turn, spec, self._limits)
+        with tracer.start_as_current_span("validate"):
+            check_mode(turn)
+            steps = self._modes.steps(turn)
+            spec = self._catalog.get(turn.model or self._modes.model_for(steps))
+            note(model=spec.name, thread_id=turn.thread_id)
+            validate_turn(turn, spec, self._limits)
         if (turn.thread_id or turn.previous_turn_id) and self._memory is None:
             raise UnimplementedError("This server has no thread memory.", field="thread_id")
         backend = self._catalog.backend(spec.name)
@@ -87,6 +91,7 @@ class ChatPipeline:
         head: int | None = None
         if turn.previous_turn_id:
             turn, head = await self._memory.continued(caller, turn)
+            note(thread_id=turn.thread_id)
         async with self._memory.session(caller, turn, head=head) as session:
             if session.replay is not None:
                 for event in replay_events(session.replay):
@@ -142,7 +147,7 @@ class ChatPipeline:
                 sources=tuple(prep.sources),
             )
             async with aclosing(choice_events(generate, plan.params)) as events:
-                async for event in events:
+                async for event in metered(events, spec.name):
                     yield event
 
 

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from core.errors import IdempotencyKeyReusedError, ThreadBusyError, TurnNotFoundError
 from core.memory.base import MemoryStore, TurnRecord, check_latest, not_latest
+from core.pipeline.metering import queued, store_operation, tracer
 from core.types import (
     Caller,
     ChatEvent,
@@ -107,8 +108,13 @@ class TurnSession:
             user=self.user,
             metadata=self.metadata,
             instructions="\n\n".join(m.content for m in self.instructions),
+            request_id=self.caller.request_id,
         )
-        await self._store.commit_turn(self.caller.owner, self.head, record)
+        with (
+            tracer.start_as_current_span("memory.commit"),
+            store_operation(self._store.kind, "commit_turn"),
+        ):
+            await self._store.commit_turn(self.caller.owner, self.head, record)
 
 
 class ThreadMemory:
@@ -155,24 +161,31 @@ class ThreadMemory:
                 store_reasoning=self._store_reasoning,
                 _store=self.store,
             )
-            if caller.idempotency_key:
+            with tracer.start_as_current_span("memory.load"):
+                await self._load(session, turn, head)
+            yield session
+
+    async def _load(self, session: TurnSession, turn: Turn, head: int | None) -> None:
+        """The turn's replay (a retried idempotency key), or its thread's history."""
+        caller, kind = session.caller, self.store.kind
+        if caller.idempotency_key:
+            with store_operation(kind, "find_turn"):
                 stored = await self.store.find_turn(caller.owner, caller.idempotency_key)
-                if stored is not None and stored.request_hash != session.digest:
-                    raise IdempotencyKeyReusedError(
-                        "This Idempotency-Key was already used with a different request.",
-                        field="idempotency_key",
-                    )
-                session.replay = stored
-                if stored is not None:
-                    yield session
-                    return
+            if stored is not None and stored.request_hash != session.digest:
+                raise IdempotencyKeyReusedError(
+                    "This Idempotency-Key was already used with a different request.",
+                    field="idempotency_key",
+                )
+            session.replay = stored
+            if stored is not None:
+                return
+        with store_operation(kind, "load_history"):
             session.history, session.head = await self.store.load_history(
                 caller.owner, turn.thread_id
             )
-            if head is not None:
-                check_latest(head, session.head, field="previous_turn_id")
-            session.instructions, session.new = split_messages(turn.messages, session.history)
-            yield session
+        if head is not None:
+            check_latest(head, session.head, field="previous_turn_id")
+        session.instructions, session.new = split_messages(turn.messages, session.history)
 
     @asynccontextmanager
     async def _locked(self, owner: str, thread_id: str) -> AsyncIterator[None]:
@@ -180,9 +193,11 @@ class ThreadMemory:
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         deadline = time.monotonic() + self._wait
+        waiting = time.perf_counter()
         try:
             try:
                 await asyncio.wait_for(lock.acquire(), self._wait)
+                queued(time.perf_counter() - waiting)
             except TimeoutError:
                 raise ThreadBusyError(
                     f"Another turn on thread {thread_id!r} is still running.", thread_id=thread_id

@@ -22,9 +22,11 @@ from core.pipeline.embeddings import Embedder
 from core.pipeline.threads import ThreadMemory
 from core.quotas import Quotas
 from core.server.guard import Guard
+from core.server.observe import RpcObserver
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
 from core.settings import Settings
+from observability.metrics import MetricsServer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -56,12 +58,14 @@ def server_options(settings: Settings) -> tuple[tuple[str, int], ...]:
 
 @dataclass(slots=True)
 class CoreServer:
-    """A started-or-not core: the server, the port it bound and its health servicer."""
+    """A started-or-not core: the server, the port it bound, its health servicer and its
+    Prometheus exporter (None when CHATRPC_METRICS_PORT is off)."""
 
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
     quotas: Quotas
+    metrics: MetricsServer | None = None
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -78,6 +82,8 @@ class CoreServer:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.quotas.aclose()
+        if self.metrics is not None:
+            self.metrics.close()
 
 
 async def create_server(
@@ -118,6 +124,7 @@ async def create_server(
         retry_after=settings.overload_retry_after,
         trusted_proxies=settings.trusted_proxies,
         replica_id=settings.replica_id,
+        observer=RpcObserver(),
     )
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
     server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
@@ -127,7 +134,12 @@ async def create_server(
     if settings.reflection:
         enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
     port = _add_port(server, settings)
-    core = CoreServer(server=server, port=port, health=health_servicer, quotas=quotas)
+    exporter = None
+    if settings.metrics_port is not None:
+        exporter = MetricsServer(settings.host, settings.metrics_port)
+    core = CoreServer(
+        server=server, port=port, health=health_servicer, quotas=quotas, metrics=exporter
+    )
     await core.set_serving(False)
     return core
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import namedtuple
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -98,18 +98,38 @@ def internal_status() -> grpc.Status:
     return cast(grpc.Status, rpc_status.to_status(status))
 
 
+Trailers = Callable[[grpc.StatusCode, errors.ChatError | None], Sequence[tuple[str, str]]]
+
+
+def _no_trailers(
+    code: grpc.StatusCode, error: errors.ChatError | None
+) -> Sequence[tuple[str, str]]:
+    return ()
+
+
 @asynccontextmanager
-async def status_on_error(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-    """Turns exceptions raised inside an RPC into its status (used by every RPC)."""
+async def status_on_error(
+    context: grpc.aio.ServicerContext[Any, Any], trailers: Trailers = _no_trailers
+) -> AsyncIterator[None]:
+    """Turns exceptions raised inside an RPC into its status (used by every RPC); `trailers`
+    hears the code (and the domain error) first and adds its trailing metadata."""
     try:
         yield
     except grpc.aio.AbortError:
         raise
     except errors.ChatError as exc:
-        await context.abort_with_status(error_to_status(exc))
+        await _abort(context, error_to_status(exc), trailers(status_code_for(exc), exc))
     except Exception:
         logger.exception("unexpected error in %s", type(context).__name__)
-        await context.abort_with_status(internal_status())
+        await _abort(context, internal_status(), trailers(grpc.StatusCode.INTERNAL, None))
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any],
+    status: grpc.Status,
+    extra: Sequence[tuple[str, str]],
+) -> None:
+    await context.abort(status.code, status.details, (*status.trailing_metadata, *extra))
 
 
 def _pack(message: object) -> any_pb2.Any:

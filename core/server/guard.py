@@ -33,10 +33,11 @@ from chatrpc.v1 import chat_service_pb2 as pb
 from core.auth import KeyRing
 from core.errors import OverloadedError, UnauthenticatedError
 from core.quotas import Quotas
-from core.server.errors import status_on_error
+from core.server.observe import RpcObserver
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
+from observability.requests import REQUEST_ID_HEADER
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ChatService"]
 TURNS = ("Chat", "StreamChat")
@@ -60,7 +61,9 @@ class Guard(grpc.aio.ServerInterceptor):
         retry_after: float,
         trusted_proxies: Iterable[str] = (),
         replica_id: str = "",
+        observer: RpcObserver | None = None,
     ) -> None:
+        self._observer = observer or RpcObserver()
         self._keys = keys
         self._quotas = quotas
         self._max_in_flight = max_in_flight
@@ -92,23 +95,29 @@ class Guard(grpc.aio.ServerInterceptor):
         decode, turn = self._decoders[name], name in TURNS
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, decode, turn),
+                self._unary(name, handler.unary_unary, decode, turn),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is None:  # ChatService has no client-streaming RPC
             return handler
         return grpc.unary_stream_rpc_method_handler(
             self._stream(
-                cast(Callable[..., AsyncIterator[Message]], handler.unary_stream), decode, turn
+                name,
+                cast(Callable[..., AsyncIterator[Message]], handler.unary_stream),
+                decode,
+                turn,
             ),
             response_serializer=handler.response_serializer,
         )
 
     def _unary(
-        self, inner: Callable[..., Awaitable[Message]], decode: Decode, turn: bool
+        self, name: str, inner: Callable[..., Awaitable[Message]], decode: Decode, turn: bool
     ) -> Callable[[bytes, Context], Awaitable[Message]]:
         async def behavior(data: bytes, context: Context) -> Message:
-            async with status_on_error(context), self._admitted(context, turn) as call:
+            async with (
+                self._observer.scope(context, name) as rpc,
+                self._admitted(context, turn, rpc.fields.request_id) as call,
+            ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
                 response = await inner(request, context)
@@ -122,12 +131,16 @@ class Guard(grpc.aio.ServerInterceptor):
 
     def _stream(
         self,
+        name: str,
         inner: Callable[[Message, Context], AsyncIterator[Message]],
         decode: Decode,
         turn: bool,
     ) -> Callable[[bytes, Context], AsyncIterator[Message]]:
         async def behavior(data: bytes, context: Context) -> AsyncIterator[Message]:
-            async with status_on_error(context), self._admitted(context, turn) as call:
+            async with (
+                self._observer.scope(context, name) as rpc,
+                self._admitted(context, turn, rpc.fields.request_id) as call,
+            ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
                 tokens = 0
@@ -143,8 +156,9 @@ class Guard(grpc.aio.ServerInterceptor):
         return behavior
 
     @asynccontextmanager
-    async def _admitted(self, context: Context, turn: bool) -> AsyncIterator[Call]:
-        """Steps 1-3 of the module docstring; the call's slot is held until it ends."""
+    async def _admitted(self, context: Context, turn: bool, request_id: str) -> AsyncIterator[Call]:
+        """Steps 1-3 of the module docstring; the call's slot is held until it ends. The
+        request id goes back with the call's other headers."""
         if self._in_flight >= self._max_in_flight:
             raise OverloadedError(
                 "The server is at capacity; retry shortly.",
@@ -158,12 +172,14 @@ class Guard(grpc.aio.ServerInterceptor):
             if peer is not None:
                 await self._quotas.check_peer(peer)
             try:
-                caller = caller_of(_text_metadata(context.invocation_metadata()), self._keys)
+                values = _text_metadata(context.invocation_metadata())
+                caller = caller_of(values, self._keys, request_id)
             except UnauthenticatedError:
                 if peer is not None:
                     await self._quotas.bad_key(peer)
                 raise
-            call = Call(caller, self._keys.limits_of(caller.owner), context, dict(self._replica))
+            headers = {**self._replica, REQUEST_ID_HEADER: request_id}
+            call = Call(caller, self._keys.limits_of(caller.owner), context, headers)
             if turn:
                 grant = await self._quotas.admit(caller.owner, call.limits)
                 call.headers.update(grant.headers)

@@ -2,9 +2,10 @@
 
 `unary` and `server_stream` turn a method `(self, request, caller)` into a grpc.aio handler
 `(self, request, context)`: the caller comes from the guard (core.server.guard), which checked
-the API key before the request's bytes were decoded; the call runs under its capped deadline
-(core.server.deadline), and every exception becomes the call's status through
-core.server.errors. The servicer's methods are then only what they serve.
+the API key before the request's bytes were decoded and whose observer (core.server.observe)
+turns every exception into the call's status through core.server.errors, once; the call runs
+under its capped deadline (core.server.deadline). The servicer's methods are then only what
+they serve.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from core.auth import KeyLimits, KeyRing
 from core.errors import InvalidArgumentError
 from core.quotas import Quotas
 from core.server.deadline import call_deadline, until, within
-from core.server.errors import status_on_error
 from core.types import Caller
 
 IDEMPOTENCY_KEY = "idempotency-key"
@@ -77,8 +77,9 @@ def current_call() -> Call:
     return CALL.get()
 
 
-def caller_of(values: Mapping[str, str], keys: KeyRing) -> Caller:
-    """The caller of an RPC: the identity of its API key (checked first), its idempotency key."""
+def caller_of(values: Mapping[str, str], keys: KeyRing, request_id: str = "") -> Caller:
+    """The caller of an RPC: the identity of its API key (checked first), its idempotency key
+    and the request id its turn is stored with."""
     owner = keys.identify(values.get(AUTHORIZATION))
     key = values.get(IDEMPOTENCY_KEY, "")
     if IDEMPOTENCY_KEY in values and (
@@ -88,22 +89,18 @@ def caller_of(values: Mapping[str, str], keys: KeyRing) -> Caller:
             f"idempotency-key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters.",
             field="idempotency_key",
         )
-    return Caller(owner=owner, idempotency_key=key)
+    return Caller(owner=owner, idempotency_key=key, request_id=request_id)
 
 
 def unary(
     method: Callable[[S, Request, Caller], Awaitable[Response]],
 ) -> Callable[[S, Request, Context], Awaitable[Response]]:
-    """A unary handler around `method`: authenticate, call, map errors to the status."""
+    """A unary handler around `method`: the guard's caller in, the response out."""
 
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> Response:
-        async with (
-            status_on_error(context),
-            within(call_deadline(context, self.max_deadline)),
-        ):
+        async with within(call_deadline(context, self.max_deadline)):
             return await method(self, request, current_call().caller)
-        raise AssertionError("unreachable: status_on_error aborts")
 
     return handler
 
@@ -111,13 +108,12 @@ def unary(
 def server_stream(
     method: Callable[[S, Request, Caller], AsyncIterator[Response]],
 ) -> Callable[[S, Request, Context], AsyncIterator[Response]]:
-    """A server-streaming handler around `method`: authenticate, stream, map errors."""
+    """A server-streaming handler around `method`: the guard's caller in, the stream out."""
 
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> AsyncIterator[Response]:
-        async with status_on_error(context):
-            when = call_deadline(context, self.max_deadline)
-            async for response in until(method(self, request, current_call().caller), when):
-                yield response
+        when = call_deadline(context, self.max_deadline)
+        async for response in until(method(self, request, current_call().caller), when):
+            yield response
 
     return handler

@@ -27,6 +27,7 @@ from gateway.responses_stream import ResponseEncoder
 from gateway.responses_types import CreateResponseRequest
 from gateway.sse import EventStreamResponse, event_stream, read_head
 from gateway.state import core_client, gateway_state
+from observability.requests import note
 
 router = APIRouter()
 
@@ -65,6 +66,7 @@ async def _fold(events: AsyncGenerator[chatrpc.StreamEvent, None], echo: Echo) -
         start = await anext(events)
         if not isinstance(start, chatrpc.StreamStart):
             raise chatrpc.InternalError("The stream did not begin with its start event.")
+        note(model=start.model)  # the model label of this request's metrics and logs
         encoder = ResponseEncoder(echo, start)
         encoder.encode(start)
         async for event in events:

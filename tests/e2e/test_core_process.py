@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +53,21 @@ def wait_serving(target: str, timeout: float = 60) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def core_process(tmp_path_factory) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def core_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("core") / "core.log"
+
+
+@pytest.fixture(scope="module")
+def core_process(
+    core_log: Path, metrics_port: int, tmp_path_factory
+) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
     port = free_port()
-    log = (tmp_path_factory.mktemp("core") / "core.log").open("wb")
+    log = core_log.open("wb")
     env = {
         **os.environ,
         "CHATRPC_AUTH": "disabled",
@@ -62,6 +75,8 @@ def core_process(tmp_path_factory) -> Iterator[tuple[str, list[str], subprocess.
         "CHATRPC_PORT": str(port),
         "CHATRPC_CONTEXT_WINDOW": "2048",
         "CHATRPC_GRACE_SECONDS": "5",
+        "CHATRPC_METRICS_PORT": str(metrics_port),
+        "CHATRPC_LOG_FORMAT": "json",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "core"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -202,6 +217,17 @@ def test_grpcurl_invalid_embed_names_the_field(core_process):
     )
     assert result.returncode != 0 and "InvalidArgument" in result.stderr
     assert '"field":"inputs[1]"' in result.stderr
+
+
+def test_the_process_exports_metrics_and_writes_json_lines(core_process, metrics_port, core_log):
+    target, _, _ = core_process
+    grpcurl("-H", "x-request-id: e2e-req-1", target, "chatrpc.v1.ChatService/ListModels")
+    page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    assert b'chatrpc_requests_total{code="OK",face="grpc",model="",route="ListModels"}' in page
+    lines = [json.loads(line) for line in core_log.read_text().splitlines() if line]
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    listed = [line for line in lines if line.get("request_id") == "e2e-req-1"]
+    assert [line["message"].split()[:2] for line in listed] == [["ListModels", "OK"]]
 
 
 def test_sigterm_stops_the_process_cleanly(core_process):

@@ -271,6 +271,12 @@ class MemoryStoreContract(StoreContract):
         assert results[0] in retries
         assert (await store.load_history("alice", "t"))[1] == 2
 
+    async def test_a_turn_keeps_its_request_id(self, store: MemoryStore) -> None:
+        stored = replace(record("t", key="k-rid", request_hash="h"), request_id="req-77")
+        await store.commit_turn("alice", 0, stored)
+        found = await store.find_turn("alice", "k-rid")
+        assert found is not None and found.request_id == "req-77"
+
     async def test_find_turn_without_a_stored_key_returns_none(self, store: MemoryStore) -> None:
         await store.commit_turn("alice", 0, record("t"))  # stored without a key
         assert await store.find_turn("alice", "missing") is None

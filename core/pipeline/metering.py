@@ -1,0 +1,79 @@
+"""What one turn tells operators: its spans (validate, memory load and commit, retrieval, the
+backend call with its first token) and its metrics (time to first token, inter-token latency,
+queue wait, tokens, the model's queue depth, thread-store latency).
+
+The request's fields (observability.requests) carry its arrival time, so time to first token
+counts from when the RPC arrived; a pipeline run outside an RPC counts from its own start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from opentelemetry import trace
+
+from core.types import ChatEvent, ReasoningDelta, TextDelta, ToolCallDelta, TurnUsage
+from observability import metrics
+from observability.requests import current
+
+FACE: Final = "grpc"  # the pipeline runs in the core, whose face is gRPC
+tracer: Final = trace.get_tracer("core.pipeline")
+
+
+@contextmanager
+def store_operation(store: str, operation: str) -> Iterator[None]:
+    """Times one thread-store operation (`store` is the store's kind)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.child(metrics.STORE_OPERATION_DURATION, store, operation).observe(
+            time.perf_counter() - started
+        )
+
+
+def queued(seconds: float) -> None:
+    """Adds `seconds` the current turn waited (for its thread's previous turn)."""
+    fields = current()
+    if fields is not None:
+        fields.queued += seconds
+
+
+async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator[ChatEvent]:
+    """Passes one generation's events on inside the `backend` span, observing its queue wait,
+    first output (also a span event), the gaps between outputs and its tokens."""
+    fields = current()
+    started = fields.started if fields is not None else time.perf_counter()
+    metrics.child(metrics.QUEUE_WAIT, FACE, model).observe(fields.queued if fields else 0.0)
+    itl = metrics.child(metrics.INTER_TOKEN_LATENCY, FACE, model)
+    depth = metrics.child(metrics.MODEL_QUEUE_DEPTH, model)
+    last = 0.0
+    depth.inc()
+    try:
+        with tracer.start_as_current_span("backend", attributes={"chatrpc.model": model}) as span:
+            async for event in events:
+                if isinstance(event, TextDelta | ToolCallDelta | ReasoningDelta):
+                    now = time.perf_counter()
+                    if last:
+                        itl.observe(now - last)
+                    else:
+                        _first_output(span, model, now - started)
+                        if fields is not None:
+                            fields.first_output = now
+                    last = now
+                elif isinstance(event, TurnUsage):
+                    metrics.child(metrics.PROMPT_TOKENS, model).inc(event.usage.prompt_tokens)
+                    metrics.child(metrics.COMPLETION_TOKENS, model).inc(
+                        event.usage.completion_tokens
+                    )
+                yield event
+    finally:
+        depth.dec()
+
+
+def _first_output(span: trace.Span, model: str, seconds: float) -> None:
+    metrics.child(metrics.TIME_TO_FIRST_TOKEN, FACE, model).observe(seconds)
+    span.add_event("first_token", {"chatrpc.ttft_ms": round(seconds * 1000, 3)})
