@@ -54,6 +54,13 @@ def database() -> Iterator[str]:
         yield pg.database_url(found.url, DATABASE)
 
 
+def metrics_port(index: int) -> str:
+    """Core `index`'s Prometheus port: 9464 + index (N cores cannot share one), or "off" when
+    CHATRPC_METRICS_PORT says so."""
+    raw = os.environ.get("CHATRPC_METRICS_PORT", "9464").strip()
+    return "off" if raw.lower() in ("off", "") else str(int(raw) + index)
+
+
 def start(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})
 
@@ -68,9 +75,10 @@ def serve(replicas: int, core_port: int, gateway_port: int, url: str) -> int:
                 "CHATRPC_PORT": str(port),
                 "CHATRPC_REPLICA_ID": f"127.0.0.1:{port}",
                 "CHATRPC_DATABASE_URL": url,
+                "CHATRPC_METRICS_PORT": metrics_port(i),
             },
         )
-        for port in ports
+        for i, port in enumerate(ports)
     ]
     target = ",".join(f"127.0.0.1:{port}" for port in ports)
     children.append(

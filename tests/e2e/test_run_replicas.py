@@ -27,7 +27,15 @@ def test_run_replicas_serves_turns_from_every_replica(clean_postgres_url: str, t
         gateway_port = free_port()
     command = [sys.executable, "-m", "scripts.run_replicas", "--replicas", "2"]
     command += ["--core-port", str(core_port), "--gateway-port", str(gateway_port)]
-    env = {**os.environ, "CHATRPC_DATABASE_URL": clean_postgres_url, "CHATRPC_AUTH": "disabled"}
+    env = {
+        **os.environ,
+        "CHATRPC_DATABASE_URL": clean_postgres_url,
+        "CHATRPC_AUTH": "disabled",
+        # Metrics off: never a fixed port another run may hold, nor a free one that takes the
+        # second core's port before it binds.
+        "CHATRPC_METRICS_PORT": "off",
+        "CHATRPC_GATEWAY_METRICS_PORT": "off",
+    }
     log = (tmp_path / "run_replicas.log").open("wb")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{gateway_port}"
