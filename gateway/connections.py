@@ -39,6 +39,7 @@ from uvicorn.server import ServerState
 
 from gateway.errors import envelope
 from gateway.settings import ConnectionLimits, Settings
+from observability import metrics
 
 LINGER = 2.0  # seconds a refused connection stays half-open for the client to read the answer
 
@@ -97,7 +98,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             per_client and self.per_client[self._peer] > per_client
         ):
             message = "The server has too many open connections; retry shortly."
-            self._refuse(refusal(503, message, "too_many_connections", {"retry-after": "1"}))
+            self._refuse(
+                refusal(503, message, "too_many_connections", {"retry-after": "1"}), "shedding"
+            )
             return
         # uvicorn arms its keep-alive timer only after a response: a silent new connection
         # would otherwise be held forever.
@@ -120,11 +123,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         # A head still incomplete has not reached the field callbacks: bound its raw bytes.
         if self._awaiting_head and self._head_bytes > self.limits.max_header_bytes:
-            self._refuse(self._head_too_large())
+            self._refuse(self._head_too_large(), "connection")
 
     def send_400_response(self, msg: str) -> None:
         """Every parse failure: a refusal chosen by a callback, else 400 (enveloped)."""
-        self._refuse(self._refusal or refusal(400, "Invalid HTTP request.", "invalid_http"))
+        self._refuse(
+            self._refusal or refusal(400, "Invalid HTTP request.", "invalid_http"), "connection"
+        )
 
     # --- parser callbacks ---------------------------------------------------------------
 
@@ -171,7 +176,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         message = f"The request head did not arrive within {self.limits.header_timeout:g} s."
-        self._refuse(refusal(408, message, "request_timeout"))
+        self._refuse(refusal(408, message, "request_timeout"), "connection")
 
     def _body_timed_out(self) -> None:
         self._deadline = None
@@ -182,16 +187,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle.disconnected = True  # the app now reads a disconnect and its reply is dropped
         cycle.message_event.set()
         message = f"The request body did not arrive within {self.limits.body_timeout:g} s."
-        self._refuse(refusal(408, message, "request_timeout"))
+        self._refuse(refusal(408, message, "request_timeout"), "connection")
 
-    def _refuse(self, response: bytes) -> None:
+    def _refuse(self, response: bytes, reason: str) -> None:
         """Sends `response` and closes: our side at once, the socket once the client has
         closed (or after LINGER s), so what it sent meanwhile does not reset the connection
-        before it reads the answer."""
+        before it reads the answer. Counted as a refusal for `reason`."""
         self._disarm()
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
+        metrics.refused("http", reason)
         self._uncount()  # a refused connection lingering does not take a slot
         self.transport.write(response)
         if not self.transport.can_write_eof():

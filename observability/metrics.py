@@ -26,7 +26,7 @@ LATENCY_BUCKETS: Final = (
 
 # Why a request was refused before any work: the only values of chatrpc_refusals_total's
 # `reason` (issue 15's limits and shedding count theirs through `refused` too).
-REFUSAL_REASONS: Final = frozenset({"validation", "auth", "limits", "shedding"})
+REFUSAL_REASONS: Final = frozenset({"validation", "auth", "limits", "shedding", "connection"})
 
 REQUESTS: Final = Counter(
     "chatrpc_requests_total",
@@ -85,7 +85,8 @@ UPSTREAM_ERRORS: Final = Counter(
 )
 REFUSALS: Final = Counter(
     "chatrpc_refusals_total",
-    "Requests refused before any work, by face and reason (validation, auth, limits, shedding).",
+    "Requests refused before any work, by face and reason (validation, auth, limits, shedding,"
+    " connection).",
     ("face", "reason"),
 )
 STORE_OPERATION_DURATION: Final = Histogram(

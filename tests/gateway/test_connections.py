@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import openai
 import pytest
+from prometheus_client import REGISTRY
 
 from gateway.app import create_app
 from gateway.connections import uvicorn_options
@@ -220,3 +221,28 @@ def test_connections_over_the_per_client_cap_get_503(core_server: CoreThread) ->
         for sock in held:
             sock.close()
         server.stop()
+
+
+def refusals(reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value("chatrpc_refusals_total", {"face": "http", "reason": reason})
+        or 0.0
+    )
+
+
+def test_refused_connections_are_counted_by_reason(guarded: GatewayThread) -> None:
+    before = refusals("connection"), refusals("shedding")
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: one\nX-B: two\r\n\r\n")
+        refused(read_all(sock), 400, "invalid_http")
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 120_000 + b"\r\n\r\n")
+        refused(read_all(sock), 431, "request_header_fields_too_large")
+    held = [connect(guarded) for _ in range(LIMITS.max_connections)]
+    try:
+        with connect(guarded) as extra:
+            refused(read_all(extra), 503, "too_many_connections")
+    finally:
+        for sock in held:
+            sock.close()
+    assert (refusals("connection"), refusals("shedding")) == (before[0] + 2, before[1] + 1)
