@@ -240,9 +240,9 @@ ServerMetadata: TypeAlias = "Iterable[tuple[str, str | bytes]] | None"
 
 
 def with_server_metadata(result: R, metadata: ServerMetadata) -> R:
-    """`result` (a Reply or StreamStart; anything else is returned as is) with the call's
-    initial metadata that is meant for clients (SERVER_METADATA_PREFIXES)."""
-    if not isinstance(result, t.Reply | t.StreamStart):
+    """`result` (a Reply, StreamStart or Embeddings; anything else is returned as is) with the
+    call's initial metadata that is meant for clients (SERVER_METADATA_PREFIXES)."""
+    if not isinstance(result, t.Reply | t.StreamStart | t.Embeddings):
         return result
     kept = {
         name: value

@@ -482,6 +482,7 @@ class Embeddings:
         model: The model that computed the vectors.
         embeddings: The vectors, `embeddings[i]` for input i.
         usage: The inputs' tokens (`prompt_tokens`, `total_tokens`; no completion tokens).
+        server_metadata: As `Reply.server_metadata` (rate-limit counters, the replica).
 
     Example:
         >>> result = client.embed(["tea", "coffee"])
@@ -492,6 +493,7 @@ class Embeddings:
     model: str
     embeddings: tuple[Embedding, ...]
     usage: Usage
+    server_metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class CallHooks(Protocol):

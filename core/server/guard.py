@@ -7,7 +7,8 @@ ChatService handler's deserializer, so that in order:
    no I/O: a refusal costs well under a millisecond;
 2. a peer that sent too many bad keys this minute is refused, then the key is checked (a bad
    one counts against its peer; trusted proxies, the gateway, throttle their own clients);
-3. a turn (Chat, StreamChat) is counted against its key's limits (core.quotas);
+3. model work (a turn: Chat, StreamChat; Embed) is counted against its key's limits
+   (core.quotas);
 4. only then are the bytes decoded (core.server.wire: counted on the wire first, malformed
    input is INVALID_ARGUMENT).
 
@@ -41,6 +42,8 @@ from observability.requests import REQUEST_ID_HEADER
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ChatService"]
 TURNS = ("Chat", "StreamChat")
+# The RPCs that run a model, and so count against a key's requests, tokens and concurrency.
+METERED = (*TURNS, "Embed")
 
 Decode = Callable[[bytes], Message]
 
@@ -92,7 +95,7 @@ class Guard(grpc.aio.ServerInterceptor):
         service, _, name = details.method.lstrip("/").partition("/")
         if handler is None or service != SERVICE.full_name or name not in self._decoders:
             return handler
-        decode, turn = self._decoders[name], name in TURNS
+        decode, turn = self._decoders[name], name in METERED
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(name, handler.unary_unary, decode, turn),
@@ -206,7 +209,7 @@ def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[s
 
 def _usage_tokens(response: Any) -> int:
     """Total tokens of a ChatResponse or a StreamChatResponse's usage message (else 0)."""
-    if isinstance(response, pb.ChatResponse):
+    if isinstance(response, pb.ChatResponse | pb.EmbedResponse):
         return int(response.usage.total_tokens)
     if isinstance(response, pb.StreamChatResponse) and response.HasField("usage"):
         return int(response.usage.total_tokens)

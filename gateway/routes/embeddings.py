@@ -40,7 +40,9 @@ async def create_embeddings(request: Request) -> JsonResponse:
         user=body.user or "",
         **call,
     )
-    return JsonResponse(embeddings_to_openai(result, body.encoding_format))
+    return JsonResponse(
+        embeddings_to_openai(result, body.encoding_format), headers=dict(result.server_metadata)
+    )
 
 
 def input_texts(value: str | list[str | int | list[int]]) -> list[str]:

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -15,11 +16,12 @@ import openai
 import pytest
 
 from core.auth import digest, load_keyring
+from core.catalog import EmbeddingSpec
 from core.settings import Settings as CoreSettings
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.redis_server import redis_server
-from tests.servers import CoreThread, GatewayThread
+from tests.servers import CoreThread, GatewayThread, with_models
 
 ALICE, BOB = "sk-alice-0123456789abcdef", "sk-bob-0123456789abcdef"
 HI = [{"role": "user", "content": "hi"}]
@@ -207,3 +209,23 @@ def test_an_http_client_that_sends_bad_keys_is_throttled_and_others_are_not(cata
     finally:
         gateway.stop()
         core.stop()
+
+
+def test_embeddings_count_against_the_keys_request_rate(catalog, scripted, tmp_path):
+    """Embed runs a model too: alice's 2 requests a minute are spent by an embedding and a
+    turn, and her next embedding is refused, before the backend sees it."""
+    spec = replace(catalog.get("scripted"), name="scripted-embed")
+    embeds = with_models(catalog, (replace(spec, embeddings=EmbeddingSpec(dimensions=3)), scripted))
+    stack = Stack(embeds, key_file(tmp_path, "alice", requests_per_minute=2), CoreSettings(), 1)
+    try:
+        alice = stack.client(ALICE)
+        raw = alice.embeddings.with_raw_response.create(model="scripted-embed", input="hi there")
+        assert raw.status_code == 200 and raw.headers["x-ratelimit-remaining-requests"] == "1"
+        assert raw.headers["x-chatrpc-replica"]  # the replica that embedded, as for turns
+        alice.chat.completions.create(model="scripted", messages=HI)
+        with pytest.raises(openai.RateLimitError) as refused:
+            alice.embeddings.create(model="scripted-embed", input="once more")
+        assert refused.value.response.headers["x-ratelimit-remaining-requests"] == "0"
+        assert scripted.embed_calls == [(("hi there",), None)]
+    finally:
+        stack.close()
