@@ -22,6 +22,7 @@ from gateway.errors import RequestError
 from gateway.openai_types import EmbeddingRequest
 from gateway.responses import JsonResponse
 from gateway.state import core_client
+from observability.requests import note
 
 router = APIRouter()
 
@@ -40,6 +41,7 @@ async def create_embeddings(request: Request) -> JsonResponse:
         user=body.user or "",
         **call,
     )
+    note(model=result.model)  # the model label of this request's metrics and logs
     return JsonResponse(
         embeddings_to_openai(result, body.encoding_format), headers=dict(result.server_metadata)
     )

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.auth import KeyRing, digest
-from core.catalog import ModelCatalog, ModelSpec
+from core.catalog import EmbeddingSpec, ModelCatalog, ModelSpec
 from gateway.app import create_app
 from gateway.settings import Settings
 from observability.logs import ContextFilter, JsonFormatter
@@ -88,7 +88,10 @@ def scrape(url: str) -> Samples:
 
 
 def scripted_catalog(backend: ScriptedBackend) -> ModelCatalog:
-    catalog = ModelCatalog([ModelSpec(name=MODEL, backend="scripted", context_window=4096)])
+    spec = ModelSpec(
+        name=MODEL, backend="scripted", context_window=4096, embeddings=EmbeddingSpec(dimensions=3)
+    )
+    catalog = ModelCatalog([spec])
     catalog.attach(MODEL, backend)
     return catalog
 

@@ -160,3 +160,14 @@ def test_a_route_added_later_is_counted_by_its_template_and_model(faces: Faces):
         before, after, "chatrpc_time_to_first_token_seconds_count", face="http", model=MODEL
     )
     assert ttft == 1
+
+
+def test_embeddings_are_counted_with_their_model(faces: Faces):
+    before = scrape(faces.gateway.metrics_url)
+    response = httpx.post(
+        faces.gateway.url + "/v1/embeddings", json={"model": MODEL, "input": "hi"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    after = scrape(faces.gateway.metrics_url)
+    labels = {"face": "http", "route": "/v1/embeddings", "model": MODEL, "code": "200"}
+    assert moved(before, after, "chatrpc_requests_total", **labels) == 1
