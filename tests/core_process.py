@@ -46,6 +46,8 @@ async def serve(args: argparse.Namespace) -> None:
     keys = args.keys
     ring = load_keyring("required", "", keys) if keys else KeyRing({}, required=False)
     settings = replace(Settings.from_env(), port=args.port)
+    if not os.environ.get("CHATRPC_METRICS_PORT"):  # replicas can't share the default port
+        settings = replace(settings, metrics_port=None)
     if args.replica_id:
         settings = replace(settings, replica_id=args.replica_id)
     core = await create_server(settings, ring, catalog, threads=store)
