@@ -67,6 +67,20 @@ def free_port() -> int:
         return port
 
 
+def wait_serving(target: str, timeout: float = 30, name: str = "the core process") -> None:
+    """Returns once the core at `target` reports SERVING; fails the test after `timeout` s."""
+    with chatrpc.Client(target) as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if client.health(timeout=1) == "SERVING":
+                    return
+            except chatrpc.UnavailableError:
+                pass
+            assert time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.1)
+
+
 @contextmanager
 def running_core(
     database_url: str, log: Path, *args: str, env: Mapping[str, str] | None = None
@@ -82,16 +96,7 @@ def running_core(
         )
         target = f"127.0.0.1:{port}"
         try:
-            with chatrpc.Client(target) as client:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if client.health(timeout=1) == "SERVING":
-                            break
-                    except chatrpc.UnavailableError:
-                        pass
-                    assert time.monotonic() < deadline, "the core process did not start"
-                    time.sleep(0.1)
+            wait_serving(target)
             yield target, proc
         finally:
             proc.terminate()

@@ -28,6 +28,7 @@ from grpc_channelz.v1 import channelz, channelz_pb2
 import chatrpc
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.core_process import wait_serving
 from tests.e2e.test_core_process import free_port
 from tests.servers import GatewayThread
 
@@ -61,16 +62,7 @@ class Replica:
             )
 
     def wait_serving(self, timeout: float = 30) -> None:
-        with chatrpc.Client(f"127.0.0.1:{self.port}") as client:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    if client.health(timeout=1) == "SERVING":
-                        return
-                except chatrpc.UnavailableError:
-                    pass
-                assert time.monotonic() < deadline, f"{self.name} did not start"
-                time.sleep(0.1)
+        wait_serving(f"127.0.0.1:{self.port}", timeout, self.name)
 
     def kill(self) -> None:
         assert self.proc is not None

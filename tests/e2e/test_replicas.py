@@ -20,6 +20,7 @@ import pytest
 import chatrpc
 from core.catalog import ModelCatalog, ModelSpec
 from core.settings import Settings
+from tests.core_process import wait_serving
 from tests.e2e.test_core_process import free_port
 from tests.fakes import ScriptedBackend
 from tests.servers import CoreThread
@@ -44,16 +45,7 @@ def replicas(postgres_url: str, tmp_path) -> Iterator[list[str]]:
         targets.append(f"127.0.0.1:{port}")
     try:
         for target in targets:
-            with chatrpc.Client(target) as client:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if client.health(timeout=1) == "SERVING":
-                            break
-                    except chatrpc.UnavailableError:
-                        pass
-                    assert time.monotonic() < deadline, "replica did not start"
-                    time.sleep(0.1)
+            wait_serving(target, name="replica")
         yield targets
     finally:
         for proc, log in procs:
