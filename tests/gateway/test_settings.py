@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.settings import ConnectionLimits, CoreTls, Settings
+from dataclasses import replace
+
+from gateway.settings import DEFAULT_METRICS_PORT, ConnectionLimits, CoreTls, Settings
 
 
 def test_every_limit_and_tls_variable_is_read() -> None:
@@ -33,4 +35,8 @@ def test_every_limit_and_tls_variable_is_read() -> None:
     )
     assert settings.core_tls == CoreTls(True, "ca.pem", "c.pem", "k.pem")
     assert (settings.ssl_certfile, settings.ssl_keyfile) == ("s.pem", "sk.pem")
-    assert Settings.from_env({}) == Settings()
+    # Unset variables keep the defaults, but for metrics: on for the process, off in code
+    # (tests start many gateways).
+    defaults = Settings.from_env({})
+    assert defaults.metrics_port == DEFAULT_METRICS_PORT
+    assert replace(defaults, metrics_port=None) == Settings()
