@@ -8,24 +8,19 @@ overlap on one thread from two replicas wait for each other and are stored in ar
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
 
 import chatrpc
 from core.catalog import ModelCatalog, ModelSpec
 from core.settings import Settings
-from tests.core_process import wait_serving
-from tests.e2e.test_core_process import free_port
+from tests.core_process import running_core
 from tests.fakes import ScriptedBackend
 from tests.servers import CoreThread
 
-ROOT = Path(__file__).resolve().parents[2]
 THREADS, TURNS = 8, 6
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -33,25 +28,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 @pytest.fixture
 def replicas(postgres_url: str, tmp_path) -> Iterator[list[str]]:
-    targets, procs = [], []
-    for i in range(2):
-        port = free_port()
-        log = (tmp_path / f"replica-{i}.log").open("wb")
-        command = [sys.executable, "-m", "tests.core_process", "--port", str(port)]
-        command += ["--database-url", postgres_url]
-        env = os.environ.copy()
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-        targets.append(f"127.0.0.1:{port}")
-    try:
-        for target in targets:
-            wait_serving(target, name="replica")
-        yield targets
-    finally:
-        for proc, log in procs:
-            proc.terminate()
-            proc.wait(10)
-            log.close()
+    """Two core processes on one PostgreSQL database, SERVING; their targets."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(running_core(postgres_url, tmp_path / f"replica-{i}.log"))[0]
+            for i in range(2)
+        ]
 
 
 async def test_alternating_replicas_keep_a_perfect_ledger(replicas):
