@@ -63,7 +63,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tests.servers import UvicornThread
+from core.catalog import ModelCatalog
+from tests.servers import UvicornThread, upstream_model, with_models
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -684,3 +685,14 @@ def _usage_chunk(usage: dict[str, int]) -> dict[str, Any]:
     chunk["choices"] = []
     chunk["usage"] = usage
     return chunk
+
+
+UPSTREAM_KEY = "sk-upstream-secret-0001"  # the key the shared `upstream` fixture requires
+UPSTREAM_MODEL = "upstream-model"  # the model it serves
+
+
+def with_upstream(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
+    """`catalog` plus "upstream": UPSTREAM_MODEL on `upstream`, with UPSTREAM_KEY."""
+    return with_models(
+        catalog, upstream_model("upstream", upstream.url, UPSTREAM_MODEL, UPSTREAM_KEY)
+    )

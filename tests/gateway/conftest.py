@@ -17,6 +17,7 @@ from core.catalog import ModelCatalog, ModelSpec
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.servers import CoreThread, GatewayThread, with_models
+from tests.upstream import UPSTREAM_KEY, UPSTREAM_MODEL, FakeUpstream
 
 OPENAPI = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"  # see SOURCE.md there
 DBGPT_MODELS = ("chatgpt_proxyllm", "proxyllm")  # the model names DB-GPT's seed examples use
@@ -27,6 +28,15 @@ def catalog(catalog: ModelCatalog, scripted) -> ModelCatalog:
     """The shared catalog plus "qwen-flash" (the seed's model name) on the scripted backend."""
     spec = ModelSpec(name="qwen-flash", backend="scripted", context_window=4096)
     return with_models(catalog, (spec, scripted))
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    """A strict fake OpenAI upstream serving UPSTREAM_MODEL to UPSTREAM_KEY (modules add it to
+    their catalog with tests.upstream.with_upstream)."""
+    server = FakeUpstream(keys={UPSTREAM_KEY}, models={UPSTREAM_MODEL: 32768})
+    yield server
+    server.stop()
 
 
 @pytest.fixture

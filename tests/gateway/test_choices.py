@@ -4,7 +4,6 @@ model, the embedded SmolLM2 and an upstream (fanned out, one request per choice)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,24 +14,14 @@ from core.catalog import ModelCatalog
 from core.types import FinishReason
 from tests.conftest import EMBEDDED
 from tests.fakes import tool_call_chunks
-from tests.servers import upstream_model, with_models
-from tests.upstream import FakeUpstream
+from tests.upstream import FakeUpstream, with_upstream
 
-UPSTREAM_KEY = "sk-upstream-secret-0003"
 HELLO = [{"role": "user", "content": "hello"}]
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream(keys={UPSTREAM_KEY}, models={"upstream-model": 32768})
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
-    served = upstream_model("upstream", upstream.url, "upstream-model", UPSTREAM_KEY)
-    return with_models(catalog, served)
+    return with_upstream(catalog, upstream)
 
 
 def sse_payloads(url: str, body: dict) -> list[dict]:

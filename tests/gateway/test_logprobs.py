@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,10 +13,15 @@ from openai.types.chat import ChatCompletionChunk
 import chatrpc
 from core.catalog import ModelCatalog
 from tests.conftest import EMBEDDED
-from tests.servers import upstream_model, with_models
-from tests.upstream import FakeUpstream, Scenario, finish_chunk, text_chunk, with_logprobs
+from tests.upstream import (
+    FakeUpstream,
+    Scenario,
+    finish_chunk,
+    text_chunk,
+    with_logprobs,
+    with_upstream,
+)
 
-UPSTREAM_KEY = "sk-upstream-secret-0004"
 HELLO = [{"role": "user", "content": "hello"}]
 SCORED = (
     with_logprobs(text_chunk("Hel"), ("Hel", -0.25)),
@@ -27,17 +31,14 @@ SCORED = (
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream(keys={UPSTREAM_KEY}, models={"upstream-model": 32768})
-    server.reset(Scenario(chunks=SCORED))
-    yield server
-    server.stop()
+def upstream(upstream: FakeUpstream) -> FakeUpstream:
+    upstream.reset(Scenario(chunks=SCORED))
+    return upstream
 
 
 @pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
-    served = upstream_model("upstream", upstream.url, "upstream-model", UPSTREAM_KEY)
-    return with_models(catalog, served)
+    return with_upstream(catalog, upstream)
 
 
 def sse_payloads(url: str, body: dict) -> list[dict]:

@@ -4,16 +4,20 @@ tests/upstream.py): function calls out and their results back, streamed and cont
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from core.catalog import ModelCatalog
-from tests.servers import upstream_model, with_models
-from tests.upstream import FakeUpstream, Scenario, finish_chunk, text_chunk, tool_chunk
+from tests.upstream import (
+    FakeUpstream,
+    Scenario,
+    finish_chunk,
+    text_chunk,
+    tool_chunk,
+    with_upstream,
+)
 
-UPSTREAM_KEY = "sk-upstream-secret-0002"
 CALL_ID = "call_" + "w" * 24
 WEATHER = {
     "type": "function",
@@ -24,16 +28,8 @@ WEATHER = {
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream(keys={UPSTREAM_KEY}, models={"upstream-model": 32768})
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
-    served = upstream_model("upstream", upstream.url, "upstream-model", UPSTREAM_KEY)
-    return with_models(catalog, served)
+    return with_upstream(catalog, upstream)
 
 
 def test_a_streamed_function_call_is_answered_through_previous_response_id(openai_client, upstream):

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
 from core.catalog import ModelCatalog
-from tests.servers import upstream_model, with_models
-from tests.upstream import CANARY, FakeUpstream, Scenario, finish_chunk, tool_chunk
+from tests.upstream import (
+    CANARY,
+    UPSTREAM_KEY,
+    FakeUpstream,
+    Scenario,
+    finish_chunk,
+    tool_chunk,
+    with_upstream,
+)
 
-UPSTREAM_KEY = "sk-upstream-secret-0001"
 HELLO = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream(keys={UPSTREAM_KEY}, models={"upstream-model": 32768})
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def catalog(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog:
     """The shared catalog plus "upstream", served by the fake upstream."""
-    served = upstream_model("upstream", upstream.url, "upstream-model", UPSTREAM_KEY)
-    return with_models(catalog, served)
+    return with_upstream(catalog, upstream)
 
 
 def test_stream_passes_through_with_upstream_usage(openai_client, upstream):
