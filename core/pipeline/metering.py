@@ -21,6 +21,9 @@ from observability.requests import current
 
 FACE: Final = "grpc"  # the pipeline runs in the core, whose face is gRPC
 tracer: Final = trace.get_tracer("core.pipeline")
+# What counts as output for TTFT and ITL (a tuple: isinstance on one is 3x faster than on a
+# union, and this runs per token).
+OUTPUTS: Final = (TextDelta, ToolCallDelta, ReasoningDelta)
 
 
 @contextmanager
@@ -55,7 +58,7 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator
     try:
         with tracer.start_as_current_span("backend", attributes={"chatrpc.model": model}) as span:
             async for event in events:
-                if isinstance(event, TextDelta | ToolCallDelta | ReasoningDelta):
+                if isinstance(event, OUTPUTS):
                     now = time.perf_counter()
                     if last:
                         itl.observe(now - last)
