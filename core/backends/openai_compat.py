@@ -175,7 +175,7 @@ class OpenAICompatBackend:
             extra=self._extra,
         )
         try:
-            response = await self._post(body)
+            response = await self._post(self._url, body)
             folder, complete = ChunkFolder(), False
             try:
                 if response.status >= 400:
@@ -207,10 +207,12 @@ class OpenAICompatBackend:
         usage = folder.usage or Usage(await self.count_tokens(prompt), folder.deltas)
         yield BackendChunk(finish_reason=folder.finish, usage=usage)
 
-    async def _post(self, body: JsonObject) -> aiohttp.ClientResponse:
+    async def _post(self, url: str, body: JsonObject) -> aiohttp.ClientResponse:
+        """One POST to the upstream with our key, the trace context, the proxy and the call's
+        time left; transport failures mapped."""
         try:
             return await self._pool().post(
-                self._url,
+                url,
                 data=orjson.dumps(body),
                 headers={**self._headers, **trace_headers()},
                 proxy=self._proxy,
@@ -224,19 +226,9 @@ class OpenAICompatBackend:
     async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
         """One `POST /embeddings` for all the texts; the vectors are passed through as sent
         (after a shape check), errors mapped as a turn's are."""
-        body = orjson.dumps(embeddings_body(self._model, texts, dimensions))
-        try:
-            response = await self._pool().post(
-                self._embeddings_url,
-                data=body,
-                headers=self._headers,
-                proxy=self._proxy,
-                timeout=self._request_timeout(),
-            )
-        except TimeoutError:
-            raise self._failure("timeout", "no answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise self._failure("unreachable", type(exc).__name__) from None
+        response = await self._post(
+            self._embeddings_url, embeddings_body(self._model, texts, dimensions)
+        )
         async with response:  # released (or closed, on failure) on the way out
             if response.status >= 400:
                 raise await self._status_failure(response)
