@@ -41,7 +41,7 @@ def serve(mode: str, port: int) -> None:
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.connections import uvicorn_options
+    from gateway.http.connections import uvicorn_options
     from gateway.settings import Settings
 
     # The gateway's settings from the environment (CHATRPC_GATEWAY_MAX_CONNECTIONS, …).

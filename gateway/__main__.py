@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from gateway.app import create_app
-from gateway.connections import uvicorn_options
+from gateway.http.connections import uvicorn_options
 from gateway.settings import Settings
 from observability.logs import configure_logging
 from observability.tracing import configure_tracing
@@ -21,9 +21,9 @@ def main() -> None:
         port=settings.port,
         loop="uvloop",  # measured faster than asyncio's loop (bench/RESULTS.md)
         # httptools (measured faster than h11, and strict where h11 is lenient) held to the
-        # connection limits: see gateway/connections.py.
+        # connection limits: see gateway/http/connections.py.
         **uvicorn_options(settings),
-        access_log=False,  # gateway.access logs each request with its id (gateway.observability)
+        access_log=False,  # gateway.access logs each request with its id (http/observability.py)
         log_config=None,  # uvicorn's records go to the root handler (text or JSON)
         log_level="info",
     )

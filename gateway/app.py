@@ -11,26 +11,20 @@ from starlette.types import ASGIApp
 
 import chatrpc
 from gateway import __version__
-from gateway.errors import install_handlers
-from gateway.observability import CoreHooks, observed
-from gateway.routes import (
-    chat_completions,
-    dbgpt,
-    embeddings,
-    models,
-    responses,
-    service,
-    spaces,
-    threads,
-)
+from gateway.dbgpt import chat as dbgpt_chat
+from gateway.http import service
+from gateway.http.context import GatewayState, request_context
+from gateway.http.handlers import install_handlers
+from gateway.http.observability import CoreHooks, observed
+from gateway.http.throttle import BadKeyThrottle
+from gateway.openai import chat, embeddings, models, responses
 from gateway.settings import Settings
-from gateway.state import GatewayState, require_key
-from gateway.throttle import BadKeyThrottle
+from gateway.threads import spaces, threads
 from observability.metrics import MetricsServer
 
 
 class GatewayApp(FastAPI):
-    """FastAPI with the request observer outermost (gateway.observability): every response,
+    """FastAPI with the request observer outermost (gateway.http.observability): every response,
     a 500 from the error middleware included, carries the request id and is counted."""
 
     def build_middleware_stack(self) -> ASGIApp:
@@ -51,7 +45,7 @@ def open_core_client(settings: Settings) -> chatrpc.AsyncClient:
         root_certificates=_pem(tls.ca_file),
         certificate_chain=_pem(tls.cert_file),
         private_key=_pem(tls.key_file),
-        hooks=CoreHooks(),  # request ids and trace context go along (gateway.observability)
+        hooks=CoreHooks(),  # request ids and trace context go along (gateway.http.observability)
     )
 
 
@@ -94,12 +88,13 @@ def create_app(
         redoc_url=None,
         openapi_url=None,  # no unauthenticated schema dump (reference/reliability.md S15)
         redirect_slashes=False,  # one spelling per route; `/v1/models/` is 404, not a redirect
-        # FastAPI's own OpenTelemetry spans are the gateway's (gateway/observability.py); its
+        # FastAPI's own OpenTelemetry spans are the gateway's (gateway/http/observability.py); its
         # OTel log records of validation failures would carry request values: off.
         telemetry={"logs": False},
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
-    for module in (chat_completions, dbgpt, embeddings, models, responses, spaces, threads):
-        app.include_router(module.router, dependencies=[Depends(require_key)])
+    # Every other route takes the request's context, the API-key check included.
+    for face in (chat, dbgpt_chat, embeddings, models, responses, spaces, threads):
+        app.include_router(face.router, dependencies=[Depends(request_context)])
     return app

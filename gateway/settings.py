@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """The bounds every HTTP connection is held to (gateway/connections.py)."""
+    """The bounds every HTTP connection is held to (gateway/http/connections.py)."""
 
     idle_timeout: float = 5.0  # seconds without a byte on a new or kept-alive connection
     header_timeout: float = 10.0  # seconds from a head's first byte to its end
@@ -43,7 +43,7 @@ class Settings:
     # and retries of UNAVAILABLE before the first reply message (chatrpc.replica_service_config).
     core_target: str = "127.0.0.1:50051"
     # The longest deadline of a call to the core (the OpenAI SDK's own default timeout is
-    # 600 s); a client that sends a shorter timeout gets that one (gateway/deadlines.py).
+    # 600 s); a client that sends a shorter timeout gets that one (gateway/http/deadlines.py).
     call_timeout: float = 600.0
     max_body_bytes: int = 1024 * 1024
     graceful_shutdown_seconds: float = 35.0
@@ -61,7 +61,7 @@ class Settings:
     # the core verifies every key (the gateway holds none). "disabled": keyless local use.
     auth: str = "required"
     # Keys the core refused, per HTTP client address and minute, before that address is
-    # refused with 429 (gateway/throttle.py); 0: off.
+    # refused with 429 (gateway/http/throttle.py); 0: off.
     bad_keys_per_minute: int = 20
     # Prometheus /metrics on its own port (unauthenticated, like /health: it holds no request
     # data); 0 picks a free port, None is off. Off when built in code (tests start many

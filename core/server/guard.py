@@ -194,7 +194,7 @@ class Guard(grpc.aio.ServerInterceptor):
 
     def _peer(self, peer: str) -> str | None:
         """The caller's host ("ipv4:1.2.3.4:5678" → 1.2.3.4), or None for a trusted proxy
-        (the gateway, which throttles its own clients' bad keys: gateway/throttle.py)."""
+        (the gateway, which throttles its own clients' bad keys: gateway/http/throttle.py)."""
         host = peer.partition(":")[2].rpartition(":")[0].strip("[]") or peer
         return None if host in self._trusted else host
 

@@ -44,7 +44,7 @@ def test_stream_is_role_first_then_deltas_then_finish_then_usage(
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
     assert len({c.id for c in chunks}) == 1
     assert chunks[0].choices[0].delta.role == "assistant"
-    # Pieces that reach the gateway together go out as one chunk (gateway/sse.py coalesces),
+    # Pieces that reach the gateway together go out as one chunk (gateway/http/sse.py coalesces),
     # so the text is "abc" over one to three chunks, in order.
     deltas, finish, usage = chunks[1:-2], chunks[-2], chunks[-1]
     assert 1 <= len(deltas) <= 3

@@ -1,4 +1,4 @@
-"""Connection hygiene (gateway/connections.py) on a real uvicorn, over raw sockets."""
+"""Connection hygiene (gateway/http/connections.py) on a real uvicorn, over raw sockets."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from gateway.app import create_app
-from gateway.connections import uvicorn_options
+from gateway.http.connections import uvicorn_options
 from gateway.settings import ConnectionLimits, Settings
 from tests.servers import CoreThread, GatewayThread
 

@@ -1,4 +1,4 @@
-"""The call's deadline from the client's timeout headers (gateway/deadlines.py), capped by
+"""The call's deadline from the client's timeout headers (gateway/http/deadlines.py), capped by
 the server's maximum; past it, 504 in OpenAI's envelope (or one error event mid-stream)."""
 
 from __future__ import annotations

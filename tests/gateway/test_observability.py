@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from gateway.app import create_app
-from gateway.observability import UNMATCHED, flat_routes, route_of
-from gateway.routes.service import ENDPOINTS
+from gateway.http.observability import UNMATCHED, flat_routes, route_of
+from gateway.http.service import ENDPOINTS
 
 
 def _scope(method: str, path: str) -> dict[str, object]:

@@ -11,8 +11,8 @@ import pytest
 
 import chatrpc
 from gateway.app import create_app
+from gateway.http.sse import DONE, HEARTBEAT, event_stream
 from gateway.settings import Settings
-from gateway.sse import DONE, HEARTBEAT, event_stream
 from tests.servers import CoreThread, GatewayThread
 
 START = chatrpc.StreamStart(id="chatcmpl-x", model="m", created=1)

@@ -11,7 +11,7 @@ import pytest
 
 from core.settings import Settings as CoreSettings
 from gateway.app import create_app
-from gateway.connections import uvicorn_options
+from gateway.http.connections import uvicorn_options
 from gateway.settings import CoreTls, Settings
 from tests.certs import make_authority
 from tests.servers import CoreThread, GatewayThread

@@ -37,7 +37,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from gateway.errors import envelope
+from gateway.http.errors import envelope
 from gateway.settings import ConnectionLimits, Settings
 from observability import metrics
 

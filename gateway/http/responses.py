@@ -3,6 +3,7 @@ measured on a 64-token chat.completion and on a stream delta)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -16,3 +17,8 @@ class JsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def list_to_openai(items: Iterable[dict[str, Any]], **extra: object) -> dict[str, Any]:
+    """OpenAI's list envelope: `{"object": "list", "data": [...]}` (plus paging fields)."""
+    return {"object": "list", "data": list(items), **extra}

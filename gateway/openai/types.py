@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from gateway.http.body import StrictModel as _Strict
 
 Number = StrictFloat | StrictInt
 # The contract's integer fields: a value outside them is a 400 naming the field here, as the
@@ -17,10 +19,6 @@ Number = StrictFloat | StrictInt
 Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 ChatModeName = Literal["chat_normal", "chat_app", "chat_knowledge", "chat_flow"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class TextPart(_Strict):
@@ -95,7 +93,7 @@ class StreamOptions(_Strict):
     include_obfuscation: StrictBool | None = None
 
 
-class _Sampling(_Strict):
+class Sampling(_Strict):
     """The GenerationConfig fields both chat requests take, named as the contract names them
     (the OpenAI request adds `seed`; each has its own other spelling of `max_tokens`)."""
 
@@ -108,7 +106,7 @@ class _Sampling(_Strict):
     repetition_penalty: Number | None = None
 
 
-class ChatCompletionRequest(_Sampling):
+class ChatCompletionRequest(Sampling):
     """POST /v1/chat/completions. Fields outside this model are refused with a 400 naming them."""
 
     model: StrictStr = ""
@@ -133,52 +131,6 @@ class ChatCompletionRequest(_Sampling):
     chat_param: StrictStr | None = None
     # Accepted only at its "off" value, which changes nothing.
     store: Literal[False] | None = None
-
-
-class DbgptChatRequest(_Sampling):
-    """POST /api/v2/chat/completions, in DB-GPT's shape (`messages` may be one string).
-
-    DB-GPT's own client sends every field of its request model, nulls and defaults included;
-    fields we do not serve are accepted only at values that change nothing.
-    """
-
-    model: StrictStr = ""
-    # One string, or a list of strings (each a user message, DB-GPT's Union[str, List[str]])
-    # or of messages.
-    messages: StrictStr | list[StrictStr | ChatMessage]
-    stream: StrictBool = False
-    chat_mode: ChatModeName | None = None  # None: chat_normal
-    chat_model: ChatModeName | None = None  # the seed's parameter table spells chat_mode so
-    chat_param: StrictStr | None = None
-    conv_uid: StrictStr | None = None
-    max_new_tokens: Int32 | None = None
-    user: StrictStr | None = None
-    span_id: StrictStr | None = None
-    sys_code: StrictStr | None = None
-    user_name: StrictStr | None = None
-    top_k: Literal[-1, 0] | None = None  # -1/0: off (top-k sampling is not served)
-    n: Literal[1] | None = None
-    incremental: Literal[True] | None = None  # deltas; "full text every time" is not served
-    enable_vis: StrictBool | None = None  # replies carry no vis markup either way
-    # chatrpc extension (SGLang's and OpenRouter's name): true adds a reasoning model's
-    # thinking as `reasoning_content`, as on /v1; DB-GPT clients get the answer alone by default.
-    include_reasoning: StrictBool | None = None
-
-
-class SpaceRequest(_Strict):
-    """POST /v1/spaces."""
-
-    id: StrictStr
-    name: StrictStr = ""
-    description: StrictStr = ""
-
-
-class DocumentRequest(_Strict):
-    """POST /v1/spaces/{id}/documents: one text or Markdown document."""
-
-    source: StrictStr
-    text: StrictStr
-    title: StrictStr = ""
 
 
 class EmbeddingRequest(_Strict):

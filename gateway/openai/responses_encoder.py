@@ -1,6 +1,5 @@
-"""ResponseEncoder: one turn's SDK stream events as Responses API stream events, and the final
-`response` object built from the same events (so `stream: false` returns exactly what the
-stream's `response.completed` carries).
+"""ResponseEncoder: one turn's SDK stream events as Responses API stream events, and the
+`response` object of a whole reply (gateway/http/turns.py's TurnEncoder).
 
 The order follows OpenAI's: `response.created`, `response.in_progress`; per output item
 `response.output_item.added` (then, for the message, `response.content_part.added`) before
@@ -12,15 +11,15 @@ is one `response.failed` event. Every event carries its `sequence_number`, from 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 import chatrpc
-from gateway.errors import service_error_to_http
-from gateway.responses_convert import (
+from gateway.http.errors import service_error_to_http
+from gateway.http.sse import named_frame
+from gateway.openai.responses_convert import (
     Echo,
     JsonObject,
     Outcome,
@@ -28,11 +27,11 @@ from gateway.responses_convert import (
     call_item_id,
     message_item,
     message_item_id,
+    reply_items,
     response_body,
     status_of,
     text_part,
 )
-from gateway.sse import named_frame
 
 # HTTP status of a failure → ResponseErrorCode (the schema's closed list of codes)
 _ERROR_CODES = {429: "rate_limit_exceeded", 400: "invalid_prompt"}
@@ -49,11 +48,14 @@ class _Call:
 
 
 class ResponseEncoder:
-    """Encodes one stream (StreamStart first) as SSE frames; `body()` is the response object."""
+    """Encodes one stream (StreamStart first) as SSE frames; `body()` is the response object
+    as the events so far describe it, `reply()` that of a whole reply."""
 
-    def __init__(self, echo: Echo, start: chatrpc.StreamStart) -> None:
+    end = b""  # the Responses API's streams have no end marker
+
+    def __init__(self, echo: Echo) -> None:
         self._echo = echo
-        self._start = start
+        self._start = chatrpc.StreamStart(id="", model="", created=0)
         self._sequence = 0
         self._items = 0
         self._text: list[str] | None = None
@@ -62,11 +64,28 @@ class ResponseEncoder:
         self._finish: chatrpc.FinishReason | None = None
         self._outcome = Outcome()
 
-    def encode(self, event: chatrpc.StreamEvent) -> bytes | None:
+    def reply(self, reply: chatrpc.Reply) -> JsonObject:
+        """The `response` object of a whole reply: its text, then its function calls."""
+        status = status_of(reply.finish_reason)
+        message = chatrpc.Message(
+            chatrpc.Role.ASSISTANT, reply.content, tool_calls=reply.tool_calls
+        )
+        return response_body(
+            self._echo,
+            turn=reply.id,
+            created=reply.created,
+            model=reply.model,
+            thread_id=reply.thread_id,
+            output=reply_items(reply.id, message, status),
+            outcome=Outcome(status=status, usage=reply.usage, completed_at=reply.created),
+        )
+
+    def frames(self, event: chatrpc.StreamEvent) -> bytes | None:
         """The SSE frames for `event`, or None when it has nothing to send."""
         if isinstance(event, chatrpc.MessageDelta):
             return self._delta(event)
         if isinstance(event, chatrpc.StreamStart):
+            self._start = event
             response = self.body()
             return self._event("response.created", response=response) + self._event(
                 "response.in_progress", response=response
@@ -88,16 +107,6 @@ class ResponseEncoder:
         }
         self._outcome = Outcome(status="failed", error=error)
         return self._event("response.failed", response=self.body())
-
-    @property
-    def trimmed(self) -> int:
-        """Stored messages left out of the prompt to fit the context window."""
-        return self._start.trimmed
-
-    @property
-    def server_metadata(self) -> Mapping[str, str]:
-        """What the core said about admitting the turn (x-ratelimit-*, queue position)."""
-        return self._start.server_metadata
 
     def body(self) -> JsonObject:
         """The response object as the events so far describe it."""

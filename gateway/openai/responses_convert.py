@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import chatrpc
-from gateway.convert import generation_config
-from gateway.errors import RequestError
-from gateway.responses_types import (
+from gateway.http.errors import RequestError
+from gateway.openai.convert import generation_config
+from gateway.openai.responses_types import (
     CreateResponseRequest,
     FunctionCallItem,
     FunctionCallOutputItem,

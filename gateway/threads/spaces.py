@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+from pydantic import StrictStr
 
 import chatrpc
-from gateway.body import read_json_body
-from gateway.convert import list_to_openai, parse_model
-from gateway.openai_types import DocumentRequest, SpaceRequest
-from gateway.responses import JsonResponse
-from gateway.state import core_client
+from gateway.http.body import StrictModel
+from gateway.http.context import Context
+from gateway.http.responses import JsonResponse, list_to_openai
 
 router = APIRouter()
+
+
+class SpaceRequest(StrictModel):
+    """POST /v1/spaces."""
+
+    id: StrictStr
+    name: StrictStr = ""
+    description: StrictStr = ""
+
+
+class DocumentRequest(StrictModel):
+    """POST /v1/spaces/{id}/documents: one text or Markdown document."""
+
+    source: StrictStr
+    text: StrictStr
+    title: StrictStr = ""
 
 
 def space_json(space: chatrpc.Space) -> dict[str, Any]:
@@ -28,35 +43,37 @@ def space_json(space: chatrpc.Space) -> dict[str, Any]:
 
 
 @router.post("/v1/spaces")
-async def create_space(request: Request) -> JsonResponse:
+async def create_space(context: Context) -> JsonResponse:
     """Creates a knowledge space owned by the caller; 409 if the id exists."""
-    body = parse_model(await read_json_body(request), SpaceRequest)
-    client, call = core_client(request)
-    space = await client.create_space(body.id, name=body.name, description=body.description, **call)
+    body = await context.body(SpaceRequest)
+    space = await context.client.create_space(
+        body.id, name=body.name, description=body.description, **context.call()
+    )
     return JsonResponse(space_json(space), status_code=201)
 
 
 @router.get("/v1/spaces")
-async def list_spaces(request: Request) -> JsonResponse:
+async def list_spaces(context: Context) -> JsonResponse:
     """The caller's knowledge spaces."""
-    client, call = core_client(request)
-    return JsonResponse(list_to_openai(map(space_json, await client.list_spaces(**call))))
+    return JsonResponse(
+        list_to_openai(map(space_json, await context.client.list_spaces(**context.call())))
+    )
 
 
 @router.delete("/v1/spaces/{space_id}")
-async def delete_space(space_id: str, request: Request) -> JsonResponse:
+async def delete_space(space_id: str, context: Context) -> JsonResponse:
     """Deletes a space and its documents; 404 if the caller has none by that id."""
-    client, call = core_client(request)
-    await client.delete_space(space_id, **call)
+    await context.client.delete_space(space_id, **context.call())
     return JsonResponse({"id": space_id, "object": "knowledge.space.deleted", "deleted": True})
 
 
 @router.post("/v1/spaces/{space_id}/documents")
-async def add_document(space_id: str, request: Request) -> JsonResponse:
+async def add_document(space_id: str, context: Context) -> JsonResponse:
     """Adds (or replaces, by `source`) a text or Markdown document; it is chunked and indexed."""
-    body = parse_model(await read_json_body(request), DocumentRequest)
-    client, call = core_client(request)
-    document = await client.add_document(space_id, body.source, body.text, title=body.title, **call)
+    body = await context.body(DocumentRequest)
+    document = await context.client.add_document(
+        space_id, body.source, body.text, title=body.title, **context.call()
+    )
     return JsonResponse(
         {
             "id": document.document_id,

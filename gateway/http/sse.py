@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Protocol
 
 import anyio
 import orjson
@@ -19,7 +20,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 import chatrpc
-from gateway.errors import service_error_to_http
+from gateway.http.errors import service_error_to_http
 from observability.requests import note
 
 DONE = b"data: [DONE]\n\n"
@@ -63,21 +64,58 @@ async def read_head(
     return start, [start, await anext(events)]
 
 
-async def event_stream(
+class EventEncoder(Protocol):
+    """One turn's events as a face's SSE frames (gateway/http/turns.py's encoders)."""
+
+    end: bytes  # what ends a complete stream: DONE, or nothing when the face has no marker
+
+    def frames(self, event: chatrpc.StreamEvent) -> bytes | None:
+        """The whole SSE frames for `event`, or None when it has nothing to send."""
+        ...
+
+    def failed(self, exc: chatrpc.ChatServiceError) -> bytes:
+        """The frames that report a failure after the first byte (no `end` follows them)."""
+        ...
+
+
+class DataEvents:
+    """An EventEncoder for faces whose events are unnamed `data:` JSON ended by `[DONE]`, with
+    OpenAI's error envelope as the failure event (chat completions, DB-GPT)."""
+
+    end = DONE
+
+    def __init__(self, encode: Callable[[chatrpc.StreamEvent], bytes | None]) -> None:
+        self._encode = encode
+
+    def frames(self, event: chatrpc.StreamEvent) -> bytes | None:
+        data = self._encode(event)
+        return None if data is None else frame(data)
+
+    def failed(self, exc: chatrpc.ChatServiceError) -> bytes:
+        return error_frame(exc)
+
+
+def event_stream(
     head: list[chatrpc.StreamEvent],
     rest: AsyncGenerator[chatrpc.StreamEvent, None],
     encode: Callable[[chatrpc.StreamEvent], bytes | None],
     *,
-    done: bool = True,
-    framed: bool = False,
-    on_error: Callable[[chatrpc.ChatServiceError], bytes] = error_frame,
     heartbeat: float = 0.0,
 ) -> AsyncIterator[bytes]:
-    """Frames `head` and then `rest` as JSON events; ends with [DONE] or one error event.
+    """write_events() for an `encode` that gives each event's JSON (DataEvents frames it)."""
+    return write_events(head, rest, DataEvents(encode), heartbeat=heartbeat)
 
-    With `framed`, `encode` returns whole SSE events (named_frame) rather than their data;
-    `on_error` writes the events that report a failure after the first byte. With nothing
-    to send for `heartbeat` seconds (0: never), it sends a HEARTBEAT comment.
+
+async def write_events(
+    head: list[chatrpc.StreamEvent],
+    rest: AsyncGenerator[chatrpc.StreamEvent, None],
+    encoder: EventEncoder,
+    *,
+    heartbeat: float = 0.0,
+) -> AsyncIterator[bytes]:
+    """Frames `head` and then `rest`; ends with `encoder.end` or the encoder's failure event.
+
+    With nothing to send for `heartbeat` seconds (0: never), it sends a HEARTBEAT comment.
 
     A reader task takes the core's messages as they arrive; each write sends everything that
     arrived since the last one (consecutive text deltas as one event). A client that keeps up
@@ -85,27 +123,12 @@ async def event_stream(
     writes instead of a backlog. Closing this iterator (the client went away) cancels the
     reader and `rest`, which cancels the call.
     """
-    arrived: deque[chatrpc.StreamEvent] = deque()
-    wake = asyncio.Event()
-    failure: Exception | None = None
-    ended = False
-
-    async def read() -> None:
-        nonlocal ended, failure
-        try:
-            async for event in rest:
-                arrived.append(event)
-                wake.set()
-        except Exception as exc:  # the writer reports it: never a stream that looks complete
-            failure = exc
-        finally:
-            ended = True
-            wake.set()
-
-    wrap = _unframed if framed else frame
-    reader = asyncio.create_task(read())
+    arrived = _Arrivals()
+    wake = arrived.wake
+    frames = encoder.frames
+    reader = asyncio.create_task(arrived.read(rest))
     try:
-        batch = b"".join(wrap(data) for e in head if (data := encode(e)) is not None)
+        batch = b"".join(data for e in head if (data := frames(e)) is not None)
         if batch:
             yield batch
         while True:
@@ -113,20 +136,21 @@ async def event_stream(
                 yield HEARTBEAT
                 continue
             wake.clear()
-            events = _take(arrived)  # then `ended`: it is set only after the last event
-            batch = b"".join(wrap(data) for e in events if (data := encode(e)) is not None)
-            if not ended:
+            events = _take(arrived.events)  # then `ended`: set only after the last event
+            batch = b"".join(data for e in events if (data := frames(e)) is not None)
+            if not arrived.ended:
                 if batch:
                     yield batch
                 continue
+            failure = arrived.failure
             if isinstance(failure, chatrpc.ChatServiceError):
-                yield batch + on_error(failure)
+                yield batch + encoder.failed(failure)
                 return
             if failure is not None:
                 if batch:
                     yield batch
                 raise failure  # ends the response without [DONE]
-            yield batch + DONE if done else batch
+            yield batch + encoder.end
             return
     finally:
         reader.cancel()
@@ -135,8 +159,28 @@ async def event_stream(
         await rest.aclose()
 
 
-def _unframed(data: bytes) -> bytes:
-    return data
+class _Arrivals:
+    """What the reader task took from the core that the writer has not sent yet."""
+
+    __slots__ = ("ended", "events", "failure", "wake")
+
+    def __init__(self) -> None:
+        self.events: deque[chatrpc.StreamEvent] = deque()
+        self.wake = asyncio.Event()
+        self.failure: Exception | None = None
+        self.ended = False
+
+    async def read(self, rest: AsyncGenerator[chatrpc.StreamEvent, None]) -> None:
+        append, wake = self.events.append, self.wake.set
+        try:
+            async for event in rest:
+                append(event)
+                wake()
+        except Exception as exc:  # the writer reports it: never a stream that looks complete
+            self.failure = exc
+        finally:
+            self.ended = True
+            wake()
 
 
 async def _woken(wake: asyncio.Event, within: float) -> bool:

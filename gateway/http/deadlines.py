@@ -16,28 +16,27 @@ from __future__ import annotations
 
 import math
 
-from fastapi import Request
+from starlette.datastructures import Headers
+
+from gateway.http.errors import RequestError
 
 REQUEST_TIMEOUT = "x-request-timeout"
 SDK_READ_TIMEOUT = "x-stainless-read-timeout"
 
 
-def call_deadline(request: Request, maximum: float, *, stream: bool) -> float:
-    """Seconds the call to the core may take for `request`."""
+def call_deadline(headers: Headers, maximum: float, *, stream: bool) -> float:
+    """Seconds a call to the core may take for a request with `headers`."""
     deadline = maximum
-    sent = request.headers.get(REQUEST_TIMEOUT)
+    sent = headers.get(REQUEST_TIMEOUT)
     if sent is not None:
         seconds = _seconds(sent)
         if seconds is None:
-            # Imported here: gateway.errors imports gateway.state, which imports this module.
-            from gateway.errors import RequestError
-
             raise RequestError(
                 f"{REQUEST_TIMEOUT} must be a positive number of seconds.",
                 param=REQUEST_TIMEOUT,
             )
         deadline = min(deadline, seconds)
-    sdk = request.headers.get(SDK_READ_TIMEOUT)
+    sdk = headers.get(SDK_READ_TIMEOUT)
     if sdk is not None and not stream:
         deadline = min(deadline, _seconds(sdk) or maximum)  # the SDK's own: unusable is unsent
     return deadline

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from gateway.body import read_json_body
-from gateway.convert import ReplyShape, dbgpt_request, parse_model
-from gateway.openai_types import DbgptChatRequest
-from gateway.turns import answer_turn
+from gateway.dbgpt.convert import dbgpt_request
+from gateway.dbgpt.types import DbgptChatRequest
+from gateway.http.context import Context
+from gateway.http.turns import run_turn
+from gateway.openai.chat_encoder import ChatEncoder, ReplyShape
 
 router = APIRouter()
 
 
 @router.post("/api/v2/chat/completions", response_model=None)
-async def dbgpt_chat_completion(request: Request) -> Response:
+async def dbgpt_chat_completion(context: Context) -> Response:
     """One turn in DB-GPT's shapes: `chat.completion` JSON, or `delta.content` chunks then
     `[DONE]`; errors use the same JSON envelope as /v1 (never `[SERVER_ERROR]` text)."""
-    body = parse_model(await read_json_body(request), DbgptChatRequest)
+    body = await context.body(DbgptChatRequest)
     # No usage chunk: DB-GPT clients read choices[0] of every chunk, and its chunk model
     # refuses "usage": null. Reasoning only when asked: DB-GPT clients show every delta's text.
-    shape = ReplyShape(reasoning=bool(body.include_reasoning))
-    return await answer_turn(request, dbgpt_request(body), stream=body.stream, shape=shape)
+    encoder = ChatEncoder(ReplyShape(reasoning=bool(body.include_reasoning)))
+    return await run_turn(context, dbgpt_request(body), encoder, stream=body.stream)

@@ -11,35 +11,33 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 import chatrpc
-from gateway.body import read_json_body
-from gateway.convert import JsonObject, list_to_openai, parse_model
-from gateway.errors import RequestError
-from gateway.openai_types import EmbeddingRequest
-from gateway.responses import JsonResponse
-from gateway.state import core_client
+from gateway.http.context import Context
+from gateway.http.errors import RequestError
+from gateway.http.responses import JsonResponse, list_to_openai
+from gateway.openai.types import EmbeddingRequest
 from observability.requests import note
 
 router = APIRouter()
 
 Encoding = Literal["float", "base64"]
+JsonObject = dict[str, Any]
 
 
 @router.post("/v1/embeddings")
-async def create_embeddings(request: Request) -> JsonResponse:
+async def create_embeddings(context: Context) -> JsonResponse:
     """One embedding vector per input text, in input order, with the inputs' token count."""
-    body = parse_model(await read_json_body(request), EmbeddingRequest)
-    client, call = core_client(request)
-    result = await client.embed(
+    body = await context.body(EmbeddingRequest)
+    result = await context.client.embed(
         input_texts(body.input),
         model=body.model,
         dimensions=body.dimensions,
         user=body.user or "",
-        **call,
+        **context.call(),
     )
     note(model=result.model)  # the model label of this request's metrics and logs
     return JsonResponse(

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 
 import chatrpc
 from gateway import __version__
-from gateway.errors import envelope
-from gateway.responses import JsonResponse
-from gateway.state import core_client
+from gateway.http.context import gateway_state
+from gateway.http.errors import envelope
+from gateway.http.responses import JsonResponse
 
 router = APIRouter()
 
@@ -49,7 +49,7 @@ async def liveness() -> JsonResponse:
 @router.get("/ready")
 async def readiness(request: Request) -> JsonResponse:
     """200 when the core reports SERVING over grpc.health.v1; 503 while it is down or loading."""
-    client, _ = core_client(request)  # health is unauthenticated (grpc.health.v1 has no key)
+    client = gateway_state(request).client  # health is unauthenticated (grpc.health.v1 has no key)
     try:
         status = await client.health(timeout=2.0)
     except chatrpc.ChatServiceError:

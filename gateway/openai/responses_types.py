@@ -1,6 +1,6 @@
 """Pydantic models for the Responses API request subset the gateway accepts (HTTP shape only).
 
-As gateway/openai_types.py does for chat completions: strict types, NaN refused, and fields we
+As gateway/openai/types.py does for chat completions: strict types, NaN refused, and fields we
 do not serve refused by name. Input items are told apart by `type`; a message item may omit
 it (OpenAI's EasyInputMessage).
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -20,13 +18,10 @@ from pydantic import (
     Tag,
 )
 
-from gateway.openai_types import Number
+from gateway.http.body import StrictModel as _Strict
+from gateway.openai.types import Number
 
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class InputText(_Strict):
@@ -80,7 +75,7 @@ class FunctionCallOutputItem(_Strict):
 
 
 # An item's `type` → its model's tag. The tags are the class names, so that an error's param
-# reads "input[0].content" (gateway.convert.loc_to_param drops capitalised union parts).
+# reads "input[0].content" (gateway.http.body.loc_to_param drops capitalised union parts).
 _ITEM_TAGS = {
     "message": "MessageItem",
     "function_call": "FunctionCallItem",

@@ -1,0 +1,1 @@
+"""What every face shares: the request context, bodies, errors, deadlines, SSE, connections."""

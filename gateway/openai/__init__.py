@@ -1,0 +1,1 @@
+"""OpenAI's API face: chat completions, the Responses API, embeddings and models."""

@@ -1,0 +1,1 @@
+"""chatrpc's own resources: stored threads and knowledge spaces."""
