@@ -1,33 +1,38 @@
 """Domain errors: every error the pipeline raises on purpose, with a stable reason (AIP-193).
 
-Hierarchy::
+A tree: each branch below ChatError is one canonical status (google.rpc.Code, by name), and
+its leaves say why (`reason`). A class knows its `status` by inheriting it, so the gRPC edge
+(core/server/errors.py) derives its table from the tree instead of restating it.
 
-    ChatError
-    ├── InvalidArgumentError            INVALID_ARGUMENT
-    │   └── ContextLengthExceededError  CONTEXT_LENGTH_EXCEEDED
-    ├── UnimplementedError              UNIMPLEMENTED
-    ├── ModelNotFoundError              MODEL_NOT_FOUND
-    ├── ThreadNotFoundError             THREAD_NOT_FOUND
-    ├── TurnNotFoundError               TURN_NOT_FOUND
-    ├── NotFoundError                   NOT_FOUND (apps, spaces, flows)
-    ├── ConflictError                   CONFLICT
-    │   ├── ThreadBusyError             THREAD_BUSY
-    │   ├── IdempotencyKeyReusedError   IDEMPOTENCY_KEY_REUSED
-    │   └── ThreadChangedError          THREAD_CHANGED
-    ├── TurnNotLatestError              TURN_NOT_LATEST
-    ├── UnauthenticatedError            UNAUTHENTICATED
-    ├── ResourceExhaustedError          RATE_LIMITED
-    │   └── OverloadedError             OVERLOADED
-    ├── ModelNotConfiguredError         MODEL_NOT_CONFIGURED
-    ├── ModelNotReadyError              MODEL_NOT_READY
-    ├── BackendUnavailableError         BACKEND_UNAVAILABLE
-    ├── BackendTimeoutError             BACKEND_TIMEOUT
-    ├── DeadlineExceededError           DEADLINE_EXCEEDED
-    ├── BackendError                    BACKEND_ERROR
-    ├── ConfigError                     CONFIG_ERROR
-    └── StorageError                    STORAGE_UNAVAILABLE
+    class                               status               reason
+    ChatError                           INTERNAL             INTERNAL
+    ├── ConfigError                                          CONFIG_ERROR
+    ├── InvalidArgumentError            INVALID_ARGUMENT     INVALID_ARGUMENT
+    │   └── ContextLengthExceededError                       CONTEXT_LENGTH_EXCEEDED
+    ├── FailedPreconditionError         FAILED_PRECONDITION  FAILED_PRECONDITION
+    │   ├── TurnNotLatestError                               TURN_NOT_LATEST
+    │   ├── ModelNotConfiguredError                          MODEL_NOT_CONFIGURED
+    │   └── BackendError                                     BACKEND_ERROR
+    ├── NotFoundError                   NOT_FOUND            NOT_FOUND (apps, spaces, flows)
+    │   ├── ModelNotFoundError                               MODEL_NOT_FOUND
+    │   ├── ThreadNotFoundError                              THREAD_NOT_FOUND
+    │   └── TurnNotFoundError                                TURN_NOT_FOUND
+    ├── ConflictError                   ABORTED              CONFLICT
+    │   ├── ThreadBusyError                                  THREAD_BUSY
+    │   ├── IdempotencyKeyReusedError                        IDEMPOTENCY_KEY_REUSED
+    │   └── ThreadChangedError                               THREAD_CHANGED
+    ├── UnauthenticatedError            UNAUTHENTICATED      UNAUTHENTICATED
+    ├── ResourceExhaustedError          RESOURCE_EXHAUSTED   RATE_LIMITED
+    │   └── OverloadedError                                  OVERLOADED
+    ├── UnimplementedError              UNIMPLEMENTED        UNIMPLEMENTED
+    ├── UnavailableError                UNAVAILABLE          UNAVAILABLE
+    │   ├── ModelNotReadyError                               MODEL_NOT_READY
+    │   ├── BackendUnavailableError                          BACKEND_UNAVAILABLE
+    │   └── StorageError                                     STORAGE_UNAVAILABLE
+    └── DeadlineExceededError           DEADLINE_EXCEEDED    DEADLINE_EXCEEDED
+        └── BackendTimeoutError                              BACKEND_TIMEOUT
 
-No transport is imported here: core/server/errors.py maps these to gRPC once.
+No transport is imported here: core/server/errors.py maps `status` to gRPC once.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class ChatError(Exception):
     offending `field`), so it must never carry secrets or prompt text.
     """
 
+    status: ClassVar[str] = "INTERNAL"  # the canonical code's name (google.rpc.Code)
     reason: ClassVar[str] = "INTERNAL"
 
     def __init__(self, message: str, **metadata: str) -> None:
@@ -53,7 +59,7 @@ class ChatError(Exception):
 class InvalidArgumentError(ChatError):
     """The request is malformed or out of range; `field` names the offending field."""
 
-    reason = "INVALID_ARGUMENT"
+    status = reason = "INVALID_ARGUMENT"
 
     def __init__(self, message: str, *, field: str, **metadata: str) -> None:
         super().__init__(message, field=field, **metadata)
@@ -69,37 +75,37 @@ class ContextLengthExceededError(InvalidArgumentError):
 class UnimplementedError(ChatError):
     """The request uses a feature this server or model does not serve (yet)."""
 
-    reason = "UNIMPLEMENTED"
-
-
-class ModelNotFoundError(ChatError):
-    """No model of that name is in the catalog."""
-
-    reason = "MODEL_NOT_FOUND"
-
-
-class ThreadNotFoundError(ChatError):
-    """No thread of that id belongs to the caller (another owner's thread looks absent)."""
-
-    reason = "THREAD_NOT_FOUND"
-
-
-class TurnNotFoundError(ChatError):
-    """No stored turn of that id belongs to the caller (another owner's turn looks absent)."""
-
-    reason = "TURN_NOT_FOUND"
+    status = reason = "UNIMPLEMENTED"
 
 
 class NotFoundError(ChatError):
     """A named app, knowledge space or flow does not exist."""
 
-    reason = "NOT_FOUND"
+    status = reason = "NOT_FOUND"
+
+
+class ModelNotFoundError(NotFoundError):
+    """No model of that name is in the catalog."""
+
+    reason = "MODEL_NOT_FOUND"
+
+
+class ThreadNotFoundError(NotFoundError):
+    """No thread of that id belongs to the caller (another owner's thread looks absent)."""
+
+    reason = "THREAD_NOT_FOUND"
+
+
+class TurnNotFoundError(NotFoundError):
+    """No stored turn of that id belongs to the caller (another owner's turn looks absent)."""
+
+    reason = "TURN_NOT_FOUND"
 
 
 class ConflictError(ChatError):
     """The request conflicts with the thread's state; the subclass reason says how."""
 
-    reason = "CONFLICT"
+    status, reason = "ABORTED", "CONFLICT"
 
 
 class ThreadBusyError(ConflictError):
@@ -120,7 +126,13 @@ class ThreadChangedError(ConflictError):
     reason = "THREAD_CHANGED"
 
 
-class TurnNotLatestError(ChatError):
+class FailedPreconditionError(ChatError):
+    """The system is not in the state the request needs; the subclass reason says which."""
+
+    status = reason = "FAILED_PRECONDITION"
+
+
+class TurnNotLatestError(FailedPreconditionError):
     """The turn is not its thread's latest: a linear thread can neither be continued from an
     earlier turn (no branching) nor lose a turn that later turns were generated from."""
 
@@ -130,13 +142,13 @@ class TurnNotLatestError(ChatError):
 class UnauthenticatedError(ChatError):
     """No valid API key was presented."""
 
-    reason = "UNAUTHENTICATED"
+    status = reason = "UNAUTHENTICATED"
 
 
 class ResourceExhaustedError(ChatError):
     """Too many requests; `retry_after` is in seconds."""
 
-    reason = "RATE_LIMITED"
+    status, reason = "RESOURCE_EXHAUSTED", "RATE_LIMITED"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **metadata: str) -> None:
         if retry_after is not None:
@@ -151,38 +163,44 @@ class OverloadedError(ResourceExhaustedError):
     reason = "OVERLOADED"
 
 
-class ModelNotConfiguredError(ChatError):
+class ModelNotConfiguredError(FailedPreconditionError):
     """The model is in the catalog but the server lacks what it needs (an API key variable)."""
 
     reason = "MODEL_NOT_CONFIGURED"
 
 
-class ModelNotReadyError(ChatError):
+class UnavailableError(ChatError):
+    """Something the turn needs cannot serve now; retrying later may succeed."""
+
+    status = reason = "UNAVAILABLE"
+
+
+class ModelNotReadyError(UnavailableError):
     """The model is configured but cannot serve now (loading, or a key is missing)."""
 
     reason = "MODEL_NOT_READY"
 
 
-class BackendUnavailableError(ChatError):
+class BackendUnavailableError(UnavailableError):
     """The model backend failed or cannot be reached; retrying later may succeed."""
 
     reason = "BACKEND_UNAVAILABLE"
-
-
-class BackendTimeoutError(ChatError):
-    """The model backend did not answer in time."""
-
-    reason = "BACKEND_TIMEOUT"
 
 
 class DeadlineExceededError(ChatError):
     """The call's deadline (the client's, or the server's maximum) passed before the reply
     was complete; generation stopped and nothing of the turn was stored."""
 
-    reason = "DEADLINE_EXCEEDED"
+    status = reason = "DEADLINE_EXCEEDED"
 
 
-class BackendError(ChatError):
+class BackendTimeoutError(DeadlineExceededError):
+    """The model backend did not answer in time."""
+
+    reason = "BACKEND_TIMEOUT"
+
+
+class BackendError(FailedPreconditionError):
     """The model backend rejected the request (not retryable)."""
 
     reason = "BACKEND_ERROR"
@@ -194,7 +212,7 @@ class ConfigError(ChatError):
     reason = "CONFIG_ERROR"
 
 
-class StorageError(ChatError):
+class StorageError(UnavailableError):
     """Thread memory cannot be read or written now; retrying later may succeed."""
 
     reason = "STORAGE_UNAVAILABLE"

@@ -1,4 +1,5 @@
-"""ChatError → gRPC status + google.rpc.ErrorInfo: the core's one error table.
+"""ChatError → gRPC status + google.rpc.ErrorInfo, the code read off the error's branch of
+core/errors.py's tree (no table restates it here).
 
 Clients balancing over replicas retry UNAVAILABLE before the first reply message
 (chatrpc.replica_service_config): for a replica that died, or one whose model is still
@@ -33,35 +34,9 @@ class _Status(namedtuple("_Status", ("code", "details", "trailing_metadata")), g
     """A grpc.Status with our own trailing metadata (grpc_status builds its own privately)."""
 
 
-STATUS_CODES: dict[type[errors.ChatError], grpc.StatusCode] = {
-    errors.ChatError: grpc.StatusCode.INTERNAL,
-    errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
-    errors.ModelNotFoundError: grpc.StatusCode.NOT_FOUND,
-    errors.ThreadNotFoundError: grpc.StatusCode.NOT_FOUND,
-    errors.TurnNotFoundError: grpc.StatusCode.NOT_FOUND,
-    errors.TurnNotLatestError: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
-    errors.ConflictError: grpc.StatusCode.ABORTED,
-    errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
-    errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    errors.ModelNotConfiguredError: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.ModelNotReadyError: grpc.StatusCode.UNAVAILABLE,
-    errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
-    errors.BackendTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
-    errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
-    errors.BackendError: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.ConfigError: grpc.StatusCode.INTERNAL,
-    errors.StorageError: grpc.StatusCode.UNAVAILABLE,
-}
-
-
 def status_code_for(error: errors.ChatError) -> grpc.StatusCode:
-    """The most specific entry of STATUS_CODES along the error's MRO."""
-    for cls in type(error).__mro__:
-        if cls in STATUS_CODES:
-            return STATUS_CODES[cls]
-    return grpc.StatusCode.INTERNAL
+    """The gRPC code of the error's canonical status: core/errors.py's tree is the table."""
+    return grpc.StatusCode[error.status]
 
 
 def error_to_status(error: errors.ChatError) -> grpc.Status:
