@@ -18,7 +18,8 @@ from core.errors import ConfigError, ConflictError, NotFoundError
 from core.knowledge import base, rows as columns
 from core.knowledge.query import SearchTerms, fts5_match, parse_query, rank
 from core.knowledge.rows import KnowledgeTables
-from core.storage.sqlite_pool import SqliteBackedStore, transaction
+from core.storage.schema import transaction
+from core.storage.sqlite_pool import SqliteBackedStore
 
 MIN_SQLITE = (3, 34, 0)
 

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
-from core.storage.sqlite_pool import SqliteBackedStore, transaction
+from core.storage.schema import transaction
+from core.storage.sqlite_pool import SqliteBackedStore
 from core.types import Message
 
 _SELECT_MESSAGES = (

@@ -14,16 +14,28 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from core.storage.sqlite_pool import transaction
 
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"m(\d{3})_[a-z0-9_]+")
 _TABLE = re.compile(r"_[a-z_]+")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    """BEGIN IMMEDIATE (take the write lock up front) or DEFERRED … COMMIT, or ROLLBACK."""
+    conn.execute("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,13 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec, Self, TypeVar
+from typing import ClassVar, Concatenate, ParamSpec, Self, TypeVar
 
 from core.errors import ConfigError, StorageError
-
-if TYPE_CHECKING:  # schema.py imports `transaction` from here
-    from core.storage.schema import Schema
+from core.storage.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +36,6 @@ def path_from_url(url: str) -> str:
     if url[: len(prefix)].lower() != prefix or len(url) == len(prefix):
         raise ConfigError("SQLite store URL must be sqlite:///relative.db or sqlite:////abs.db")
     return url[len(prefix) :]
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
-    """BEGIN IMMEDIATE (take the write lock up front) or DEFERRED … COMMIT, or ROLLBACK."""
-    conn.execute("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def enable_wal(conn: sqlite3.Connection, wait: float) -> None:
