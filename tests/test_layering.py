@@ -80,13 +80,18 @@ def test_no_import_crosses_the_layering_table():
     assert violations() == []
 
 
-# OpenAI's JSON shapes are spoken at the HTTP face (gateway/) and toward upstreams (the one
-# wire module of the openai_compat backend, whose shapes chat templates and tool instructions
-# reuse); the SDK and the rest of the core speak the contract's types.
+# OpenAI's JSON shapes are spoken at the HTTP face (gateway/), toward upstreams (the one wire
+# module of the openai_compat backend) and in core/chat_shapes.py, whose message and tool shapes
+# chat templates and tool instructions reuse; the SDK and the rest of the core speak the
+# contract's types.
 OPENAI_WORDS = frozenset(
     {"function", "choices", "delta", "tool_calls", "finish_reason", "logprobs"}
 )
-OPENAI_FACES = (ROOT / "gateway", ROOT / "core/backends/openai_wire.py")
+OPENAI_FACES = (
+    ROOT / "gateway",
+    ROOT / "core/backends/openai_wire.py",
+    ROOT / "core/chat_shapes.py",
+)
 OPENAI_SDK_USERS = (ROOT / "core/backends/openai_compat.py",)
 
 
@@ -142,5 +147,166 @@ def test_the_checker_catches_a_violation():
     bad.write_text("import grpc\n")
     try:
         assert any("_layering_probe.py imports grpc" in v for v in violations())
+    finally:
+        bad.unlink()
+
+
+# --- the import graph ------------------------------------------------------------------------
+# Every import counts, a function-level one or one under TYPE_CHECKING included: a circle
+# hidden in a function is still a circle.
+
+PACKAGES = ("core", "gateway", "observability", "clients/chatrpc")
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT / "clients" if path.is_relative_to(ROOT / "clients") else ROOT)
+    parts = list(rel.with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_modules() -> dict[str, Path]:
+    return {
+        module_name(path): path
+        for path in sources()
+        if any(path.is_relative_to(ROOT / package) for package in PACKAGES)
+    }
+
+
+def _targets(node: ast.Import | ast.ImportFrom, package: str, known: set[str]) -> set[str]:
+    """The dotted names `node` imports: `from a import b` is `a.b` when that is a module."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    base = node.module or ""
+    if node.level:
+        parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*parts, *([node.module] if node.module else [])])
+    submodules = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known}
+    return submodules if len(submodules) == len(node.names) else submodules | {base}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Project module → the project modules it imports."""
+    modules = project_modules()
+    known = set(modules)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for target in _targets(node, package, known):
+                    while target and target not in known:
+                        target = target.rpartition(".")[0]
+                    if target and target != name:
+                        edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The graph's strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycle_anywhere():
+    assert import_cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_catches_a_circle_through_a_function_level_import():
+    first, second = ROOT / "core" / "_cycle_probe_a.py", ROOT / "core" / "_cycle_probe_b.py"
+    first.write_text("import core._cycle_probe_b\n")
+    second.write_text("def f():\n    from core import _cycle_probe_a\n")
+    try:
+        assert ["core._cycle_probe_a", "core._cycle_probe_b"] in import_cycles(import_graph())
+    finally:
+        first.unlink()
+        second.unlink()
+
+
+# Floors inside core/ and gateway/: a module imports only its own package and lower floors
+# (CONTRIBUTING.md "Layering"). A package not listed is a new floor to place here.
+FLOORS = {
+    "core": [
+        ("", "errors"),
+        ("types", "registry", "settings", "deadlines"),
+        ("chat_shapes",),
+        ("storage", "tools", "reasoning", "auth"),
+        ("backends", "memory", "knowledge", "quotas"),
+        ("catalog", "modes"),
+        ("pipeline",),
+        ("server",),
+        ("__main__",),
+    ],
+    "gateway": [
+        ("", "settings"),
+        ("http",),
+        ("openai",),
+        ("dbgpt", "threads"),
+        ("app",),
+        ("__main__",),
+    ],
+}
+
+
+def floor_of(module: str) -> tuple[str, str, int] | None:
+    """(top package, its part holding `module`, that part's floor), for core and gateway."""
+    top, _, rest = module.partition(".")
+    if top not in FLOORS:
+        return None
+    part = rest.partition(".")[0]
+    for number, parts in enumerate(FLOORS[top]):
+        if part in parts:
+            return top, part, number
+    raise AssertionError(f"{module}: place {top}/{part} on a floor of FLOORS")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in sorted(graph.items()):
+        here = floor_of(module)
+        for target in sorted(targets):
+            there = floor_of(target)
+            if here is None or there is None or here[0] != there[0] or here[1] == there[1]:
+                continue
+            if there[2] >= here[2]:
+                found.append(f"{module} imports {target} (floor {here[2]} → {there[2]})")
+    return found
+
+
+def test_core_and_gateway_import_only_downward():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_floor_checker_catches_an_upward_import():
+    bad = ROOT / "gateway" / "http" / "_floor_probe.py"
+    bad.write_text("from gateway.openai import chat\n")
+    try:
+        assert any(
+            "_floor_probe imports gateway.openai" in v for v in upward_imports(import_graph())
+        )
     finally:
         bad.unlink()

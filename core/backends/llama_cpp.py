@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
 from core.backends.llama_embedding import LlamaEmbedder
-from core.backends.openai_wire import message_to_openai
+from core.chat_shapes import message_to_template
 from core.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -444,8 +444,3 @@ def json_grammar(fmt: ResponseFormat) -> object:
             f"This JSON Schema cannot be enforced by the embedded model: {exc}",
             field="response_format.json_schema",
         ) from None
-
-
-def message_to_template(message: Message) -> JsonObject:
-    """A message as Hugging Face chat templates take it: OpenAI's shape, content always text."""
-    return {**message_to_openai(message), "content": message.content}

@@ -2,9 +2,8 @@
 no I/O, no SDK.
 
 Out: `request_body` turns a Prompt and GenerationParams into the JSON body of
-`POST /chat/completions` (allowlisted fields only); `message_to_openai`, `tool_call_to_openai`
-and `tools_to_openai` are the one definition of OpenAI's message and tool shapes in the core
-(chat templates and tool instructions use them too).
+`POST /chat/completions` (allowlisted fields only), its messages and tools in the shapes of
+core/chat_shapes.py (which chat templates and tool instructions use too).
 
 In: `SseSplitter` cuts the raw response bytes into the `data:` payloads of complete events, and
 `ChunkFolder` turns the decoded chunks of one network read into BackendChunks: all the text
@@ -26,9 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.chat_shapes import message_to_openai, tools_to_openai
 from core.tools.base import new_tool_call_id
 from core.types import (
     BackendChunk,
@@ -36,15 +36,11 @@ from core.types import (
     FinishReason,
     GenerationParams,
     JsonObject,
-    Message,
     Prompt,
     ResponseFormatType,
-    Role,
     TokenLogprob,
-    ToolCall,
     ToolCallDelta,
     ToolChoiceMode,
-    ToolSpec,
     TopLogprob,
     Usage,
 )
@@ -128,39 +124,6 @@ def request_body(
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
     return body
-
-
-def tool_call_to_openai(call: ToolCall) -> JsonObject:
-    """A complete tool call in OpenAI's shape."""
-    return {
-        "id": call.id,
-        "type": "function",
-        "function": {"name": call.name, "arguments": call.arguments},
-    }
-
-
-def message_to_openai(message: Message) -> JsonObject:
-    """A message in OpenAI's shape (content is null beside tool calls, as OpenAI sends it)."""
-    item: JsonObject = {"role": message.role.value, "content": message.content}
-    if message.tool_calls:
-        item["content"] = message.content or None
-        item["tool_calls"] = [tool_call_to_openai(c) for c in message.tool_calls]
-    if message.role is Role.TOOL:
-        item["tool_call_id"] = message.tool_call_id
-    elif message.name:
-        item["name"] = message.name
-    return item
-
-
-def tools_to_openai(tools: Iterable[ToolSpec]) -> list[JsonObject]:
-    """Tools in OpenAI's function-tool shape."""
-    shaped: list[JsonObject] = []
-    for tool in tools:
-        function: JsonObject = {"name": tool.name, "parameters": tool.parameters}
-        if tool.description:
-            function["description"] = tool.description
-        shaped.append({"type": "function", "function": function})
-    return shaped
 
 
 def estimate_tokens(prompt: Prompt, *, tools: bool) -> int:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, fields, replace
 from functools import partial
 
 from core.backends.base import Backend
-from core.backends.openai_wire import tools_to_openai
 from core.catalog import ModelSpec
+from core.chat_shapes import tools_to_openai
 from core.errors import ContextLengthExceededError, UnimplementedError
 from core.modes.steps import Preparation
 from core.pipeline.generation import Readers

@@ -22,8 +22,8 @@ import pytest
 from core.backends import create_backend
 from core.backends.llama_cpp import locate_embedded_gguf
 from core.backends.openai_compat import OpenAICompatBackend, retry_after_seconds
-from core.backends.openai_wire import message_to_openai
 from core.catalog import ModelCatalog, ModelSpec
+from core.chat_shapes import message_to_openai
 from core.deadlines import deadline_at
 from core.errors import (
     BackendError,

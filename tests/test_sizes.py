@@ -1,0 +1,50 @@
+"""Size rules (CONTRIBUTING.md "Code"): modules under 400 lines, functions under 60, in core/,
+gateway/, clients/ and observability/, checked on every module's AST."""
+
+from __future__ import annotations
+
+import ast
+
+from tests.test_layering import ROOT, sources
+
+MODULE_LINES = 400
+FUNCTION_LINES = 60
+CHECKED = ("core", "gateway", "clients", "observability")
+
+# Modules over the cap today, each at most its current size (they may shrink, never grow):
+# the SDK's two halves mirror the contract and core/types.py, and the two backends are being
+# reworked on their own issues (the upstream config, the llama.cpp wheel).
+KNOWN_LARGE = {
+    "clients/chatrpc/_base.py": 490,
+    "clients/chatrpc/_types.py": 518,
+    "core/backends/llama_cpp.py": 446,
+    "core/backends/openai_compat.py": 465,
+}
+
+
+def checked_sources() -> list[str]:
+    return [
+        str(path.relative_to(ROOT))
+        for path in sources()
+        if path.relative_to(ROOT).parts[0] in CHECKED
+    ]
+
+
+def test_no_module_over_the_line_cap():
+    over = []
+    for name in checked_sources():
+        lines = len((ROOT / name).read_text().splitlines())
+        if lines > KNOWN_LARGE.get(name, MODULE_LINES):
+            over.append(f"{name}: {lines} lines")
+    assert over == []
+
+
+def test_no_function_over_the_line_cap():
+    over = []
+    for name in checked_sources():
+        for node in ast.walk(ast.parse((ROOT / name).read_text(), name)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > FUNCTION_LINES:
+                    over.append(f"{name}:{node.lineno} {node.name}: {lines} lines")
+    assert over == []
