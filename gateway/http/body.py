@@ -11,8 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
-from gateway.http.disconnect import ClientDisconnected
-from gateway.http.errors import RequestError
+from gateway.http.errors import ClientDisconnected, RequestError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -22,6 +21,11 @@ class StrictModel(BaseModel):
     do not serve refused by name rather than silently ignored."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+async def read_model(request: Request, limit: int, model: type[ModelT]) -> ModelT:
+    """The request's JSON body (read_json_body) validated against `model` (parse_model)."""
+    return parse_model(await read_json_body(request, limit), model)
 
 
 async def read_json_body(request: Request, limit: int) -> bytes:

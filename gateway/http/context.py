@@ -1,9 +1,12 @@
 """One HTTP request as the routes see it: a RequestContext, built once per request by the
 router dependency `request_context` (the API-key check included) and handed to helpers, so
-no helper reads app state or headers itself (as the core's `Call` is to its RPCs)."""
+no helper reads app state or headers itself (as the core's `Call` is to its RPCs). It also
+watches for the client going away: a disconnect cancels the awaited call to the core."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, TypedDict, TypeVar
@@ -12,9 +15,9 @@ from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import Headers
 
 import chatrpc
-from gateway.http.body import ModelT, parse_model, read_json_body
-from gateway.http.deadlines import call_deadline
-from gateway.http.disconnect import cancel_on_disconnect
+from gateway.http.body import ModelT, read_model
+from gateway.http.deadlines import call_deadlines
+from gateway.http.errors import ClientDisconnected
 from gateway.http.throttle import BadKeyThrottle
 from gateway.settings import Settings
 from observability.metrics import MetricsServer
@@ -51,26 +54,44 @@ class RequestContext:
 
     client: chatrpc.AsyncClient  # the SDK client to the core
     settings: Settings
-    api_key: str | None  # the caller's Bearer key, forwarded: the core checks every key
-    deadline: float  # seconds a call may take (gateway/http/deadlines.py)
-    stream_deadline: float  # the same for a streamed reply
+    # The caller's key (forwarded: the core checks every key) and the call's deadline
+    # (gateway/http/deadlines.py), as every SDK call takes them: `**context.call`.
+    call: CallOptions
+    stream_call: CallOptions  # the same for a call whose reply is streamed
     idempotency_key: str | None  # the `Idempotency-Key` header
     request_id: str  # this request's id (observability.requests)
     thread_header: str | None  # the `X-Thread-Id` header
     request: Request  # the body and the disconnect watcher read it
 
-    def call(self, *, stream: bool = False) -> CallOptions:
-        """The key and the deadline of one call to the core (`stream`: a streamed reply)."""
-        timeout = self.stream_deadline if stream else self.deadline
-        return CallOptions(timeout=timeout, api_key=self.api_key)
-
     async def body(self, model: type[ModelT]) -> ModelT:
         """The request's JSON body validated against `model` (415, 413 and 400 as they apply)."""
-        return parse_model(await read_json_body(self.request, self.settings.max_body_bytes), model)
+        return await read_model(self.request, self.settings.max_body_bytes, model)
 
     async def until_disconnect(self, work: Awaitable[T]) -> T:
-        """Awaits `work`, cancelling it (and its call to the core) if the client goes away."""
-        return await cancel_on_disconnect(self.request, work)
+        """Awaits `work`, cancelling it (and so its call to the core) if the client disconnects
+        first: then ClientDisconnected. Only for work started after the body was read (the
+        watcher consumes `receive()`)."""
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(_disconnected(self.request))
+        try:
+            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            if not task.done():
+                # Wait for the cancel to land (the gRPC call is cancelled with it): asking a
+                # task that is still cancelling for its result raised InvalidStateError,
+                # logged as an unexpected error on every hang-up.
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, chatrpc.ChatServiceError):
+                    await task
+        if task.cancelled():
+            raise ClientDisconnected()
+        return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -105,12 +126,12 @@ async def request_context(request: Request) -> RequestContext:
                 headers={"www-authenticate": "Bearer"},
             )
     fields = current()
+    deadline, stream_deadline = call_deadlines(headers, settings.call_timeout)
     return RequestContext(
         client=state.client,
         settings=settings,
-        api_key=key,
-        deadline=call_deadline(headers, settings.call_timeout, stream=False),
-        stream_deadline=call_deadline(headers, settings.call_timeout, stream=True),
+        call=CallOptions(timeout=deadline, api_key=key),
+        stream_call=CallOptions(timeout=stream_deadline, api_key=key),
         idempotency_key=headers.get("idempotency-key"),
         request_id=fields.request_id if fields else "",
         thread_header=headers.get("x-thread-id"),

@@ -24,8 +24,9 @@ REQUEST_TIMEOUT = "x-request-timeout"
 SDK_READ_TIMEOUT = "x-stainless-read-timeout"
 
 
-def call_deadline(headers: Headers, maximum: float, *, stream: bool) -> float:
-    """Seconds a call to the core may take for a request with `headers`."""
+def call_deadlines(headers: Headers, maximum: float) -> tuple[float, float]:
+    """Seconds a call to the core may take for a request with `headers`: (its non-streamed
+    reply's, its streamed reply's)."""
     deadline = maximum
     sent = headers.get(REQUEST_TIMEOUT)
     if sent is not None:
@@ -37,9 +38,9 @@ def call_deadline(headers: Headers, maximum: float, *, stream: bool) -> float:
             )
         deadline = min(deadline, seconds)
     sdk = headers.get(SDK_READ_TIMEOUT)
-    if sdk is not None and not stream:
-        deadline = min(deadline, _seconds(sdk) or maximum)  # the SDK's own: unusable is unsent
-    return deadline
+    if sdk is None:
+        return deadline, deadline
+    return min(deadline, _seconds(sdk) or maximum), deadline  # the SDK's: unusable is unsent
 
 
 def _seconds(value: str) -> float | None:

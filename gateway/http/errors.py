@@ -78,6 +78,10 @@ def field_to_param(field: str | None) -> str | None:
     return field
 
 
+class ClientDisconnected(Exception):
+    """The client closed the connection before a response could be sent."""
+
+
 class RequestError(Exception):
     """A request the gateway refuses on its own (HTTP shape), as a 400 unless told otherwise."""
 

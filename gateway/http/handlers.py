@@ -13,8 +13,13 @@ from starlette.exceptions import HTTPException
 
 import chatrpc
 from gateway.http.context import client_address, gateway_state
-from gateway.http.disconnect import ClientDisconnected
-from gateway.http.errors import INTERNAL, RequestError, envelope, service_error_to_http
+from gateway.http.errors import (
+    INTERNAL,
+    ClientDisconnected,
+    RequestError,
+    envelope,
+    service_error_to_http,
+)
 from gateway.http.responses import JsonResponse
 from observability.metrics import refused
 

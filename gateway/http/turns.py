@@ -43,13 +43,13 @@ async def run_turn(
     client, key = context.client, context.idempotency_key
     note(thread_id=turn.thread_id)
     if not stream:
-        call = client.chat(turn, idempotency_key=key, **context.call())
+        call = client.chat(turn, idempotency_key=key, **context.call)
         reply = await context.until_disconnect(call)
         note(model=reply.model)
         with tracer.start_as_current_span("response"):
             headers = turn_headers(reply.trimmed, reply.server_metadata)
             return JsonResponse(encoder.reply(reply), headers=headers)
-    events = client.chat_stream(turn, idempotency_key=key, **context.call(stream=True))
+    events = client.chat_stream(turn, idempotency_key=key, **context.stream_call)
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await context.until_disconnect(read_head(events))
     heartbeat = context.settings.sse_heartbeat

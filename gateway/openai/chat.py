@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from gateway.http.context import Context
 from gateway.http.turns import run_turn
-from gateway.openai.chat_encoder import ChatEncoder, ReplyShape
+from gateway.openai.chat_encoder import ChatEncoder
 from gateway.openai.convert import chat_request
 from gateway.openai.types import ChatCompletionRequest
 
@@ -19,5 +19,4 @@ async def create_chat_completion(context: Context) -> Response:
     """Creates a model response for the conversation; `stream: true` answers with SSE."""
     body = await context.body(ChatCompletionRequest)
     turn = chat_request(body, context.thread_header)
-    encoder = ChatEncoder(ReplyShape.of(body))
-    return await run_turn(context, turn, encoder, stream=body.stream)
+    return await run_turn(context, turn, ChatEncoder.of(body), stream=body.stream)

@@ -123,6 +123,11 @@ class ChatEncoder:
         self._shape = shape
         self._head = self._usage_head = b""
 
+    @classmethod
+    def of(cls, request: ChatCompletionRequest) -> ChatEncoder:
+        """The encoder for a chat-completions request (its ReplyShape)."""
+        return cls(ReplyShape.of(request))
+
     def reply(self, reply: chatrpc.Reply) -> JsonObject:
         """The `chat.completion` object of a whole reply."""
         return reply_to_openai(reply, self._shape)

@@ -37,7 +37,7 @@ async def create_embeddings(context: Context) -> JsonResponse:
         model=body.model,
         dimensions=body.dimensions,
         user=body.user or "",
-        **context.call(),
+        **context.call,
     )
     note(model=result.model)  # the model label of this request's metrics and logs
     return JsonResponse(

@@ -17,14 +17,14 @@ router = APIRouter()
 @router.get("/v1/models")
 async def list_models(context: Context) -> JsonResponse:
     """Lists the models the core serves, the default first."""
-    models = await context.client.list_models(**context.call())
+    models = await context.client.list_models(**context.call)
     return JsonResponse(list_to_openai(map(model_to_openai, models)))
 
 
 @router.get("/v1/models/{model:path}")
 async def retrieve_model(model: str, context: Context) -> JsonResponse:
     """One model by id; 404 `model_not_found` if the core does not serve it."""
-    for found in await context.client.list_models(**context.call()):
+    for found in await context.client.list_models(**context.call):
         if found.id == model:
             return JsonResponse(model_to_openai(found))
     raise RequestError(

@@ -35,14 +35,14 @@ async def create_response(context: Context) -> Response:
 @router.get("/v1/responses/{response_id}")
 async def retrieve_response(response_id: str, context: Context) -> JsonResponse:
     """A stored response; 404 if the caller has none by that id (or it was not stored)."""
-    stored = await context.client.get_turn(turn_id(response_id), **context.call())
+    stored = await context.client.get_turn(turn_id(response_id), **context.call)
     return JsonResponse(stored_turn_to_openai(stored))
 
 
 @router.delete("/v1/responses/{response_id}")
 async def delete_response(response_id: str, context: Context) -> JsonResponse:
     """Deletes the latest response of a conversation; an earlier one is a 400."""
-    await context.client.delete_turn(turn_id(response_id), **context.call())
+    await context.client.delete_turn(turn_id(response_id), **context.call)
     return JsonResponse({"id": response_id, "object": "response", "deleted": True})
 
 
@@ -55,5 +55,5 @@ async def list_input_items(
     after: Annotated[str, Query(max_length=256)] = "",
 ) -> JsonResponse:
     """The items a stored response was given (newest first unless `order=asc`)."""
-    stored = await context.client.get_turn(turn_id(response_id), **context.call())
+    stored = await context.client.get_turn(turn_id(response_id), **context.call)
     return JsonResponse(item_page(input_items(stored), limit=limit, order=order, after=after))

@@ -47,7 +47,7 @@ async def create_space(context: Context) -> JsonResponse:
     """Creates a knowledge space owned by the caller; 409 if the id exists."""
     body = await context.body(SpaceRequest)
     space = await context.client.create_space(
-        body.id, name=body.name, description=body.description, **context.call()
+        body.id, name=body.name, description=body.description, **context.call
     )
     return JsonResponse(space_json(space), status_code=201)
 
@@ -56,14 +56,14 @@ async def create_space(context: Context) -> JsonResponse:
 async def list_spaces(context: Context) -> JsonResponse:
     """The caller's knowledge spaces."""
     return JsonResponse(
-        list_to_openai(map(space_json, await context.client.list_spaces(**context.call())))
+        list_to_openai(map(space_json, await context.client.list_spaces(**context.call)))
     )
 
 
 @router.delete("/v1/spaces/{space_id}")
 async def delete_space(space_id: str, context: Context) -> JsonResponse:
     """Deletes a space and its documents; 404 if the caller has none by that id."""
-    await context.client.delete_space(space_id, **context.call())
+    await context.client.delete_space(space_id, **context.call)
     return JsonResponse({"id": space_id, "object": "knowledge.space.deleted", "deleted": True})
 
 
@@ -72,7 +72,7 @@ async def add_document(space_id: str, context: Context) -> JsonResponse:
     """Adds (or replaces, by `source`) a text or Markdown document; it is chunked and indexed."""
     body = await context.body(DocumentRequest)
     document = await context.client.add_document(
-        space_id, body.source, body.text, title=body.title, **context.call()
+        space_id, body.source, body.text, title=body.title, **context.call
     )
     return JsonResponse(
         {

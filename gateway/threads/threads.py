@@ -22,7 +22,7 @@ async def list_threads(
     after: Annotated[str, Query(max_length=1024)] = "",
 ) -> JsonResponse:
     """The caller's threads, most recently updated first; `after` = previous next_page_token."""
-    page = await context.client.list_threads(page_size=limit, page_token=after, **context.call())
+    page = await context.client.list_threads(page_size=limit, page_token=after, **context.call)
     return JsonResponse(
         list_to_openai(
             map(thread_to_openai, page.threads),
@@ -36,14 +36,14 @@ async def list_threads(
 async def get_thread(thread_id: str, context: Context) -> JsonResponse:
     """One thread with its stored messages, oldest first; 404 if the caller has none by that id."""
     return JsonResponse(
-        thread_to_openai(await context.client.get_thread(thread_id, **context.call()))
+        thread_to_openai(await context.client.get_thread(thread_id, **context.call))
     )
 
 
 @router.delete("/v1/threads/{thread_id}")
 async def delete_thread(thread_id: str, context: Context) -> JsonResponse:
     """Deletes one thread and its messages; 404 if the caller has none by that id."""
-    await context.client.delete_thread(thread_id, **context.call())
+    await context.client.delete_thread(thread_id, **context.call)
     return JsonResponse({"id": thread_id, "object": "thread.deleted", "deleted": True})
 
 
