@@ -13,6 +13,7 @@ import chatrpc
 from gateway import __version__
 from gateway.errors import install_handlers
 from gateway.observability import CoreHooks, observed
+from gateway.playground import page as playground
 from gateway.routes import (
     chat_completions,
     dbgpt,
@@ -100,6 +101,7 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
+    app.include_router(playground.router)  # static files; its requests to /v1 carry a key
     for module in (chat_completions, dbgpt, embeddings, models, responses, spaces, threads):
         app.include_router(module.router, dependencies=[Depends(require_key)])
     return app
