@@ -113,15 +113,32 @@ function startThread() {
   refreshThreads();
 }
 
-// The list shows this browser's threads that the server holds (GET /v1/threads), plus the
-// current one before its first turn is stored.
-async function refreshThreads() {
-  const response = await api("/v1/threads?limit=100", {}, refreshThreads);
+const MAX_THREAD_PAGES = 20; // of 100: a bound on the listing, not a limit anyone should meet
+
+// The server's threads (GET /v1/threads, page by page), or null if it could not be listed.
+async function storedThreads() {
   const stored = new Map();
-  if (response.ok) for (const thread of (await response.json()).data) stored.set(thread.id, thread);
-  const mine = localThreads().filter((t) => stored.has(t.id) || t.id === state.current);
-  saveThreads(mine);
-  renderThreads(stored);
+  let after = "";
+  for (let page = 0; page < MAX_THREAD_PAGES; page++) {
+    const query = after ? `&after=${encodeURIComponent(after)}` : "";
+    const response = await api(`/v1/threads?limit=100${query}`, {}, refreshThreads);
+    if (!response.ok) return null;
+    const body = await response.json();
+    for (const thread of body.data) stored.set(thread.id, thread);
+    if (!body.has_more) return stored;
+    after = body.next_page_token;
+  }
+  return stored;
+}
+
+// The list shows this browser's threads that the server holds, plus the current one before
+// its first turn is stored; threads the server no longer holds (deleted elsewhere) leave it.
+async function refreshThreads() {
+  const stored = await storedThreads();
+  if (stored !== null) {
+    saveThreads(localThreads().filter((t) => stored.has(t.id) || t.id === state.current));
+  }
+  renderThreads(stored || new Map());
 }
 
 function renderThreads(stored) {
