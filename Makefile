@@ -17,7 +17,7 @@ STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 # portable CPU baseline (never -march=native) into a cache folder named by a hash of its
 # flags, installs it from there (never from pip's cache) and checks it generates a token.
 
-.PHONY: help install proto proto-lint run run-core run-gateway run-replicas fmt lint typecheck test pytest check clean
+.PHONY: help install proto proto-lint run run-core run-gateway run-replicas fmt lint typecheck test pytest check clean docs docs-serve browser
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,11 +85,27 @@ typecheck: proto  ## mypy --strict on core, gateway and the SDK
 
 test: lint typecheck pytest  ## what CI runs: linters, mypy --strict, then the whole suite
 
-pytest: proto $(DBGPT_STAMP) $(DBGPT05_STAMP)  ## the suite alone (starts PostgreSQL if none answers)
+pytest: proto browser $(DBGPT_STAMP) $(DBGPT05_STAMP)  ## the suite alone (starts PostgreSQL if none answers)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)  ## regenerate the docs' generated tables, then build the site into site/ (strict)
+	$(PY) -m scripts.gen_docs
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)  ## the docs site on 127.0.0.1:8001, rebuilt on change
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+# The playground's browser test drives Debian's chromium through Playwright (whose Python
+# package carries its own driver: `playwright install` is never run). Installed when root;
+# otherwise the test skips, naming what is missing.
+browser:  ## Debian's chromium for the playground's browser test (apt-get, when root)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "chromium missing and not root: the playground's browser test will skip"; fi
 
 check: test
 
 clean:  ## remove generated stubs and caches
 	rm -f clients/chatrpc/v1/*_pb2*.py clients/chatrpc/v1/*_pb2*.pyi clients/chatrpc/v1/*.protoset
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis site

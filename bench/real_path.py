@@ -2,7 +2,7 @@
 side by side with the synthetic-backend core, a bare FastAPI → grpc.aio chain, the LiteLLM
 proxy on the same mock, and the mock itself, all in one run.
 
-Run from the repository root: `.venv/bin/python bench/real_path.py [--quick]` (README.md has
+Run from the repository root: `.venv/bin/python bench/real_path.py [--quick]` (bench/README.md has
 the options). Every target is started first and stays up; each level (non-stream at c=1/64,
 instant streams at c=1/64/256, paced streams at 64/256) then runs on every target in turn, in
 a rotating order, `--reps` times, by `bench.loadgen` in its own process. The servers under test

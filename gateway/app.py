@@ -18,6 +18,7 @@ from gateway.http.handlers import install_handlers
 from gateway.http.observability import CoreHooks, observed
 from gateway.http.throttle import BadKeyThrottle
 from gateway.openai import chat, embeddings, models, responses
+from gateway.playground import page as playground
 from gateway.settings import Settings
 from gateway.threads import spaces, threads
 from observability.metrics import MetricsServer
@@ -94,6 +95,7 @@ def create_app(
     )
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
+    app.include_router(playground.router)  # static files; its requests to /v1 carry a key
     # Every other route takes the request's context, the API-key check included.
     for face in (chat, dbgpt_chat, embeddings, models, responses, spaces, threads):
         app.include_router(face.router, dependencies=[Depends(request_context)])

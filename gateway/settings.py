@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +135,109 @@ def _log_format(raw: str) -> str:
     if raw not in ("text", "json"):
         raise ValueError("CHATRPC_LOG_FORMAT must be 'text' or 'json'")
     return raw
+
+
+class EnvVar(NamedTuple):
+    """One environment variable the gateway reads: the Settings attribute it sets (a dotted
+    path), what it means and, when the dataclass's default is not what the process uses, the
+    default as the docs should show it. `python -m scripts.gen_docs` renders these into
+    docs/operations/configuration.md, and tests/docs check that from_env reads exactly these."""
+
+    name: str
+    attribute: str
+    meaning: str
+    default: str | None = None
+
+
+_G = "CHATRPC_GATEWAY_"
+ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
+    EnvVar(_G + "HOST", "host", "HTTP bind address"),
+    EnvVar(_G + "PORT", "port", "HTTP port"),
+    EnvVar(
+        "CHATRPC_CORE_TARGET",
+        "core_target",
+        "the core, or its replicas: `dns:///name:port` or `10.0.0.5:50051,10.0.0.6:50051`",
+    ),
+    EnvVar(
+        _G + "CALL_TIMEOUT",
+        "call_timeout",
+        "the longest deadline (s) of a call to the core; a client's `x-request-timeout` or"
+        " `x-stainless-read-timeout` may shorten it",
+    ),
+    EnvVar(_G + "MAX_BODY_BYTES", "max_body_bytes", "larger request bodies get 413"),
+    EnvVar(
+        _G + "IDLE_TIMEOUT",
+        "connections.idle_timeout",
+        "seconds without a byte on a new or kept-alive connection before it is closed",
+    ),
+    EnvVar(
+        _G + "HEADER_TIMEOUT",
+        "connections.header_timeout",
+        "seconds from a request head's first byte to its end (then 408)",
+    ),
+    EnvVar(
+        _G + "BODY_TIMEOUT",
+        "connections.body_timeout",
+        "seconds from the end of the head to the end of the body (then 408)",
+    ),
+    EnvVar(
+        _G + "MAX_HEADER_BYTES",
+        "connections.max_header_bytes",
+        "request line + header fields, in bytes (then 431)",
+    ),
+    EnvVar(_G + "MAX_HEADERS", "connections.max_headers", "header fields per request (then 431)"),
+    EnvVar(
+        _G + "MAX_CONNECTIONS",
+        "connections.max_connections",
+        "open HTTP connections; beyond them, 503 `too_many_connections` at once",
+    ),
+    EnvVar(
+        _G + "MAX_CONNECTIONS_PER_CLIENT",
+        "connections.max_connections_per_client",
+        "open connections from one client address (`0`: no limit; leave it off behind a proxy)",
+    ),
+    EnvVar(
+        _G + "SSE_HEARTBEAT",
+        "sse_heartbeat",
+        "seconds of silence on a stream before a `: ping` comment (`0`: never)",
+    ),
+    EnvVar(_G + "CORE_KEEPALIVE", "core_keepalive", "seconds between keepalive pings to the core"),
+    EnvVar(
+        _G + "CORE_KEEPALIVE_TIMEOUT",
+        "core_keepalive_timeout",
+        "how long such a ping may go unanswered before the core's calls fail",
+    ),
+    EnvVar("CHATRPC_CORE_TLS", "core_tls.enabled", "`1`: TLS to the core"),
+    EnvVar(
+        "CHATRPC_CORE_CA_FILE",
+        "core_tls.ca_file",
+        "PEM roots that sign the core's certificate (unset: the system's)",
+    ),
+    EnvVar(
+        "CHATRPC_CORE_CLIENT_CERT_FILE",
+        "core_tls.cert_file",
+        "PEM client certificate chain, for a core that requires mutual TLS",
+    ),
+    EnvVar("CHATRPC_CORE_CLIENT_KEY_FILE", "core_tls.key_file", "…and its PEM key"),
+    EnvVar(_G + "SSL_CERTFILE", "ssl_certfile", "serve HTTPS with this certificate…"),
+    EnvVar(_G + "SSL_KEYFILE", "ssl_keyfile", "…and this key"),
+    EnvVar(
+        "CHATRPC_AUTH",
+        "auth",
+        "`disabled`: no Bearer key needed here (the core still decides)",
+    ),
+    EnvVar(
+        _G + "BAD_KEYS_PER_MINUTE",
+        "bad_keys_per_minute",
+        "keys the core refused per HTTP client address a minute before that address gets 429"
+        " (`0`: off)",
+    ),
+    EnvVar(_G + "METRICS_HOST", "metrics_host", "Prometheus `/metrics` address"),
+    EnvVar(
+        _G + "METRICS_PORT",
+        "metrics_port",
+        "Prometheus `/metrics` port (`0` a free port, `off` none)",
+        f"`{DEFAULT_METRICS_PORT}`",
+    ),
+    EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+)

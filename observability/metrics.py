@@ -1,4 +1,5 @@
-"""The one table of Prometheus metrics, for both faces (README "Observability" lists them).
+"""The one table of Prometheus metrics, for both faces (docs/operations/observability.md lists
+them: scripts/gen_docs.py writes that table from this module).
 
 Every metric is defined once, here, in prometheus_client's process registry; a face sets the
 `face` label ("http" for the gateway, "grpc" for the core). Label values are bounded: routes

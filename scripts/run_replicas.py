@@ -5,7 +5,7 @@ the server the tests would use (tests/pg.py: CHATRPC_TEST_POSTGRES_URL, a local 
 5432, or a throwaway cluster started for this run and removed after it), in a database
 `chatrpc_replicas` created there on first use. Core i listens on 127.0.0.1:<core port + i> and
 names itself "127.0.0.1:<port>" (CHATRPC_REPLICA_ID); the gateway balances over the list of
-addresses (round_robin with health checks, see README "Scaling out"). The processes inherit
+addresses (round_robin with health checks, see docs/operations/scaling.md). The processes inherit
 the environment (CHATRPC_AUTH, CHATRPC_MODELS_FILE, ...). Ctrl-C (or SIGTERM) stops them all.
 
     python -m scripts.run_replicas --replicas 3 --core-port 50051 --gateway-port 8000

@@ -1,5 +1,5 @@
 """compose.yaml: `docker compose config` accepts it (when docker with compose is here), and it
-wires what README "Scaling out" says: cores on PostgreSQL, the gateway on dns:///core."""
+wires what docs/operations/scaling.md says: cores on PostgreSQL, the gateway on dns:///core."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Thread memory as the pipeline sees it: one turn's context from a stored thread, its commit.
 
-Rules (README "Thread memory" states them for users):
+Rules (docs/openai/threads.md states them for users):
 
 - The stored thread holds user, assistant and tool messages. System messages in a request are
   instructions for that turn only: placed first in the prompt, never stored.

@@ -1,5 +1,5 @@
 """Each RPC as operators see it: its request id, its span, its metrics, its log line and its
-server timings (README "Observability").
+server timings (docs/operations/observability.md).
 
 `RpcObserver.scope(context, method)` wraps one RPC, outermost in the guard
 (core.server.guard), so refused calls are seen too. At the start it takes the caller's

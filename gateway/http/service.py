@@ -31,6 +31,7 @@ ENDPOINTS = [
     "DELETE /v1/threads/{thread_id}",
     "GET /health",
     "GET /ready",
+    "GET /playground",
 ]
 
 

@@ -1,4 +1,5 @@
-"""README's runnable examples (clients/examples/) run as written against a real core and gateway."""
+"""The runnable examples in clients/examples/ (docs/getting-started.md points at them) run as
+written against a real core and gateway."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ round_robin channel (a static list of the three addresses, health-checked, retry
 before the first reply message). Every turn carries an Idempotency-Key; a 503, or a stream
 that ends in an error event, is retried by the client with the same key. Whether calls still
 reach the dead replica is read from channelz (calls started on its subchannel). The figures
-the test prints are the ones README's "Scaling out" quotes.
+the test prints are the ones docs/operations/scaling.md quotes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Both /metrics endpoints on real servers: counts move by exactly what was sent, the README's
+"""Both /metrics endpoints on real servers: counts move by exactly what was sent, the docs'
 table names every registered metric with its labels, and TTFT matches what a client sees.
 
 Core and gateway run in one test process, so they share prometheus_client's registry: each
@@ -21,7 +21,7 @@ from observability import metrics
 from tests.observability.conftest import MODEL, Faces, moved, scrape
 
 ROUTE = "/v1/chat/completions"
-README = Path(__file__).resolve().parents[2] / "README.md"
+OBSERVABILITY = Path(__file__).resolve().parents[2] / "docs" / "operations" / "observability.md"
 
 
 def _client(faces: Faces) -> openai.OpenAI:
@@ -106,9 +106,9 @@ def test_counters_and_histogram_counts_move_by_exactly_what_was_sent(faces: Face
     assert grpc_after[("chatrpc_requests_in_flight", (("face", "grpc"), ("route", "Chat")))] == 0
 
 
-def _readme_table() -> dict[str, set[str]]:
-    """README's metric table: name → its labels."""
-    section = README.read_text().split("## Observability", 1)[1]
+def _docs_table() -> dict[str, set[str]]:
+    """The docs' metric table (docs/operations/observability.md): name → its labels."""
+    section = OBSERVABILITY.read_text()
     rows = re.findall(r"^\| `(chatrpc_[a-z_]+)` \| [a-z]+ \| ([^|]*) \|", section, re.MULTILINE)
     return {name: set(re.findall(r"`([a-z_]+)`", labels)) for name, labels in rows}
 
@@ -122,8 +122,8 @@ def _registered() -> dict[str, set[str]]:
     return found
 
 
-def test_readme_table_names_every_registered_metric_with_its_labels():
-    assert _readme_table() == _registered()
+def test_docs_table_names_every_registered_metric_with_its_labels():
+    assert _docs_table() == _registered()
 
 
 def test_streamed_ttft_observation_is_what_the_client_measured(faces: Faces):
