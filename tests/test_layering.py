@@ -265,7 +265,7 @@ FLOORS = {
         ("", "settings"),
         ("http",),
         ("openai",),
-        ("dbgpt", "threads"),
+        ("dbgpt", "threads", "playground"),
         ("app",),
         ("__main__",),
     ],
