@@ -16,6 +16,7 @@ from tests.upstream import (
     ModelLimits,
     Scenario,
     finish_chunk,
+    reset_each_test,
     streamed_tool_call,
 )
 
@@ -32,10 +33,7 @@ def server() -> Iterator[FakeUpstream]:
     upstream.stop()
 
 
-@pytest.fixture
-def upstream(server: FakeUpstream) -> FakeUpstream:
-    server.reset()
-    return server
+upstream = reset_each_test("server")
 
 
 @pytest.fixture

@@ -63,6 +63,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
+
 from core.catalog import ModelCatalog
 from tests.servers import UvicornThread, upstream_model, with_models
 
@@ -696,3 +698,16 @@ def with_upstream(catalog: ModelCatalog, upstream: FakeUpstream) -> ModelCatalog
     return with_models(
         catalog, upstream_model("upstream", upstream.url, UPSTREAM_MODEL, UPSTREAM_KEY)
     )
+
+
+def reset_each_test(server_fixture: str) -> Any:
+    """A fixture that gives the module's `server_fixture` (a FakeUpstream started once per
+    module) reset to its defaults for each test: `upstream = reset_each_test("server")`."""
+
+    @pytest.fixture
+    def upstream(request: pytest.FixtureRequest) -> FakeUpstream:
+        server: FakeUpstream = request.getfixturevalue(server_fixture)
+        server.reset()
+        return server
+
+    return upstream

@@ -18,7 +18,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Unpack
 
 import asyncpg
 
@@ -30,7 +30,12 @@ from core.errors import (
 )
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
-from core.storage.postgres_pool import PostgresBackedStore, PostgresPool
+from core.storage.postgres_pool import (
+    CONNECT_TIMEOUT,
+    PoolOptions,
+    PostgresBackedStore,
+    PostgresPool,
+)
 from core.types import Message
 
 _SELECT_MESSAGES = (
@@ -191,24 +196,12 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
 
     @classmethod
     async def open(
-        cls,
-        url: str,
-        *,
-        min_size: int = 1,
-        max_size: int = 10,
-        connect_timeout: float = 10.0,
-        command_timeout: float | None = 30.0,
-        lock_connections: int = 64,
+        cls, url: str, *, lock_connections: int = 64, **options: Unpack[PoolOptions]
     ) -> Self:
         """Connect, migrate, and open the pool of thread-lock connections (`lock_connections`
         at most: one per turn on a thread in flight; none are kept open while idle)."""
-        store = await super().open(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            connect_timeout=connect_timeout,
-            command_timeout=command_timeout,
-        )
+        store = await super().open(url, **options)
+        connect_timeout = options.get("connect_timeout", CONNECT_TIMEOUT)
         try:
             store._locks = await PostgresPool.open(
                 url,
@@ -291,20 +284,16 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
 
     async def get_turn(self, owner: str, turn_id: str) -> base.StoredTurn:
         base.require_owner(owner)
-        with self._pool.errors():
-            async with (
-                self._pool.acquire() as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                row = await conn.fetchrow(_SELECT_TURN_BY_ID, owner, turn_id)
-                if row is None:
-                    raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
-                thread_id = row["thread_id"]
-                messages = await _turn_messages(conn, owner, row)
-                previous = await conn.fetchval(
-                    _SELECT_PREVIOUS_TURN, owner, thread_id, row["first_seq"]
-                )
-                head = await conn.fetchval(_SELECT_HEAD, owner, thread_id)
+        async with self._pool.snapshot() as conn:
+            row = await conn.fetchrow(_SELECT_TURN_BY_ID, owner, turn_id)
+            if row is None:
+                raise TurnNotFoundError(f"No stored turn has the id {turn_id!r}.")
+            thread_id = row["thread_id"]
+            messages = await _turn_messages(conn, owner, row)
+            previous = await conn.fetchval(
+                _SELECT_PREVIOUS_TURN, owner, thread_id, row["first_seq"]
+            )
+            head = await conn.fetchval(_SELECT_HEAD, owner, thread_id)
         return columns.row_to_stored_turn(row, messages, previous or "", head)
 
     async def delete_turn(self, owner: str, turn_id: str) -> None:
@@ -315,14 +304,10 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
 
     async def get_thread(self, owner: str, thread_id: str) -> base.Thread:
         base.require_owner(owner)
-        with self._pool.errors():
-            async with (
-                self._pool.acquire() as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                row = await conn.fetchrow(_SELECT_THREAD, owner, thread_id)
-                rows = await conn.fetch(_SELECT_MESSAGES, owner, thread_id) if row else []
-                turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
+        async with self._pool.snapshot() as conn:
+            row = await conn.fetchrow(_SELECT_THREAD, owner, thread_id)
+            rows = await conn.fetch(_SELECT_MESSAGES, owner, thread_id) if row else []
+            turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
         if row is None:
             raise ThreadNotFoundError("thread not found")
         summary = columns.row_to_summary(row)

@@ -8,9 +8,9 @@ malformed URL is a ConfigError that does not echo the URL (it may hold a passwor
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, ClassVar, Self
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from typing import Any, ClassVar, Self, TypedDict
 
 import asyncpg
 
@@ -86,6 +86,17 @@ class PostgresPool:
             await self.aclose()
             raise
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Any]:
+        """A connection inside one read-only repeatable-read transaction (every read in the
+        block sees the same snapshot), its failures mapped as errors() maps them."""
+        with self.errors():
+            async with (
+                self._pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                yield conn
+
     def acquire(self, timeout: float | None = None) -> Any:
         """A connection for an `async with` block; waits at most `timeout` s for a free one."""
         return self._pool.acquire(timeout=timeout)
@@ -111,6 +122,18 @@ class PostgresPool:
     async def aclose(self) -> None:
         with self.errors():
             await self._pool.close()
+
+
+CONNECT_TIMEOUT = 10.0  # seconds to connect, by default
+
+
+class PoolOptions(TypedDict, total=False):
+    """PostgresBackedStore.open's options, for a store that adds its own (PostgresStore)."""
+
+    min_size: int
+    max_size: int
+    connect_timeout: float
+    command_timeout: float | None
 
 
 class PostgresBackedStore:
@@ -141,7 +164,7 @@ class PostgresBackedStore:
         *,
         min_size: int = 1,
         max_size: int = 10,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
         command_timeout: float | None = 30.0,
     ) -> Self:
         """Connect the pool and apply migrations."""

@@ -16,17 +16,12 @@ class DbgptChatRequest(Sampling):
     fields we do not serve are accepted only at values that change nothing.
     """
 
-    model: StrictStr = ""
     # One string, or a list of strings (each a user message, DB-GPT's Union[str, List[str]])
     # or of messages.
     messages: StrictStr | list[StrictStr | ChatMessage]
-    stream: StrictBool = False
-    chat_mode: ChatModeName | None = None  # None: chat_normal
     chat_model: ChatModeName | None = None  # the seed's parameter table spells chat_mode so
-    chat_param: StrictStr | None = None
     conv_uid: StrictStr | None = None
     max_new_tokens: Int32 | None = None
-    user: StrictStr | None = None
     span_id: StrictStr | None = None
     sys_code: StrictStr | None = None
     user_name: StrictStr | None = None

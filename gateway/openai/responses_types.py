@@ -43,35 +43,37 @@ class OutputText(_Strict):
 TextPart = Annotated[InputText | OutputText, Field(discriminator="type")]
 
 
-class MessageItem(_Strict):
+class _Item(_Strict):
+    """What every input item may carry besides its own fields (a previous output's id and
+    status, sent back with it)."""
+
+    id: StrictStr | None = None
+    status: ItemStatus | None = None
+
+
+class MessageItem(_Item):
     """A message; `developer` is OpenAI's newer name for `system`."""
 
     type: Literal["message"] = "message"
     role: Literal["user", "system", "developer", "assistant"]
     content: StrictStr | list[TextPart]
-    id: StrictStr | None = None
-    status: ItemStatus | None = None
 
 
-class FunctionCallItem(_Strict):
+class FunctionCallItem(_Item):
     """A function call the model made (a previous response's output sent back)."""
 
     type: Literal["function_call"]
     call_id: StrictStr
     name: StrictStr
     arguments: StrictStr
-    id: StrictStr | None = None
-    status: ItemStatus | None = None
 
 
-class FunctionCallOutputItem(_Strict):
+class FunctionCallOutputItem(_Item):
     """The result of a function call, for the model to read."""
 
     type: Literal["function_call_output"]
     call_id: StrictStr
     output: StrictStr
-    id: StrictStr | None = None
-    status: ItemStatus | None = None
 
 
 # An item's `type` → its model's tag. The tags are the class names, so that an error's param
@@ -97,7 +99,9 @@ InputItem = Annotated[
 
 
 class FunctionTool(_Strict):
-    """A function the model may call; the only tool type served."""
+    """A function the model may call; the only tool type served. (FunctionSpec's fields
+    after `type`, not inherited: the first of several errors names the param, so `type`
+    comes first.)"""
 
     type: Literal["function"]
     name: StrictStr

@@ -94,9 +94,16 @@ class StreamOptions(_Strict):
 
 
 class Sampling(_Strict):
-    """The GenerationConfig fields both chat requests take, named as the contract names them
-    (the OpenAI request adds `seed`; each has its own other spelling of `max_tokens`)."""
+    """What both chat requests take besides their messages: the model, streaming, the caller,
+    DB-GPT's chat mode with its parameter (an app, knowledge space or flow id; a chatrpc
+    extension on /v1) and the GenerationConfig fields, named as the contract names them (the
+    OpenAI request adds `seed`; each has its own other spelling of `max_tokens`)."""
 
+    model: StrictStr = ""
+    stream: StrictBool = False
+    user: StrictStr | None = None
+    chat_mode: ChatModeName | None = None  # None: chat_normal
+    chat_param: StrictStr | None = None
     temperature: Number | None = None
     top_p: Number | None = None
     max_tokens: Int32 | None = None
@@ -109,26 +116,20 @@ class Sampling(_Strict):
 class ChatCompletionRequest(Sampling):
     """POST /v1/chat/completions. Fields outside this model are refused with a 400 naming them."""
 
-    model: StrictStr = ""
     messages: list[ChatMessage]
-    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_completion_tokens: Int32 | None = None
     seed: Int64 | None = None
     n: Int32 | None = None
     logprobs: StrictBool | None = None
     top_logprobs: Int32 | None = None
-    user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     response_format: ResponseFormat | None = None
-    # chatrpc extensions: the conversation thread (the seed clients send an integer), and
-    # DB-GPT's chat mode with its parameter (an app, knowledge space or flow id).
+    # chatrpc extension: the conversation thread (the seed clients send an integer).
     thread_id: Annotated[StrictStr | StrictInt | None, Field(union_mode="left_to_right")] = None
-    chat_mode: ChatModeName | None = None
-    chat_param: StrictStr | None = None
     # Accepted only at its "off" value, which changes nothing.
     store: Literal[False] | None = None
 

@@ -169,6 +169,15 @@ def test_malformed_heads_get_400(guarded: GatewayThread, head: bytes) -> None:
         refused(read_all(sock), 400, "invalid_http")
 
 
+def room_comes_back(server: GatewayThread, held: list[socket.socket]) -> None:
+    """Once one of the `held` connections closes, a new one is served."""
+    held.pop().close()
+    time.sleep(0.1)
+    with connect(server) as sock:
+        sock.sendall(GET)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
 def test_connections_over_the_cap_get_503_at_once_and_room_comes_back(
     guarded: GatewayThread,
 ) -> None:
@@ -178,11 +187,7 @@ def test_connections_over_the_cap_get_503_at_once_and_room_comes_back(
             started = time.monotonic()
             headers = refused(read_all(extra), 503, "too_many_connections")
             assert headers["retry-after"] == "1" and time.monotonic() - started < 0.5
-        held.pop().close()
-        time.sleep(0.1)
-        with connect(guarded) as sock:
-            sock.sendall(GET)
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        room_comes_back(guarded, held)
     finally:
         for sock in held:
             sock.close()
@@ -212,11 +217,7 @@ def test_connections_over_the_per_client_cap_get_503(core_server: CoreThread) ->
     try:
         with connect(server) as extra:
             refused(read_all(extra), 503, "too_many_connections")
-        held.pop().close()
-        time.sleep(0.1)
-        with connect(server) as sock:
-            sock.sendall(GET)
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        room_comes_back(server, held)
     finally:
         for sock in held:
             sock.close()

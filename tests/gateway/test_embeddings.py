@@ -16,7 +16,7 @@ import pytest
 from core.catalog import EmbeddingSpec, ModelCatalog
 from tests.conftest import EMBEDDED, EMBEDDED_DIMENSIONS, SCRIPTED
 from tests.servers import upstream_model, with_models
-from tests.upstream import EmbeddingModel, FakeUpstream, fake_embedding
+from tests.upstream import EmbeddingModel, FakeUpstream, fake_embedding, reset_each_test
 
 UPSTREAM_KEY = "sk-upstream-embeddings-1"
 UPSTREAM = "text-embedding-3-small"  # our catalog name and the upstream's
@@ -34,10 +34,7 @@ def upstream_server() -> Iterator[FakeUpstream]:
     server.stop()
 
 
-@pytest.fixture
-def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
-    upstream_server.reset()
-    return upstream_server
+upstream = reset_each_test("upstream_server")
 
 
 @pytest.fixture

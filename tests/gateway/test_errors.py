@@ -117,6 +117,11 @@ def test_error_after_the_first_chunk_is_one_error_event_without_done(
     assert error["error"]["type"] == "service_unavailable_error"
 
 
+def bad_json(body: object, param: str | None) -> tuple[bytes, str, int, str | None]:
+    """A BAD_HTTP row: `body` as a JSON request refused with 400 naming `param`."""
+    return json.dumps(body).encode(), "application/json", 400, param
+
+
 BAD_HTTP = {
     "not json": (b'{"model":', "application/json", 400, None),
     "empty body": (b"", "application/json", 400, None),
@@ -124,44 +129,18 @@ BAD_HTTP = {
     "array body": (b"[]", "application/json", 400, None),
     "text/plain": (b'{"messages": []}', "text/plain", 415, None),
     "multipart": (b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x", 415, None),
-    "unknown field": (
-        json.dumps({"messages": HELLO, "foo": 1}).encode(),
-        "application/json",
-        400,
-        "foo",
+    "unknown field": bad_json({"messages": HELLO, "foo": 1}, "foo"),
+    "api_base smuggled": bad_json({"messages": HELLO, "api_base": "http://x"}, "api_base"),
+    "stream as string": bad_json({"messages": HELLO, "stream": "yes"}, "stream"),
+    "n is 9": bad_json({"messages": HELLO, "n": 9}, "n"),
+    "n is 0": bad_json({"messages": HELLO, "n": 0}, "n"),
+    "top_logprobs is 21": bad_json(
+        {"messages": HELLO, "logprobs": True, "top_logprobs": 21}, "top_logprobs"
     ),
-    "api_base smuggled": (
-        json.dumps({"messages": HELLO, "api_base": "http://x"}).encode(),
-        "application/json",
-        400,
-        "api_base",
+    "top_logprobs without logprobs": bad_json(
+        {"messages": HELLO, "top_logprobs": 2}, "top_logprobs"
     ),
-    "stream as string": (
-        json.dumps({"messages": HELLO, "stream": "yes"}).encode(),
-        "application/json",
-        400,
-        "stream",
-    ),
-    "n is 9": (json.dumps({"messages": HELLO, "n": 9}).encode(), "application/json", 400, "n"),
-    "n is 0": (json.dumps({"messages": HELLO, "n": 0}).encode(), "application/json", 400, "n"),
-    "top_logprobs is 21": (
-        json.dumps({"messages": HELLO, "logprobs": True, "top_logprobs": 21}).encode(),
-        "application/json",
-        400,
-        "top_logprobs",
-    ),
-    "top_logprobs without logprobs": (
-        json.dumps({"messages": HELLO, "top_logprobs": 2}).encode(),
-        "application/json",
-        400,
-        "top_logprobs",
-    ),
-    "n is a string": (
-        json.dumps({"messages": HELLO, "n": "1"}).encode(),
-        "application/json",
-        400,
-        "n",
-    ),
+    "n is a string": bad_json({"messages": HELLO, "n": "1"}, "n"),
     "NaN temperature": (
         b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
         "application/json",
@@ -174,53 +153,28 @@ BAD_HTTP = {
         400,
         None,
     ),
-    "role root": (
-        json.dumps({"messages": [{"role": "root", "content": "x"}]}).encode(),
-        "application/json",
-        400,
-        "messages[0].role",
-    ),
-    "image part": (
-        json.dumps(
-            {
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [
-                            {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/x"}}
-                        ],
-                    }
-                ]
-            }
-        ).encode(),
-        "application/json",
-        400,
+    "role root": bad_json({"messages": [{"role": "root", "content": "x"}]}, "messages[0].role"),
+    "image part": bad_json(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/x"}}
+                    ],
+                }
+            ]
+        },
         None,
     ),
-    "stream_options without stream": (
-        json.dumps({"messages": HELLO, "stream_options": {"include_usage": True}}).encode(),
-        "application/json",
-        400,
-        "stream_options",
+    "stream_options without stream": bad_json(
+        {"messages": HELLO, "stream_options": {"include_usage": True}}, "stream_options"
     ),
-    "max tokens disagree": (
-        json.dumps({"messages": HELLO, "max_tokens": 5, "max_completion_tokens": 6}).encode(),
-        "application/json",
-        400,
-        "max_tokens",
+    "max tokens disagree": bad_json(
+        {"messages": HELLO, "max_tokens": 5, "max_completion_tokens": 6}, "max_tokens"
     ),
-    "logprobs as a string": (
-        json.dumps({"messages": HELLO, "logprobs": "yes"}).encode(),
-        "application/json",
-        400,
-        "logprobs",
-    ),
-    "thread id list": (
-        json.dumps({"messages": HELLO, "thread_id": [1]}).encode(),
-        "application/json",
-        400,
-        "thread_id",
-    ),
+    "logprobs as a string": bad_json({"messages": HELLO, "logprobs": "yes"}, "logprobs"),
+    "thread id list": bad_json({"messages": HELLO, "thread_id": [1]}, "thread_id"),
     "deep nesting": (
         b'{"messages": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         "application/json",

@@ -13,13 +13,13 @@ from core.settings import Settings as CoreSettings
 from gateway.app import create_app
 from gateway.http.connections import uvicorn_options
 from gateway.settings import CoreTls, Settings
-from tests.certs import make_authority
+from tests.certs import Authority, make_authority
 from tests.servers import CoreThread, GatewayThread
 
 
-def test_the_openai_sdk_talks_https_to_a_gateway_on_mtls_to_the_core(catalog, tmp_path):
-    ca = make_authority(tmp_path)
-    core = CoreThread(
+def mtls_core(catalog, ca: Authority) -> CoreThread:
+    """A core that requires client certificates signed by `ca`."""
+    return CoreThread(
         catalog,
         settings=CoreSettings(
             tls_cert_file=str(ca.server.cert),
@@ -27,6 +27,11 @@ def test_the_openai_sdk_talks_https_to_a_gateway_on_mtls_to_the_core(catalog, tm
             tls_client_ca_file=str(ca.ca),
         ),
     )
+
+
+def test_the_openai_sdk_talks_https_to_a_gateway_on_mtls_to_the_core(catalog, tmp_path):
+    ca = make_authority(tmp_path)
+    core = mtls_core(catalog, ca)
     settings = Settings(
         core_target=core.target,
         auth="disabled",
@@ -59,14 +64,7 @@ def test_the_openai_sdk_talks_https_to_a_gateway_on_mtls_to_the_core(catalog, tm
 
 def test_a_gateway_without_the_client_certificate_gets_503_from_an_mtls_core(catalog, tmp_path):
     ca = make_authority(tmp_path)
-    core = CoreThread(
-        catalog,
-        settings=CoreSettings(
-            tls_cert_file=str(ca.server.cert),
-            tls_key_file=str(ca.server.key),
-            tls_client_ca_file=str(ca.ca),
-        ),
-    )
+    core = mtls_core(catalog, ca)
     settings = Settings(
         core_target=core.target, auth="disabled", core_tls=CoreTls(enabled=True, ca_file=str(ca.ca))
     )

@@ -58,6 +58,7 @@ from tests.upstream import (
     FakeUpstream,
     Scenario,
     finish_chunk,
+    reset_each_test,
     text_chunk,
     tool_chunk,
 )
@@ -80,10 +81,7 @@ def fake_server():
     server.stop()
 
 
-@pytest.fixture
-def upstream(fake_server):
-    fake_server.reset()
-    return fake_server
+upstream = reset_each_test("fake_server")
 
 
 def options(upstream: FakeUpstream, **extra: object) -> dict[str, object]:

@@ -12,7 +12,7 @@ from core.errors import (
     BackendUnavailableError,
     ResourceExhaustedError,
 )
-from tests.upstream import EmbeddingModel, FakeUpstream, Scenario, fake_embedding
+from tests.upstream import EmbeddingModel, FakeUpstream, Scenario, fake_embedding, reset_each_test
 
 KEY = "sk-embed-key-A"
 MODEL = "text-embedding-3-small"
@@ -33,10 +33,7 @@ def fake_server():
     server.stop()
 
 
-@pytest.fixture
-def upstream(fake_server):
-    fake_server.reset()
-    return fake_server
+upstream = reset_each_test("fake_server")
 
 
 @pytest.fixture

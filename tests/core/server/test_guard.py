@@ -11,30 +11,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 import chatrpc
 from chatrpc.v1 import chat_service_pb2 as pb
 from core.auth import KeyRing, digest, load_keyring
 from core.settings import Settings
+from tests.core.server.status import error_info
 from tests.core_process import running_core
 from tests.servers import CoreThread
 
 CHAT = "/chatrpc.v1.ChatService/Chat"
 KEY = "sk-alice-0123456789abcdef"
 USER = pb.Message(role=pb.ROLE_USER, content="hi")
-
-
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError("no ErrorInfo")
 
 
 async def raw_chat(target: str, data: bytes, key: str | None = None) -> grpc.aio.AioRpcError:

@@ -7,14 +7,13 @@ import time
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from grpc_status import rpc_status
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 from core.types import BackendChunk, FinishReason
 from tests.conftest import EMBEDDED
+from tests.core.server.status import error_info
 from tests.fakes import ScriptedBackend, tool_call_chunks
 from tests.servers import CoreThread
 
@@ -35,17 +34,6 @@ def stream_request(**fields) -> pb.StreamChatRequest:
 async def stub(core_server: CoreThread):
     async with grpc.aio.insecure_channel(core_server.target) as channel:
         yield pb_grpc.ChatServiceStub(channel)
-
-
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError("no ErrorInfo in the status details")
 
 
 def scripted_reply(scripted: ScriptedBackend) -> None:
