@@ -18,13 +18,8 @@ import statistics
 import time
 from typing import Any
 
-from core.backends.llama_cpp import (
-    LlamaCppBackend,
-    chat_template,
-    last_logits,
-    load_llama,
-    token_logprob as compute_logprob,
-)
+from core.backends.llama_cpp import LlamaCppBackend, token_logprob as compute_logprob
+from core.backends.llama_loading import chat_template, last_logits, load_llama
 from core.types import GenerationParams, Message, Prompt, Role
 
 PROMPT = Prompt(

@@ -11,16 +11,16 @@ from starlette.types import ASGIApp
 
 import chatrpc
 from gateway import __version__
-from gateway.dbgpt import chat as dbgpt_chat
+from gateway.dbgpt import routes as dbgpt_face
 from gateway.http import service
 from gateway.http.context import GatewayState, request_context
 from gateway.http.handlers import install_handlers
 from gateway.http.observability import CoreHooks, observed
 from gateway.http.throttle import BadKeyThrottle
-from gateway.openai import chat, embeddings, models, responses
+from gateway.openai import routes as openai_face
 from gateway.playground import page as playground
 from gateway.settings import Settings
-from gateway.threads import spaces, threads
+from gateway.threads import routes as threads_face
 from observability.metrics import MetricsServer
 
 
@@ -96,7 +96,8 @@ def create_app(
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
     app.include_router(playground.router)  # static files; its requests to /v1 carry a key
-    # Every other route takes the request's context, the API-key check included.
-    for face in (chat, dbgpt_chat, embeddings, models, responses, spaces, threads):
+    # Each face is one router; every route in them takes the request's context, the API-key
+    # check included.
+    for face in (openai_face, dbgpt_face, threads_face):
         app.include_router(face.router, dependencies=[Depends(request_context)])
     return app

@@ -64,7 +64,7 @@ REQUIRED_CPU = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2")
 MARKER = "llama-cpp-python.build"  # in the venv: the cache folder its wheel came from
 
 SMOKE = """
-from core.backends.llama_cpp import load_llama
+from core.backends.llama_loading import load_llama
 llama = load_llama({"context_window": 256, "n_threads": 1})
 tokens = llama.tokenize(b"Hello", add_bos=True)
 token = next(iter(llama.generate(tokens, temp=0.0)))

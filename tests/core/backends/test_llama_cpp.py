@@ -8,7 +8,8 @@ from contextlib import aclosing
 
 import pytest
 
-from core.backends.llama_cpp import LlamaCppBackend, locate_embedded_gguf
+from core.backends.llama_cpp import LlamaCppBackend
+from core.backends.llama_loading import locate_embedded_gguf
 from core.errors import BackendUnavailableError, InvalidArgumentError
 from core.types import FinishReason, GenerationParams, Message, Prompt, Role
 from tests.fakes import FakeLlama, render_plain

@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from core.backends.llama_cpp import LlamaCppBackend, load_llama
+from core.backends.llama_cpp import LlamaCppBackend
 from core.backends.llama_embedding import POOLING, LlamaEmbedder, shorten
+from core.backends.llama_loading import load_llama
 from core.errors import ConfigError, ContextLengthExceededError, UnimplementedError
 from core.types import EmbeddingBatch, GenerationParams, Message, Prompt, Role
 from tests.conftest import EMBEDDED_DIMENSIONS

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from core.backends import create_backend
-from core.backends.llama_cpp import locate_embedded_gguf
+from core.backends.llama_loading import locate_embedded_gguf
 from core.backends.openai_compat import OpenAICompatBackend, retry_after_seconds
 from core.catalog import ModelCatalog, ModelSpec
 from core.chat_shapes import message_to_openai
