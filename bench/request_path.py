@@ -53,9 +53,14 @@ class PathTrace:
         if self.done or event not in ("call", "return"):
             return
         name = frame.f_code.co_filename
-        if event == "call" and name.startswith(SDK) and frame.f_code.co_name in (
-            "chat",
-            "chat_stream",
+        if (
+            event == "call"
+            and name.startswith(SDK)
+            and frame.f_code.co_name
+            in (
+                "chat",
+                "chat_stream",
+            )
         ):
             self.done = True
             return
