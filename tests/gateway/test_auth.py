@@ -16,7 +16,17 @@ from gateway.settings import Settings
 from tests.servers import CoreThread, GatewayThread
 
 ALICE, BOB = "sk-alice-0123456789abcdef", "sk-bob-0123456789abcdef"
-ALLOWLIST = {"/", "/health", "/ready"}
+# The service routes and the playground's static page (gateway/playground/page.py: it holds
+# no data; its own requests to /v1 carry the key its user gives it).
+ALLOWLIST = {
+    "/",
+    "/health",
+    "/ready",
+    "/playground",
+    "/playground/app.js",
+    "/playground/style.css",
+    "/playground/favicon.svg",
+}
 
 
 @pytest.fixture
