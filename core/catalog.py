@@ -26,6 +26,11 @@ from core.errors import (
     ModelNotReadyError,
 )
 from core.reasoning import reasoning_parser_class
+from core.routing.breaker import Breaker
+from core.routing.config import ROUTE_KEYS, DeploymentSpec, RouteSpec, route_spec
+from core.routing.deployment import Deployment
+from core.routing.router import Router
+from core.routing.shared import SharedBreakers
 from core.settings import Settings
 from core.types import REQUEST_ONLY_PARAMS, GenerationParams
 
@@ -59,6 +64,7 @@ class ModelSpec:
     owned_by: str = "chatrpc"
     defaults: GenerationParams = field(default_factory=GenerationParams)
     embeddings: EmbeddingSpec | None = None  # None: the model does not embed
+    route: RouteSpec | None = None  # None: one upstream, no router (core/routing)
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -81,6 +87,14 @@ class ModelCatalog:
         self._default = specs[0].name
         self._backends: dict[str, Backend] = {}
         self._unready: dict[str, ChatError] = {}
+        self.shared: SharedBreakers | None = None  # set by load_models with a Redis URL
+        for spec in specs:
+            route = spec.route or RouteSpec()
+            for name in (*route.fallbacks, *route.context_window_fallbacks):
+                if name not in self._specs or name == spec.name:
+                    raise ConfigError(
+                        f"model {spec.name!r}: fallback {name!r} is not another model"
+                    )
 
     @property
     def default(self) -> str:
@@ -119,15 +133,21 @@ class ModelCatalog:
             )
         return backend
 
+    def routed(self) -> list[Router]:
+        """The models served by a router (deployments, breakers, fallbacks)."""
+        return [b for b in self._backends.values() if isinstance(b, Router)]
+
     async def aclose(self) -> None:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
+        if self.shared is not None:
+            await self.shared.aclose()
 
 
 _SPEC_KEYS = {
     "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
-    "defaults", "embeddings", "reasoning_format",
+    "defaults", "embeddings", "reasoning_format", *ROUTE_KEYS,
 }  # fmt: skip
 _PARAM_KEYS = {f.name for f in fields(GenerationParams)} - REQUEST_ONLY_PARAMS
 
@@ -166,6 +186,7 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             owned_by=str(entry.get("owned_by", "chatrpc")),
             defaults=GenerationParams(**defaults),
             embeddings=_embedding_spec(entry.get("embeddings"), f"{where}.embeddings"),
+            route=route_spec(entry, where),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -258,13 +279,28 @@ def build_catalog(settings: Settings) -> ModelCatalog:
     )
 
 
-async def load_models(catalog: ModelCatalog, environ: Mapping[str, str]) -> None:
+async def load_models(
+    catalog: ModelCatalog, environ: Mapping[str, str], redis_url: str = ""
+) -> None:
     """Builds every model's backend off the event loop and attaches it to the catalog.
 
     A model whose API-key variable is unset is marked not configured; the default model
-    failing to load stops the server, any other model failing is marked unavailable.
+    failing to load stops the server, any other model failing is marked unavailable. A model
+    with routing tables (or named as another's fallback) is served by a Router over its
+    deployments, whose breakers are shared through Redis when `redis_url` is set.
     """
+    fallbacks = {
+        n
+        for s in catalog
+        if s.route
+        for n in (*s.route.fallbacks, *s.route.context_window_fallbacks)
+    }
+    if redis_url and any(s.route or s.name in fallbacks for s in catalog):
+        catalog.shared = SharedBreakers(redis_url)
     for spec in catalog:
+        if spec.route is not None or spec.name in fallbacks:
+            await _load_routed(catalog, spec, environ)
+            continue
         options, missing = resolve_key(spec, environ)
         if missing:
             message = f"The model {spec.name!r} needs an API key: set {missing} for the core."
@@ -283,3 +319,64 @@ async def load_models(catalog: ModelCatalog, environ: Mapping[str, str]) -> None
             continue
         catalog.attach(spec.name, backend)
         logger.info("model %s ready (%s)", spec.name, spec.backend)
+
+
+async def _load_routed(catalog: ModelCatalog, spec: ModelSpec, environ: Mapping[str, str]) -> None:
+    """A Router over the deployments of `spec` whose keys are set and whose backends load."""
+    route = spec.route or RouteSpec()
+    deployments: list[Deployment] = []
+    missing_keys: list[str] = []
+    for plan in route.deployments or (DeploymentSpec(name=spec.name),):
+        options = {**spec.options, **plan.options}
+        if route.routing.idle_timeout:
+            options.setdefault("idle_timeout", route.routing.idle_timeout)
+        options, missing = resolve_key(replace(spec, options=options), environ)
+        if missing:
+            missing_keys.append(missing)
+            logger.info(
+                "model %s deployment %s not configured (set %s)", spec.name, plan.name, missing
+            )
+            continue
+        try:
+            backend = await asyncio.to_thread(create_backend, spec.backend, options)
+        except ChatError as exc:
+            logger.error(
+                "model %s deployment %s failed to load: %s", spec.name, plan.name, exc.message
+            )
+            continue
+        deployments.append(
+            Deployment(
+                plan.name,
+                backend,
+                Breaker(route.breaker),
+                plan.weight,
+                plan.max_in_flight,
+                plan.context_window,
+            )
+        )
+    if not deployments:
+        message = f"The model {spec.name!r} has no deployment that loaded."
+        if missing_keys:
+            message = (
+                f"The model {spec.name!r} needs an API key: set {missing_keys[0]} for the core."
+            )
+            catalog.mark_unready(spec.name, ModelNotConfiguredError(message, model=spec.name))
+        else:
+            catalog.mark_unready(spec.name, ModelNotReadyError(message, model=spec.name))
+        return
+    shared = catalog.shared
+    router = Router(
+        spec.name,
+        deployments,
+        route.routing,
+        fallbacks=route.fallbacks,
+        context_fallbacks=route.context_window_fallbacks,
+        resolve=catalog.backend,
+        publish=shared.publish if shared is not None else None,
+    )
+    if shared is not None:
+        for deployment in deployments:
+            shared.watch(spec.name, deployment)
+        shared.start()
+    catalog.attach(spec.name, router)
+    logger.info("model %s ready: %d deployments", spec.name, len(deployments))

@@ -182,9 +182,17 @@ class ModelNotReadyError(UnavailableError):
 
 
 class BackendUnavailableError(UnavailableError):
-    """The model backend failed or cannot be reached; retrying later may succeed."""
+    """The model backend failed or cannot be reached; retrying later may succeed, after
+    `retry_after` seconds when the upstream (or the router, every deployment being open)
+    said how long."""
 
     reason = "BACKEND_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **metadata: str) -> None:
+        if retry_after is not None:
+            metadata["retry_after"] = f"{retry_after:g}"
+        super().__init__(message, **metadata)
+        self.retry_after = retry_after
 
 
 class DeadlineExceededError(ChatError):

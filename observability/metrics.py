@@ -103,6 +103,25 @@ MODEL_QUEUE_DEPTH: Final = Gauge(
     ("model",),
 )
 
+UPSTREAM_ATTEMPTS: Final = Counter(
+    "chatrpc_upstream_attempts_total",
+    "Attempts the core's router made at upstream deployments, by model, deployment and outcome"
+    " (ok, failure, rate_limited, misconfigured, context, rejected, cancelled).",
+    ("model", "deployment", "outcome"),
+)
+BREAKER_STATE: Final = Gauge(
+    "chatrpc_breaker_state",
+    "Circuit breaker of each upstream deployment: 0 closed, 1 open, 2 half-open.",
+    ("model", "deployment"),
+)
+FAILOVER_DURATION: Final = Histogram(
+    "chatrpc_failover_seconds",
+    "Time a turn spent on failed attempts (and waiting for a deployment to reopen) before one"
+    " answered, by model.",
+    ("model",),
+    buckets=LATENCY_BUCKETS,
+)
+
 
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
 

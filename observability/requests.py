@@ -17,6 +17,11 @@ from typing import Final
 
 REQUEST_ID_HEADER: Final = "x-request-id"  # HTTP header and gRPC metadata key
 MAX_REQUEST_ID: Final = 128
+# The core router's trail: HTTP headers and gRPC trailing metadata of the same names.
+UPSTREAM_HEADER: Final = "x-chatrpc-upstream"  # the deployment that answered
+ATTEMPTS_HEADER: Final = "x-chatrpc-attempts"  # upstream attempts made
+FALLBACK_HEADER: Final = "x-chatrpc-fallback"  # the fallback model that answered
+TRAIL_HEADERS: Final = (UPSTREAM_HEADER, ATTEMPTS_HEADER, FALLBACK_HEADER)
 _REQUEST_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_REQUEST_ID}}}")
 
 
@@ -39,7 +44,8 @@ class RequestFields:
 
     `started` and `first_output` are time.perf_counter() readings (arrival, first generated
     output), `queued` the seconds it waited before generation; `timings` are the
-    server-timing entries (name → milliseconds) the next hop reported for it.
+    server-timing entries (name → milliseconds) the next hop reported for it. `upstream`,
+    `attempts` and `fallback` are the core router's trail (core/routing).
     """
 
     request_id: str
@@ -49,6 +55,9 @@ class RequestFields:
     queued: float = 0.0
     first_output: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    upstream: str = ""  # the deployment that answered (never its URL)
+    attempts: int = 0  # upstream attempts the router made
+    fallback: str = ""  # the fallback model that answered, when one did
 
     def elapsed_ms(self, until: float | None = None) -> float:
         """Milliseconds from arrival to `until` (default: now)."""

@@ -222,7 +222,15 @@ def text_metadata(metadata: Iterable[tuple[str, object]] | None) -> dict[str, st
 
 
 def usage_from_pb(usage: pb.Usage) -> t.Usage:
-    return t.Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+    route = usage.upstream
+    return t.Usage(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.total_tokens,
+        route.deployment,
+        route.attempts,
+        route.fallback_model,
+    )
 
 
 def _calls_from_pb(message: pb.Message) -> tuple[t.ToolCall, ...]:

@@ -184,11 +184,19 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token accounting for one turn."""
+    """Token accounting for one turn, and the upstream that generated it.
+
+    `upstream` is the deployment that answered and `attempts` how many upstream attempts the
+    core's router made (the answering one included); `fallback_model` names the fallback
+    model that answered, if one did. All three are empty for a model without routing.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    upstream: str = ""
+    attempts: int = 0
+    fallback_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)

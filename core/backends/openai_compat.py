@@ -17,7 +17,8 @@ Errors are mapped once, here:
     401 / 403 (the server's own key)                BackendUnavailableError
     408, timeouts                                   BackendTimeoutError
     other 4xx                                       BackendError, generic message + status
-    5xx, connection failures, failures mid-stream   BackendUnavailableError
+    5xx (retry-after kept), connection failures,    BackendUnavailableError(retry_after=…)
+    failures mid-stream
     (an error event, invalid JSON, a dropped connection)
 
 The upstream's own text (which may hold keys, URLs or paths) is logged at WARNING with the
@@ -77,11 +78,16 @@ NO_KEY = "EMPTY"  # sent to keyless upstreams (vLLM's convention); the SDK insis
 OPTIONS = frozenset(
     {
         "base_url", "api_key", "upstream_model", "timeout", "default_headers", "supports_tools",
-        "repetition_penalty", "extra",
+        "repetition_penalty", "extra", "idle_timeout",
     }
 )  # fmt: skip
 _REJECTED = {400: "invalid request", 404: "unknown model or route", 413: "request too large"}
-_SAFE_CODES = frozenset({"context_length_exceeded", "model_not_found", "unsupported_parameter"})
+_SAFE_CODES = frozenset(
+    {
+        "context_length_exceeded", "model_not_found", "unsupported_parameter", "content_filter",
+        "content_policy_violation", "data_inspection_failed",
+    }
+)  # fmt: skip
 _MAX_RETRY_AFTER = 3600.0
 _MAX_ERROR_BODY = 65_536  # bytes of an error response read to find its code
 _DONE = b"[DONE]"
@@ -114,6 +120,7 @@ class OpenAICompatBackend:
         supports_tools: bool = True,
         repetition_penalty: bool = False,
         extra: Mapping[str, object] | None = None,
+        idle_timeout: float = 0.0,
     ) -> None:
         _check_settings(upstream_model, extra or {})
         self._client = client
@@ -126,7 +133,10 @@ class OpenAICompatBackend:
         headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
         self._headers = {**headers, **client.auth_headers}
         seconds = client.timeout if isinstance(client.timeout, int | float) else DEFAULT_TIMEOUT
-        self._timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+        # idle_timeout (the router's, per model): the most seconds between two reads
+        self._timeout = aiohttp.ClientTimeout(
+            sock_connect=seconds, sock_read=idle_timeout or seconds
+        )
         self._proxy = _env_proxy(self._url)
         self._session: aiohttp.ClientSession | None = None
         # The Protocol declares the capability per class; an upstream without native tool
@@ -145,6 +155,7 @@ class OpenAICompatBackend:
         model = _text_option(options, "upstream_model")
         tools = _flag_option(options, "supports_tools", True)
         repetition_penalty = _flag_option(options, "repetition_penalty", False)
+        idle_timeout = _number_option(options, "idle_timeout", 0.0)
         _check_settings(model, extra)  # before a client exists that would need closing
         return cls(
             client_from_options(options),
@@ -152,6 +163,7 @@ class OpenAICompatBackend:
             supports_tools=tools,
             repetition_penalty=repetition_penalty,
             extra=extra,
+            idle_timeout=idle_timeout,
         )
 
     async def count_tokens(self, prompt: Prompt) -> int:
@@ -339,7 +351,7 @@ class OpenAICompatBackend:
             "invalid_body": "The upstream model sent an invalid answer.",
             "error_event": "The upstream model failed while generating.",
         }
-        return BackendUnavailableError(messages[what], **meta)
+        return BackendUnavailableError(messages[what], retry_after=None, **meta)
 
     def _redact(self, text: str) -> str:
         key = self._client.api_key
@@ -359,13 +371,15 @@ def status_error(
         )
     if status in (401, 403):  # the operator's key: never an authentication error for our caller
         return BackendUnavailableError(
-            "The upstream model rejected this server's credentials.", **meta
+            "The upstream model rejected this server's credentials.", retry_after=None, **meta
         )
     if status == 408:
         return BackendTimeoutError("The upstream model did not answer in time.", **meta)
-    if not 400 <= status < 500:
+    if not 400 <= status < 500:  # a 503's Retry-After reaches the client (and the router)
         return BackendUnavailableError(
-            f"The upstream model is unavailable (HTTP {status}).", **meta
+            f"The upstream model is unavailable (HTTP {status}).",
+            retry_after=retry_after_seconds(headers),
+            **meta,
         )
     reason = _REJECTED.get(status, "invalid parameters")
     if isinstance(code, str) and code in _SAFE_CODES:  # an allowlisted word, never free text

@@ -45,6 +45,7 @@ from core.types import (
     TurnUsage,
     Usage,
 )
+from observability.requests import current
 
 ChatRequestPb = pb.ChatRequest | pb.StreamChatRequest
 
@@ -188,11 +189,18 @@ def logprobs_to_pb(tokens: Iterable[TokenLogprob]) -> list[pb.TokenLogprob]:
 
 
 def usage_to_pb(usage: Usage) -> pb.Usage:
-    return pb.Usage(
+    """The usage, with the router's trail (core/routing) when the turn went through one."""
+    message = pb.Usage(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
     )
+    request = current()
+    if request is not None and request.upstream:
+        message.upstream.deployment = request.upstream
+        message.upstream.attempts = request.attempts
+        message.upstream.fallback_model = request.fallback
+    return message
 
 
 def summary_to_pb(summary: ThreadSummary, messages: Iterable[pb.ThreadMessage] = ()) -> pb.Thread:

@@ -7,8 +7,9 @@ server timings (docs/operations/observability.md).
 the RPC's SERVER span as a child of the caller's `traceparent`, and counts the call in flight.
 At the end it counts the result (method, model, status code), observes the latency, counts
 refusals (validation, auth, limits, shedding), logs one INFO line (no request text) and puts
-`server-timing` (queue, ttft, total) and the request id in the trailing metadata, also of a
-failed call. Errors raised inside become the call's status here, once (core.server.errors).
+`server-timing` (queue, ttft, total), the request id and the router's trail
+(x-chatrpc-upstream, x-chatrpc-attempts, x-chatrpc-fallback) in the trailing metadata, also of
+a failed call. Errors raised inside become the call's status here, once (core.server.errors).
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from opentelemetry import trace
 from core import errors
 from core.server.errors import status_on_error
 from observability import metrics
-from observability.requests import CURRENT, REQUEST_ID_HEADER, RequestFields, accept_request_id
+from observability.requests import (
+    ATTEMPTS_HEADER,
+    CURRENT,
+    FALLBACK_HEADER,
+    REQUEST_ID_HEADER,
+    UPSTREAM_HEADER,
+    RequestFields,
+    accept_request_id,
+)
 from observability.timing import SERVER_TIMING, format_timing
 from observability.tracing import context_from
 
@@ -65,10 +74,18 @@ class RpcScope:
             reason = next((r for cls, r in _REFUSALS if isinstance(error, cls)), None)
             if reason is not None:
                 metrics.refused(FACE, reason)
-        return (
+        trailers = [
             (SERVER_TIMING, format_timing(self.timings())),
             (REQUEST_ID_HEADER, self.fields.request_id),
-        )
+        ]
+        fields = self.fields
+        if fields.attempts:  # the router's trail (core/routing), also of a failed call
+            trailers.append((ATTEMPTS_HEADER, str(fields.attempts)))
+            if fields.upstream:
+                trailers.append((UPSTREAM_HEADER, fields.upstream))
+            if fields.fallback:
+                trailers.append((FALLBACK_HEADER, fields.fallback))
+        return trailers
 
     def timings(self) -> list[tuple[str, float]]:
         fields = self.fields

@@ -8,7 +8,8 @@ is covered too) in RequestObserver, which:
 - counts the request by route template, model (as the core named it) and status, observes
   its latency and, for event streams, its time to first byte; keeps the in-flight gauges;
 - adds `server-timing`: for a JSON reply the core's queue and ttft and the gateway's total;
-  for an event stream the time to its first event (its headers leave with it);
+  for an event stream the time to its first event (its headers leave with it); and for a JSON
+  reply (or error) the core router's trail, x-chatrpc-upstream / -attempts / -fallback;
 - logs one INFO line per request (method, route template, status, time; never a body).
 
 `CoreHooks` carries the request id and trace context to the core on every call and keeps the
@@ -32,7 +33,15 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability import metrics
-from observability.requests import CURRENT, REQUEST_ID_HEADER, RequestFields, accept_request_id
+from observability.requests import (
+    ATTEMPTS_HEADER,
+    CURRENT,
+    FALLBACK_HEADER,
+    REQUEST_ID_HEADER,
+    UPSTREAM_HEADER,
+    RequestFields,
+    accept_request_id,
+)
 from observability.timing import SERVER_TIMING, format_timing, timing_from
 from observability.tracing import trace_headers
 
@@ -83,6 +92,11 @@ class CoreHooks:
         fields = CURRENT.get()
         if fields is not None:
             fields.timings.update(timing_from(trailing))
+            attempts = trailing.get(ATTEMPTS_HEADER, "")  # the core router's trail
+            if attempts.isdigit():
+                fields.attempts = int(attempts)
+                fields.upstream = trailing.get(UPSTREAM_HEADER, "")
+                fields.fallback = trailing.get(FALLBACK_HEADER, "")
 
 
 class _Exchange:
@@ -105,6 +119,8 @@ class _Exchange:
         )
         headers.append((REQUEST_ID_HEADER.encode(), self.fields.request_id.encode("latin-1")))
         headers.append((SERVER_TIMING.encode(), format_timing(self.timings()).encode()))
+        if self.fields.attempts and not self.streaming:  # a stream's left before the trail
+            headers.extend(_trail(self.fields))
         message["headers"] = headers
         if self.streaming:
             metrics.child(metrics.STREAMS_IN_FLIGHT, FACE, self.route).inc()
@@ -169,6 +185,14 @@ class RequestObserver:
             exchange.end()  # a response cut short (the client left) still counts
             in_flight.dec()
             CURRENT.reset(token)
+
+
+def _trail(fields: RequestFields) -> list[tuple[bytes, bytes]]:
+    """The core router's trail as response headers (x-chatrpc-upstream, -attempts, -fallback)."""
+    trail = [(ATTEMPTS_HEADER, str(fields.attempts))]
+    trail += [(UPSTREAM_HEADER, fields.upstream)] if fields.upstream else []
+    trail += [(FALLBACK_HEADER, fields.fallback)] if fields.fallback else []
+    return [(k.encode(), v.encode("latin-1", "replace")) for k, v in trail]
 
 
 def _request_id(scope: Scope) -> str | None:
