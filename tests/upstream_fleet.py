@@ -13,6 +13,7 @@ connections and back. `Member.set(state)` switches it:
     silent        no first byte: nothing is sent until the client leaves
     stall         role chunk and `stall_after` text chunks, then nothing until the client leaves
     context       400 context_length_exceeded, OpenAI's envelope
+    400           400 invalid_request_error (a bad request: not retried)
     401           401 invalid_api_key
 
 Every request is recorded (`requests`, with `arrivals`: time.monotonic() of each).
@@ -172,6 +173,9 @@ class Member:
             "healthy": Scenario(),
             "429": Scenario(mode="status", status=429, headers=headers, body={"error": error}),
             "500": Scenario(mode="status", status=500, body={"error": error}),
+            "400": Scenario(
+                mode="status", status=400, body={"error": error | {"type": "invalid_request_error"}}
+            ),
             "503": Scenario(mode="status", status=503, headers=headers, body={"error": error}),
             "reset": Scenario(mode="reset"),
             "silent": Scenario(mode="silent"),

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import urllib.request
 
 import chatrpc
 from core.catalog import ModelCatalog, load_models, load_specs
@@ -77,3 +80,14 @@ def start_core(tmp_path: Path) -> Iterator[Callable[..., RoutedCore]]:
             return stack.enter_context(routed_core(toml, tmp_path, **kwargs))  # type: ignore[arg-type]
 
         yield start
+
+
+def gauge(url: str, name: str, **labels: str) -> float | None:
+    """The value of the sample `name{labels}` scraped from the Prometheus endpoint `url`."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
