@@ -5,8 +5,9 @@ default, or in Redis (`CHATRPC_REDIS_URL`), shared by every core replica pointed
 window costs one atomic increment to count a request, and the remaining budget is read back
 for OpenAI's `x-ratelimit-*` headers, which every admitted and refused turn carries.
 
-Tokens are charged when a turn ends (its usage), so a key may overshoot its budget by its
-last turn; while its window holds no tokens, its next turns are refused. Concurrent turns are
+Tokens are charged when a turn ends (its usage; for a turn cancelled or failed after output,
+an estimate of what it generated), so a key may overshoot its budget by its last turn; while
+its window holds no tokens, its next turns are refused. Concurrent turns are
 counted per core process (a crashed replica must not leak slots in a shared store).
 """
 

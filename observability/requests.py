@@ -58,6 +58,7 @@ class RequestFields:
     upstream: str = ""  # the deployment that answered (never its URL)
     attempts: int = 0  # upstream attempts the router made
     fallback: str = ""  # the fallback model that answered, when one did
+    generated: int = 0  # tokens an unfinished turn generated (estimated), still to be charged
 
     def elapsed_ms(self, until: float | None = None) -> float:
         """Milliseconds from arrival to `until` (default: now)."""

@@ -3,7 +3,10 @@ backend call with its first token) and its metrics (time to first token, inter-t
 queue wait, tokens, the model's queue depth, thread-store latency).
 
 The request's fields (observability.requests) carry its arrival time, so time to first token
-counts from when the RPC arrived; a pipeline run outside an RPC counts from its own start.
+counts from when the RPC arrived; a pipeline run outside an RPC counts from its own start. A
+turn that ends without its usage (cancelled, failed, past its deadline) after generating output
+leaves an estimate of those tokens in the fields' `generated`, which the guard charges to the
+key's token quota (core/server/guard.py), and in the token metrics.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from opentelemetry import trace
 
 from core.types import ChatEvent, ReasoningDelta, TextDelta, ToolCallDelta, TurnUsage
 from observability import metrics
-from observability.requests import current
+from observability.requests import RequestFields, current
 
 FACE: Final = "grpc"  # the pipeline runs in the core, whose face is gRPC
 tracer: Final = trace.get_tracer("core.pipeline")
@@ -54,11 +57,15 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator
     itl = metrics.child(metrics.INTER_TOKEN_LATENCY, FACE, model)
     depth = metrics.child(metrics.MODEL_QUEUE_DEPTH, model)
     last = 0.0
+    outputs, chars, billed = 0, 0, False
     depth.inc()
     try:
         with tracer.start_as_current_span("backend", attributes={"chatrpc.model": model}) as span:
             async for event in events:
                 if isinstance(event, OUTPUTS):
+                    outputs += 1
+                    if type(event) is TextDelta:
+                        chars += len(event.text)
                     now = time.perf_counter()
                     if last:
                         itl.observe(now - last)
@@ -68,6 +75,7 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator
                             fields.first_output = now
                     last = now
                 elif isinstance(event, TurnUsage):
+                    billed = True
                     metrics.child(metrics.PROMPT_TOKENS, model).inc(event.usage.prompt_tokens)
                     metrics.child(metrics.COMPLETION_TOKENS, model).inc(
                         event.usage.completion_tokens
@@ -75,6 +83,16 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator
                 yield event
     finally:
         depth.dec()
+        if not billed and outputs:  # cancelled or failed after output: still generated
+            _unfinished(fields, model, max(outputs, -(-chars // 4)))
+
+
+def _unfinished(fields: RequestFields | None, model: str, tokens: int) -> None:
+    """Counts the tokens an unfinished turn generated (estimated: a streamed output is at least
+    one token, and a token about four characters) and leaves them for the key's quota."""
+    metrics.child(metrics.COMPLETION_TOKENS, model).inc(tokens)
+    if fields is not None:
+        fields.generated += tokens
 
 
 def _first_output(span: trace.Span, model: str, seconds: float) -> None:

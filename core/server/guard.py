@@ -123,7 +123,12 @@ class Guard(grpc.aio.ServerInterceptor):
             ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
-                response = await inner(request, context)
+                try:
+                    response = await inner(request, context)
+                except BaseException:
+                    if turn:  # a failed turn is charged what it generated
+                        await call.charge(self._quotas, rpc.fields.generated)
+                    raise
                 await call.send_headers()
                 if turn:
                     await call.charge(self._quotas, _usage_tokens(response))
@@ -153,8 +158,8 @@ class Guard(grpc.aio.ServerInterceptor):
                         tokens += _usage_tokens(response)
                         yield response
                 finally:
-                    if turn:
-                        await call.charge(self._quotas, tokens)
+                    if turn:  # without usage (cancelled, failed): what it generated
+                        await call.charge(self._quotas, tokens or rpc.fields.generated)
 
         return behavior
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -10,9 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import urllib.request
-
 import chatrpc
+from core.auth import KeyRing
 from core.catalog import ModelCatalog, load_models, load_specs
 from core.settings import Settings
 from tests.servers import CoreThread
@@ -52,16 +52,25 @@ def fleet3() -> Iterator[Fleet]:
 
 @contextmanager
 def routed_core(
-    toml: str, tmp: Path, *, redis_url: str = "", settings: Settings | None = None
+    toml: str,
+    tmp: Path,
+    *,
+    redis_url: str = "",
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    keys: KeyRing | None = None,
+    api_key: str | None = None,
 ) -> Iterator[RoutedCore]:
     """A core serving the catalog `toml` (models loaded on the core's loop), and a client."""
     path = tmp / f"models-{abs(hash(toml))}.toml"
     path.write_text(toml)
     catalog = ModelCatalog(load_specs(path))
-    core = CoreThread(catalog, settings=settings, metrics=True)
+    core = CoreThread(
+        catalog, settings=settings, metrics=True, database_url=database_url, keys=keys
+    )
     core.run(load_models(catalog, {}, redis_url))
     trails = Trails()
-    client = chatrpc.Client(core.target, hooks=trails, timeout=30)
+    client = chatrpc.Client(core.target, hooks=trails, timeout=30, api_key=api_key)
     try:
         yield RoutedCore(core, catalog, client, trails)
     finally:

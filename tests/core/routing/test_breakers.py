@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-import chatrpc
 import pytest
 
+import chatrpc
 from tests.core.routing.conftest import gauge
 from tests.upstream_fleet import catalog_toml
 
@@ -101,9 +101,7 @@ def test_every_deployment_down_the_fallback_model_answers(fleet4, start_core):
         assert routed.trails.last["x-chatrpc-upstream"] == "d"
 
 
-def test_everything_down_is_unavailable_with_the_time_to_the_soonest_reopening(
-    fleet4, start_core
-):
+def test_everything_down_is_unavailable_with_the_time_to_the_soonest_reopening(fleet4, start_core):
     for member in fleet4.members:
         member.set("500")
     routed = start_core(fallback_catalog(fleet4))
