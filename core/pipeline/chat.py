@@ -17,6 +17,7 @@ from core.pipeline.metering import metered, tracer
 from core.pipeline.planning import Context, plan_turn
 from core.pipeline.threads import ThreadMemory, TurnSession, replay_events
 from core.pipeline.validation import check_mode, validate_turn
+from core.routing.router import Router
 from core.settings import Limits
 from core.types import (
     DEFAULT_OWNER,
@@ -138,7 +139,7 @@ class ChatPipeline:
         async with _admitted(backend) as position:  # a full queue refuses before any output
             if position:
                 yield TurnQueued(position)
-            yield TurnStart(
+            start = TurnStart(
                 id=self._new_id(),
                 model=spec.name,
                 created=int(self._clock()),
@@ -147,7 +148,17 @@ class ChatPipeline:
                 sources=tuple(prep.sources),
             )
             async with aclosing(choice_events(generate, plan.params)) as events:
-                async for event in metered(events, spec.name):
+                outputs = metered(events, spec.name)
+                if isinstance(backend, Router):
+                    # A router knows who answers at the first output: the start leaves with
+                    # it, so its headers (initial metadata) can name the deployment, and a
+                    # turn no deployment could start fails with a status, not mid-stream.
+                    first = await anext(outputs)
+                    yield start
+                    yield first
+                else:
+                    yield start
+                async for event in outputs:
                     yield event
 
 

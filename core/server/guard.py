@@ -38,7 +38,13 @@ from core.server.observe import RpcObserver
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
-from observability.requests import REQUEST_ID_HEADER
+from observability.requests import (
+    ATTEMPTS_HEADER,
+    FALLBACK_HEADER,
+    REQUEST_ID_HEADER,
+    UPSTREAM_HEADER,
+    RequestFields,
+)
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ChatService"]
 TURNS = ("Chat", "StreamChat")
@@ -129,7 +135,7 @@ class Guard(grpc.aio.ServerInterceptor):
                     if turn:  # a failed turn is charged what it generated
                         await call.charge(self._quotas, rpc.fields.generated)
                     raise
-                await call.send_headers()
+                await call.send_headers(**trail(rpc.fields))
                 if turn:
                     await call.charge(self._quotas, _usage_tokens(response))
                 return response
@@ -154,7 +160,8 @@ class Guard(grpc.aio.ServerInterceptor):
                 tokens = 0
                 try:
                     async for response in inner(request, context):
-                        await call.send_headers()
+                        if not call.sent:  # the router's trail is known by the first message
+                            await call.send_headers(**trail(rpc.fields))
                         tokens += _usage_tokens(response)
                         yield response
                 finally:
@@ -210,6 +217,17 @@ def _nothing() -> None:
 
 def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:
     return {name: value for name, value in metadata or () if isinstance(value, str)}
+
+
+def trail(fields: RequestFields) -> dict[str, str]:
+    """The core router's trail (core/routing) as headers: x-chatrpc-upstream, -attempts and
+    -fallback; empty for a turn that went through no router."""
+    if not fields.upstream:
+        return {}
+    headers = {UPSTREAM_HEADER: fields.upstream, ATTEMPTS_HEADER: str(fields.attempts)}
+    if fields.fallback:
+        headers[FALLBACK_HEADER] = fields.fallback
+    return headers
 
 
 def _usage_tokens(response: Any) -> int:

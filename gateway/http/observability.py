@@ -8,8 +8,9 @@ is covered too) in RequestObserver, which:
 - counts the request by route template, model (as the core named it) and status, observes
   its latency and, for event streams, its time to first byte; keeps the in-flight gauges;
 - adds `server-timing`: for a JSON reply the core's queue and ttft and the gateway's total;
-  for an event stream the time to its first event (its headers leave with it); and for a JSON
-  reply (or error) the core router's trail, x-chatrpc-upstream / -attempts / -fallback;
+  for an event stream the time to its first event (its headers leave with it); and the core
+  router's trail (x-chatrpc-upstream / -attempts / -fallback) from the core's trailers when a
+  reply does not carry it already (a failed turn: its turn headers carry it otherwise);
 - logs one INFO line per request (method, route template, status, time; never a body).
 
 `CoreHooks` carries the request id and trace context to the core on every call and keeps the
@@ -50,6 +51,7 @@ logger = logging.getLogger("gateway.access")
 FACE: Final = "http"
 UNMATCHED: Final = "unmatched"  # the route label of a path no route serves (404)
 _EVENT_STREAM: Final = b"text/event-stream"
+_UPSTREAM: Final = UPSTREAM_HEADER.encode()
 
 
 def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
@@ -119,8 +121,8 @@ class _Exchange:
         )
         headers.append((REQUEST_ID_HEADER.encode(), self.fields.request_id.encode("latin-1")))
         headers.append((SERVER_TIMING.encode(), format_timing(self.timings()).encode()))
-        if self.fields.attempts and not self.streaming:  # a stream's left before the trail
-            headers.extend(_trail(self.fields))
+        if self.fields.attempts and not any(k == _UPSTREAM for k, _ in headers):
+            headers.extend(_trail(self.fields))  # a failed turn's, from the core's trailers
         message["headers"] = headers
         if self.streaming:
             metrics.child(metrics.STREAMS_IN_FLIGHT, FACE, self.route).inc()

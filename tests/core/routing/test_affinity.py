@@ -15,9 +15,7 @@ cooldown = 30.0
 """
 
 
-def test_thirty_threads_stay_on_their_deployments_with_bounded_load(
-    fleet3, start_core, sqlite_url
-):
+def test_thirty_threads_stay_on_their_deployments_with_bounded_load(fleet3, start_core, sqlite_url):
     routed = start_core(catalog_toml(fleet3.members, tables=TABLES), database_url=sqlite_url)
     homes: dict[str, Counter[str]] = {f"thread-{i}": Counter() for i in range(30)}
     for _ in range(5):
