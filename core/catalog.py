@@ -133,9 +133,10 @@ class ModelCatalog:
             )
         return backend
 
-    def routed(self) -> list[Router]:
-        """The models served by a router (deployments, breakers, fallbacks)."""
-        return [b for b in self._backends.values() if isinstance(b, Router)]
+    def deployments(self, name: str) -> tuple[Deployment, ...]:
+        """The deployments of a routed model (none for other models)."""
+        backend = self._backends.get(name)
+        return backend.deployments if isinstance(backend, Router) else ()
 
     async def aclose(self) -> None:
         for backend in self._backends.values():

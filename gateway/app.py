@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 import chatrpc
 from gateway import __version__
 from gateway.dbgpt import routes as dbgpt_face
-from gateway.http import service
+from gateway.http import deployments, service
 from gateway.http.context import GatewayState, request_context
 from gateway.http.handlers import install_handlers
 from gateway.http.observability import CoreHooks, observed
@@ -98,6 +98,6 @@ def create_app(
     app.include_router(playground.router)  # static files; its requests to /v1 carry a key
     # Each face is one router; every route in them takes the request's context, the API-key
     # check included.
-    for face in (openai_face, dbgpt_face, threads_face):
+    for face in (openai_face, dbgpt_face, threads_face, deployments):
         app.include_router(face.router, dependencies=[Depends(request_context)])
     return app

@@ -405,7 +405,24 @@ def model_from_pb(model: pb.Model) -> t.Model:
         ready=model.ready,
         created=model.create_time.seconds,
         embedding_dimensions=model.embedding_dimensions,
+        deployments=tuple(
+            t.Deployment(
+                name=d.name,
+                state=_BREAKER_STATES.get(d.state, ""),
+                in_flight=d.in_flight,
+                reopens_in=d.reopens_in_seconds,
+                weight=d.weight,
+            )
+            for d in model.deployments
+        ),
     )
+
+
+_BREAKER_STATES = {
+    pb.BREAKER_STATE_CLOSED: "closed",
+    pb.BREAKER_STATE_OPEN: "open",
+    pb.BREAKER_STATE_HALF_OPEN: "half_open",
+}
 
 
 def embeddings_from_pb(response: pb.EmbedResponse) -> t.Embeddings:

@@ -376,6 +376,26 @@ class Model:
     ready: bool
     created: int
     embedding_dimensions: int = 0  # the length of its `embed()` vectors; 0: it does not embed
+    deployments: tuple[Deployment, ...] = ()  # its upstream deployments, when it is routed
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One upstream deployment of a routed model, as the answering core replica sees it.
+
+    Attributes:
+        name: The deployment's name in the server's catalog (never its URL).
+        state: Its circuit breaker: "closed", "open" or "half_open".
+        in_flight: Attempts in flight on it in that replica.
+        reopens_in: Seconds until an open breaker lets a probe through; 0 unless open.
+        weight: Its share of traffic under the weighted strategy.
+    """
+
+    name: str
+    state: str
+    in_flight: int = 0
+    reopens_in: float = 0.0
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

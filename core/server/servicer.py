@@ -6,6 +6,7 @@ metadata, not as a message: the contract's stream still begins with its start.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
@@ -63,7 +64,11 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
     async def ListModels(
         self, request: pb.ListModelsRequest, caller: Caller
     ) -> pb.ListModelsResponse:
-        models = [convert.model_to_pb(s, self._catalog.is_ready(s.name)) for s in self._catalog]
+        now, catalog = time.time(), self._catalog
+        models = [
+            convert.model_to_pb(s, catalog.is_ready(s.name), catalog.deployments(s.name), now)
+            for s in catalog
+        ]
         return pb.ListModelsResponse(models=models)
 
     @unary

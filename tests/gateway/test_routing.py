@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 
@@ -44,11 +45,16 @@ def routed(fleet4, tmp_path) -> Iterator[RoutedCore]:
 
 
 @pytest.fixture
-def client(routed) -> Iterator[openai.OpenAI]:
+def gateway(routed) -> Iterator[GatewayThread]:
     gateway = GatewayThread(create_app(Settings(core_target=routed.core.target, auth="disabled")))
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def client(gateway) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0) as client:
         yield client
-    gateway.stop()
 
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -88,3 +94,16 @@ def test_everything_down_is_a_503_with_the_upstreams_retry_after(fleet4, client)
     assert response.status_code == 503
     assert response.headers["x-chatrpc-attempts"] == "4"
     assert 4 <= int(response.headers["retry-after"]) <= 5  # the soonest reopening (cooldown 5)
+
+
+def test_the_deployments_route_shows_each_breaker_without_urls(fleet4, client, gateway):
+    fleet4["a"].set("500")
+    client.chat.completions.create(model="chat", messages=MESSAGES)
+    response = httpx.get(gateway.url + "/v1/deployments", timeout=10)
+    assert response.status_code == 200
+    rows = {(row["model"], row["name"]): row for row in response.json()["data"]}
+    assert set(rows) == {("chat", "a"), ("chat", "b"), ("chat", "c"), ("chat-small", "d")}
+    assert rows["chat", "a"]["state"] == "open"
+    assert 4 < rows["chat", "a"]["reopens_in"] <= 5
+    assert rows["chat", "b"]["state"] == "closed"
+    assert "127.0.0.1" not in response.text and "sk-" not in response.text
