@@ -1,14 +1,15 @@
 """OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions` (and
 `/v1/embeddings`, one request per Embed call, its vectors passed through).
 
-One turn is one upstream call (no retries: they belong to our caller), always streamed with
-`stream_options.include_usage`. Requests carry only the fields `openai_wire.request_body`
-allows; the URL, key, headers and upstream model name come from the catalog options alone,
-through the official `openai.AsyncOpenAI` client. The reply's SSE bytes are decoded here, one
-network read at a time: whatever arrived together travels on as one chunk. The last chunk
-carries the upstream's usage or, when none came (llama-cpp-python's server ignores
-`stream_options`), `count_tokens`' estimate for the prompt and one completion token per streamed
-delta. A stream that ends without a finish reason is BackendUnavailableError.
+One turn is one upstream call (no retries: the core's router, core/routing, makes further
+attempts), always streamed with `stream_options.include_usage`. Requests carry only the fields
+`openai_wire.request_body` allows; the URL, key, headers, timeouts and upstream model name
+come from the catalog options alone, typed once as an UpstreamConfig
+(core/backends/upstream_config.py). The reply's SSE bytes are decoded here, one network read
+at a time: whatever arrived together travels on as one chunk. The last chunk carries the
+upstream's usage or, when none came (llama-cpp-python's server ignores `stream_options`),
+`count_tokens`' estimate for the prompt and one completion token per streamed delta. A stream
+that ends without a finish reason is BackendUnavailableError.
 
 Errors are mapped once, here:
 
@@ -38,7 +39,6 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
-import openai
 import orjson
 
 from core import deadlines
@@ -50,6 +50,12 @@ from core.backends.openai_wire import (
     embeddings_from_openai,
     estimate_tokens,
     request_body,
+)
+from core.backends.upstream_config import (
+    UpstreamConfig,
+    flag_option,
+    text_option,
+    upstream_config,
 )
 from core.errors import (
     BackendError,
@@ -73,8 +79,6 @@ from observability.tracing import trace_headers
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 60.0  # seconds to connect, and between two reads of the stream
-NO_KEY = "EMPTY"  # sent to keyless upstreams (vLLM's convention); the SDK insists on a key
 OPTIONS = frozenset(
     {
         "base_url", "api_key", "upstream_model", "timeout", "default_headers", "supports_tools",
@@ -98,12 +102,12 @@ _KEEPALIVE = 30.0
 class OpenAICompatBackend:
     """Streams replies from an OpenAI-compatible upstream.
 
-    The official `openai.AsyncOpenAI` client holds the configuration (base URL, key and auth
-    headers, timeout, default headers). Each turn is one streamed `POST /chat/completions` on
+    `config` holds where and how to reach the upstream (base URL, key and headers, timeouts).
+    Each turn is one streamed `POST /chat/completions` on
     an aiohttp connection pool, whose response bytes are decoded here as they arrive: one
     network read, however many SSE events it holds, becomes one BackendChunk (orjson, a dict
-    per event, no pydantic model per chunk). The backend owns `client` and closes it, and the
-    pool, in `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs
+    per event, no pydantic model per chunk). The backend owns its pool and closes it in
+    `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs
     such a model with a text tool-call format); `repetition_penalty=True` says the upstream
     accepts that field (vLLM, LightLLM); `extra` holds operator-configured body fields sent
     with every request.
@@ -114,28 +118,25 @@ class OpenAICompatBackend:
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        config: UpstreamConfig,
         *,
         upstream_model: str,
         supports_tools: bool = True,
         repetition_penalty: bool = False,
         extra: Mapping[str, object] | None = None,
-        idle_timeout: float = 0.0,
     ) -> None:
         _check_settings(upstream_model, extra or {})
-        self._client = client
+        self._config = config
         self._model = upstream_model
         self._repetition_penalty = repetition_penalty
         self._extra: JsonObject = dict(extra or {})
-        self._upstream = f"{client.base_url.host}:{client.base_url.port or ''}"
-        self._url = str(client.base_url.join("chat/completions"))
-        self._embeddings_url = str(client.base_url.join("embeddings"))
-        headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
-        self._headers = {**headers, **client.auth_headers}
-        seconds = client.timeout if isinstance(client.timeout, int | float) else DEFAULT_TIMEOUT
+        self._upstream = config.host
+        self._url = config.url("chat/completions")
+        self._embeddings_url = config.url("embeddings")
+        self._headers = dict(config.headers)
         # idle_timeout (the router's, per model): the most seconds between two reads
         self._timeout = aiohttp.ClientTimeout(
-            sock_connect=seconds, sock_read=idle_timeout or seconds
+            sock_connect=config.timeout, sock_read=config.idle_timeout or config.timeout
         )
         self._proxy = _env_proxy(self._url)
         self._session: aiohttp.ClientSession | None = None
@@ -152,18 +153,16 @@ class OpenAICompatBackend:
         extra = options.get("extra") or {}
         if not isinstance(extra, Mapping):
             raise ConfigError("openai_compat option extra must be a mapping")
-        model = _text_option(options, "upstream_model")
-        tools = _flag_option(options, "supports_tools", True)
-        repetition_penalty = _flag_option(options, "repetition_penalty", False)
-        idle_timeout = _number_option(options, "idle_timeout", 0.0)
-        _check_settings(model, extra)  # before a client exists that would need closing
+        model = text_option(options, "upstream_model")
+        tools = flag_option(options, "supports_tools", True)
+        repetition_penalty = flag_option(options, "repetition_penalty", False)
+        _check_settings(model, extra)
         return cls(
-            client_from_options(options),
+            upstream_config(options),
             upstream_model=model,
             supports_tools=tools,
             repetition_penalty=repetition_penalty,
             extra=extra,
-            idle_timeout=idle_timeout,
         )
 
     async def count_tokens(self, prompt: Prompt) -> int:
@@ -268,7 +267,6 @@ class OpenAICompatBackend:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-        await self._client.close()
 
     def _pool(self) -> aiohttp.ClientSession:
         """The connection pool, made on the event loop that first streams (aiohttp's rule)."""
@@ -354,7 +352,7 @@ class OpenAICompatBackend:
         return BackendUnavailableError(messages[what], retry_after=None, **meta)
 
     def _redact(self, text: str) -> str:
-        key = self._client.api_key
+        key = self._config.api_key
         return text.replace(key, "[redacted]") if len(key) >= 8 else text  # short: placeholders
 
 
@@ -391,11 +389,11 @@ def status_error(
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
-    millis = _number(headers.get("retry-after-ms"))
+    millis = _seconds(headers.get("retry-after-ms"))
     if millis is not None:
         return min(millis / 1000, _MAX_RETRY_AFTER)
     value = (headers.get("retry-after") or "").strip()
-    seconds = _number(value)
+    seconds = _seconds(value)
     if seconds is None and value:
         try:
             seconds = max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
@@ -412,34 +410,6 @@ def _env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-def client_from_options(options: Mapping[str, object]) -> openai.AsyncOpenAI:
-    """An AsyncOpenAI configured by the catalog options only (see OPTIONS)."""
-    base_url = _text_option(options, "base_url")
-    if not base_url:
-        raise ConfigError("openai_compat needs the base_url option")
-    timeout = _number_option(options, "timeout", DEFAULT_TIMEOUT)
-    headers = options.get("default_headers") or {}
-    if not isinstance(headers, Mapping) or not timeout:
-        raise ConfigError("openai_compat needs a positive timeout and default_headers mapping")
-    headers = {str(k): str(v) for k, v in headers.items()}
-    try:
-        client = openai.AsyncOpenAI(
-            api_key=_text_option(options, "api_key") or NO_KEY,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,  # the SDK sends nothing here; retries belong to our caller
-            default_headers=headers,
-        )
-    except (TypeError, openai.OpenAIError) as exc:
-        raise ConfigError(f"openai_compat client options are invalid: {exc}") from None
-    # The SDK also reads OPENAI_ORG_ID, OPENAI_PROJECT_ID, OPENAI_ADMIN_KEY and
-    # OPENAI_CUSTOM_HEADERS (whose Authorization replaces the key) from the environment: an
-    # upstream gets only what its own catalog entry configures.
-    client.organization = client.project = client.admin_api_key = None
-    client._custom_headers = headers
-    return client
-
-
 def _check_settings(upstream_model: str, extra: Mapping[str, object]) -> None:
     if not upstream_model:
         raise ConfigError("openai_compat needs the upstream_model option")
@@ -448,32 +418,9 @@ def _check_settings(upstream_model: str, extra: Mapping[str, object]) -> None:
         raise ConfigError(f"openai_compat extra may not set {', '.join(shadowed)}")
 
 
-def _number(text: str | None) -> float | None:
+def _seconds(text: str | None) -> float | None:
     try:
         value = float(text or "")
     except ValueError:
         return None
     return value if math.isfinite(value) and value >= 0 else None
-
-
-def _text_option(options: Mapping[str, object], name: str) -> str:
-    value = options.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ConfigError(f"openai_compat option {name} must be a string")
-    return value or ""
-
-
-def _number_option(options: Mapping[str, object], name: str, default: float) -> float:
-    """A non-negative number (text configuration delivers numbers as strings)."""
-    value = options.get(name, default)
-    number = None if isinstance(value, bool) else _number(str(value))
-    if number is None:
-        raise ConfigError(f"openai_compat option {name} must be a non-negative number")
-    return number
-
-
-def _flag_option(options: Mapping[str, object], name: str, default: bool) -> bool:
-    text = str(options.get(name, default)).lower()
-    if text not in ("true", "false"):
-        raise ConfigError(f"openai_compat option {name} must be true or false")
-    return text == "true"
