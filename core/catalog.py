@@ -89,12 +89,20 @@ class ModelCatalog:
         self._unready: dict[str, ChatError] = {}
         self.shared: SharedBreakers | None = None  # set by load_models with a Redis URL
         for spec in specs:
-            route = spec.route or RouteSpec()
-            for name in (*route.fallbacks, *route.context_window_fallbacks):
-                if name not in self._specs or name == spec.name:
-                    raise ConfigError(
-                        f"model {spec.name!r}: fallback {name!r} is not another model"
-                    )
+            self._check_route(spec)
+
+    def _check_route(self, spec: ModelSpec) -> None:
+        """Fallbacks name other models; routing is for openai_compat models only (a local
+        model's one-at-a-time admission, core/backends/admission.py, is not the router's)."""
+        route = spec.route or RouteSpec()
+        routed = [spec.name] if spec.route else []
+        for name in (*route.fallbacks, *route.context_window_fallbacks):
+            if name not in self._specs or name == spec.name:
+                raise ConfigError(f"model {spec.name!r}: fallback {name!r} is not another model")
+            routed.append(name)
+        local = [n for n in routed if self._specs[n].backend != "openai_compat"]
+        if local:
+            raise ConfigError(f"routing and fallbacks are for openai_compat models, not {local}")
 
     @property
     def default(self) -> str:

@@ -63,6 +63,10 @@ name = "one"
 base_url = "http://127.0.0.1:9/v1"
 weight = 2
 max_in_flight = 4
+
+[models."local"]
+backend = "llama_cpp"
+context_window = 4096
 """
 
 
@@ -85,6 +89,7 @@ def test_the_routing_tables_are_read(tmp_path):
         ("", '[models."chat".breaker]\nfailures = 0', "failures"),
         ('fallbacks = ["nope"]', "", "fallback"),
         ('fallbacks = ["chat"]', "", "fallback"),
+        ('fallbacks = ["local"]', "", "openai_compat"),
     ],
 )
 def test_bad_routing_tables_are_refused_at_start(tmp_path, extra, tables, complaint):
