@@ -256,6 +256,7 @@ FLOORS = {
         ("chat_shapes",),
         ("storage", "tools", "reasoning", "auth"),
         ("backends", "memory", "knowledge", "quotas"),
+        ("routing",),
         ("catalog", "modes"),
         ("pipeline",),
         ("server",),

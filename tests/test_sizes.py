@@ -15,9 +15,9 @@ CHECKED = ("core", "gateway", "clients", "observability")
 # the SDK's two halves mirror the contract and core/types.py (routes being added this round
 # extend them), and the upstream backend is being reworked on its own issue (its config).
 KNOWN_LARGE = {
-    "clients/chatrpc/_base.py": 490,
-    "clients/chatrpc/_types.py": 518,
-    "core/backends/openai_compat.py": 465,
+    "clients/chatrpc/_base.py": 494,  # +4, +8: the contract's Usage.upstream, Model.deployments
+    "clients/chatrpc/_types.py": 526,
+    "core/backends/openai_compat.py": 426,
 }
 
 

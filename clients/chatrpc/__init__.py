@@ -17,6 +17,7 @@ from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
 from chatrpc._client import Client
+from chatrpc._deployments import Deployment
 from chatrpc._errors import (
     AuthenticationError,
     ChatServiceError,
@@ -36,7 +37,6 @@ from chatrpc._types import (
     ChatMode,
     ChatRequest,
     Choice,
-    Deployment,
     Document,
     Embedding,
     Embeddings,

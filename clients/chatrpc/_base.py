@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 from google.protobuf import json_format, struct_pb2
 
 from chatrpc import _types as t
+from chatrpc._deployments import deployments_from_pb
 from chatrpc.v1 import chat_service_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -222,15 +223,9 @@ def text_metadata(metadata: Iterable[tuple[str, object]] | None) -> dict[str, st
 
 
 def usage_from_pb(usage: pb.Usage) -> t.Usage:
-    route = usage.upstream
-    return t.Usage(
-        usage.prompt_tokens,
-        usage.completion_tokens,
-        usage.total_tokens,
-        route.deployment,
-        route.attempts,
-        route.fallback_model,
-    )
+    route = usage.upstream  # the router's trail (empty for a model without routing)
+    counts = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+    return t.Usage(*counts, route.deployment, route.attempts, route.fallback_model)
 
 
 def _calls_from_pb(message: pb.Message) -> tuple[t.ToolCall, ...]:
@@ -405,24 +400,8 @@ def model_from_pb(model: pb.Model) -> t.Model:
         ready=model.ready,
         created=model.create_time.seconds,
         embedding_dimensions=model.embedding_dimensions,
-        deployments=tuple(
-            t.Deployment(
-                name=d.name,
-                state=_BREAKER_STATES.get(d.state, ""),
-                in_flight=d.in_flight,
-                reopens_in=d.reopens_in_seconds,
-                weight=d.weight,
-            )
-            for d in model.deployments
-        ),
+        deployments=deployments_from_pb(model.deployments),
     )
-
-
-_BREAKER_STATES = {
-    pb.BREAKER_STATE_CLOSED: "closed",
-    pb.BREAKER_STATE_OPEN: "open",
-    pb.BREAKER_STATE_HALF_OPEN: "half_open",
-}
 
 
 def embeddings_from_pb(response: pb.EmbedResponse) -> t.Embeddings:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict
+
+if TYPE_CHECKING:  # a protobuf-free module: the type only (chatrpc._deployments)
+    from chatrpc._deployments import Deployment
 
 REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
 
@@ -184,12 +187,8 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token accounting for one turn, and the upstream that generated it.
-
-    `upstream` is the deployment that answered and `attempts` how many upstream attempts the
-    core's router made (the answering one included); `fallback_model` names the fallback
-    model that answered, if one did. All three are empty for a model without routing.
-    """
+    """Token accounting for one turn; for a routed model, the deployment that answered, the
+    upstream attempts made and the fallback model that answered, if one did."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -377,25 +376,6 @@ class Model:
     created: int
     embedding_dimensions: int = 0  # the length of its `embed()` vectors; 0: it does not embed
     deployments: tuple[Deployment, ...] = ()  # its upstream deployments, when it is routed
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """One upstream deployment of a routed model, as the answering core replica sees it.
-
-    Attributes:
-        name: The deployment's name in the server's catalog (never its URL).
-        state: Its circuit breaker: "closed", "open" or "half_open".
-        in_flight: Attempts in flight on it in that replica.
-        reopens_in: Seconds until an open breaker lets a probe through; 0 unless open.
-        weight: Its share of traffic under the weighted strategy.
-    """
-
-    name: str
-    state: str
-    in_flight: int = 0
-    reopens_in: float = 0.0
-    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,7 @@ from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
-from core.routing.breaker import State
-from core.routing.deployment import Deployment
+from core.server.deployments import Deployment, deployment_to_pb
 from core.types import (
     ChatMode,
     Choice,
@@ -369,26 +368,6 @@ def model_to_pb(
         create_time=_timestamp(spec.created),
         embedding_dimensions=spec.embeddings.dimensions if spec.embeddings else 0,
         deployments=[deployment_to_pb(d, now) for d in deployments],
-    )
-
-
-_BREAKER_PB = {
-    State.CLOSED: pb.BREAKER_STATE_CLOSED,
-    State.OPEN: pb.BREAKER_STATE_OPEN,
-    State.HALF_OPEN: pb.BREAKER_STATE_HALF_OPEN,
-}
-
-
-def deployment_to_pb(deployment: Deployment, now: float) -> pb.Deployment:
-    """A deployment's name and live state (never its URL or key)."""
-    breaker = deployment.breaker
-    opened = breaker.state is State.OPEN
-    return pb.Deployment(
-        name=deployment.name,
-        state=_BREAKER_PB[breaker.state],
-        in_flight=deployment.in_flight,
-        reopens_in_seconds=max(0.0, breaker.open_until - now) if opened else 0.0,
-        weight=deployment.weight,
     )
 
 
