@@ -19,6 +19,7 @@ ROUTING = """
 [models."chat".routing]
 strategy = "least_busy"
 first_token_timeout = 0.5
+idle_timeout = 0.5
 [models."chat".breaker]
 failures = 1
 cooldown = 5.0
@@ -107,3 +108,19 @@ def test_the_deployments_route_shows_each_breaker_without_urls(fleet4, client, g
     assert 4 < rows["chat", "a"]["reopens_in"] <= 5
     assert rows["chat", "b"]["state"] == "closed"
     assert "127.0.0.1" not in response.text and "sk-" not in response.text
+
+
+def test_a_stream_cut_after_its_first_token_ends_with_the_error_event(fleet4, client):
+    fleet4["a"].set("stall", stall_after=2)
+    stream = client.chat.completions.create(model="chat", messages=MESSAGES, stream=True)
+    received: list[str] = []
+    with pytest.raises(openai.APIError):
+        _read(stream, received)
+    assert "".join(received) == "tick tick "  # what came before the cut, then the error event
+    assert fleet4.counts() == {"a": 1, "b": 0, "c": 0, "d": 0}  # no silent switch
+
+
+def _read(stream, into: list[str]) -> None:
+    for chunk in stream:
+        if chunk.choices:
+            into.append(chunk.choices[0].delta.content or "")

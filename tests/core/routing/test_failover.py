@@ -45,7 +45,9 @@ def test_every_request_succeeds_while_one_deployment_is_healthy(
     for _ in range(3):
         reply, events = reply_and_stream(routed.client)
         assert reply.usage.upstream == healthy
-        usage = events[-1]
+        usage, start = events[-1], events[0]
+        assert isinstance(start, chatrpc.StreamStart)  # it leaves with the first token
+        assert start.server_metadata["x-chatrpc-upstream"] == healthy
         assert isinstance(usage, chatrpc.Usage)
         assert usage.upstream == healthy and usage.attempts >= 1
         assert "".join(e.content for e in events if isinstance(e, chatrpc.MessageDelta)) == (
