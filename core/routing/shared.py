@@ -21,6 +21,7 @@ import redis.exceptions
 
 from core.routing.breaker import State
 from core.routing.deployment import Deployment
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +37,14 @@ class SharedBreakers:
         self._client = redis.asyncio.Redis.from_url(
             redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
         )
-        self._watched: dict[str, Deployment] = {}
+        self._watched: dict[str, tuple[str, Deployment]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync: asyncio.Task[None] | None = None
         self._healthy = True
 
     def watch(self, model: str, deployment: Deployment) -> None:
         """Shares `deployment`'s breaker from now on."""
-        self._watched[_key(model, deployment.name)] = deployment
+        self._watched[_key(model, deployment.name)] = model, deployment
 
     def publish(self, model: str, deployment: Deployment) -> None:
         """Writes a transition (called by the router on every change it makes)."""
@@ -91,9 +92,13 @@ class SharedBreakers:
             return
         now = time.time()
         for key, value in zip(keys, values, strict=True):
-            if value is not None:
-                with contextlib.suppress(ValueError):
-                    self._watched[key].breaker.adopt(float(value), now)
+            if value is None:
+                continue
+            model, deployment = self._watched[key]
+            with contextlib.suppress(ValueError):
+                deployment.breaker.adopt(float(value), now)
+                state = deployment.breaker.state
+                metrics.child(metrics.BREAKER_STATE, model, deployment.name).set(state)
 
     def _up(self) -> None:
         if not self._healthy:
