@@ -26,7 +26,12 @@ from typing import ClassVar, Final
 
 from core import deadlines
 from core.backends.base import Backend
-from core.errors import BackendTimeoutError, BackendUnavailableError, ChatError
+from core.errors import (
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ChatError,
+    ContextLengthExceededError,
+)
 from core.routing.breaker import Breaker, State
 from core.routing.deployment import Deployment
 from core.routing.policy import POLICY, Effect, Outcome, Retry, classify, retry_after
@@ -115,6 +120,7 @@ class Router:
         self._publish = publish
         self._clock = clock
         vars(self)["supports_tools"] = self.deployments[0].backend.supports_tools
+        self._windowed = any(d.context_window for d in self.deployments)
         for deployment in self.deployments:
             deployment.breaker.watch(self._watcher(deployment))
             metrics.child(metrics.BREAKER_STATE, model, deployment.name).set(0)
@@ -190,9 +196,15 @@ class Router:
     ) -> _Opened | _Miss:
         """This model's attempts, up to `attempts` per request."""
         last: ChatError | None = None
+        fitting = await self._fitting(prompt, params)
+        if not fitting:  # the pre-call check: on to the context-window fallbacks
+            error = ContextLengthExceededError(
+                f"The prompt does not fit any deployment of {self.model!r}.", field="messages"
+            )
+            return _Miss(error, context=True)
         while request.used.get(self.model, 0) < self.config.attempts:
             now = self._clock()
-            usable = [d for d in self.deployments if d.usable(now)]
+            usable = [d for d in fitting if d.usable(now)]
             if not usable:
                 return _Miss(last, soonest=self._soonest(now))
             fresh = [d for d in usable if id(d) not in request.tried]
@@ -215,6 +227,14 @@ class Router:
             request.fields.upstream = deployment.name
             return opened
         return _Miss(last)
+
+    async def _fitting(self, prompt: Prompt, params: GenerationParams) -> Sequence[Deployment]:
+        """The deployments whose context window holds the prompt and the requested output
+        (every one, uncounted, when none declares a window of its own)."""
+        if not self._windowed:
+            return self.deployments
+        needed = await self.count_tokens(prompt) + (params.max_tokens or 0)
+        return [d for d in self.deployments if not d.context_window or needed <= d.context_window]
 
     async def _attempt(
         self, deployment: Deployment, prompt: Prompt, params: GenerationParams

@@ -159,3 +159,19 @@ def test_a_503_retry_after_reaches_the_client(fleet3, start_core):
     with pytest.raises(chatrpc.UnavailableError) as caught:
         routed.client.chat("hi", model="chat")
     assert caught.value.retry_after == 7
+
+
+def test_deployments_whose_window_is_too_small_are_skipped_before_any_call(fleet4, start_core):
+    chat = catalog_toml(
+        fleet4.members[:3], entry='context_window_fallbacks = ["chat-long"]', tables=BREAKER
+    )
+    small = chat.replace('name = "a"\n', 'name = "a"\ncontext_window = 20\n')
+    routed = start_core(small + catalog_toml(fleet4.members[3:], model="chat-long"))
+    long_prompt = "word " * 200
+    assert routed.client.chat(long_prompt, model="chat").usage.upstream == "b"
+    assert fleet4.counts()["a"] == 0
+    tiny = chat.replace('name = "', 'context_window = 20\nname = "')  # every deployment
+    routed = start_core(tiny + catalog_toml(fleet4.members[3:], model="chat-long"))
+    reply = routed.client.chat(long_prompt, model="chat")
+    assert (reply.usage.upstream, reply.usage.fallback_model) == ("d", "chat-long")
+    assert fleet4.counts()["a"] == 0 and fleet4.counts()["b"] == 1
