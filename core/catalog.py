@@ -29,6 +29,7 @@ from core.reasoning import reasoning_parser_class
 from core.routing.breaker import Breaker
 from core.routing.config import ROUTE_KEYS, DeploymentSpec, RouteSpec, route_spec
 from core.routing.deployment import Deployment
+from core.routing.health import HealthChecks
 from core.routing.router import Router
 from core.routing.shared import SharedBreakers
 from core.settings import Settings
@@ -88,6 +89,7 @@ class ModelCatalog:
         self._backends: dict[str, Backend] = {}
         self._unready: dict[str, ChatError] = {}
         self.shared: SharedBreakers | None = None  # set by load_models with a Redis URL
+        self.health: HealthChecks | None = None  # set by load_models (routers' probes)
         for spec in specs:
             self._check_route(spec)
 
@@ -150,8 +152,9 @@ class ModelCatalog:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
-        if self.shared is not None:
-            await self.shared.aclose()
+        for task in (self.shared, self.health):
+            if task is not None:
+                await task.aclose()
 
 
 _SPEC_KEYS = {
@@ -296,7 +299,8 @@ async def load_models(
     A model whose API-key variable is unset is marked not configured; the default model
     failing to load stops the server, any other model failing is marked unavailable. A model
     with routing tables (or named as another's fallback) is served by a Router over its
-    deployments, whose breakers are shared through Redis when `redis_url` is set.
+    deployments, whose breakers are shared through Redis when `redis_url` is set and whose
+    deployments are probed when it sets `health_check_interval`.
     """
     fallbacks = {
         n
@@ -328,6 +332,9 @@ async def load_models(
             continue
         catalog.attach(spec.name, backend)
         logger.info("model %s ready (%s)", spec.name, spec.backend)
+    routed = [b for s in catalog if isinstance(b := catalog._backends.get(s.name), Router)]
+    catalog.health = HealthChecks(routed)
+    catalog.health.start()
 
 
 async def _load_routed(catalog: ModelCatalog, spec: ModelSpec, environ: Mapping[str, str]) -> None:

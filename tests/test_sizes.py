@@ -17,7 +17,7 @@ CHECKED = ("core", "gateway", "clients", "observability")
 KNOWN_LARGE = {
     "clients/chatrpc/_base.py": 494,  # +4, +8: the contract's Usage.upstream, Model.deployments
     "clients/chatrpc/_types.py": 526,
-    "core/backends/openai_compat.py": 426,
+    "core/backends/openai_compat.py": 438,
 }
 
 

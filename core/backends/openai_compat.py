@@ -133,6 +133,7 @@ class OpenAICompatBackend:
         self._upstream = config.host
         self._url = config.url("chat/completions")
         self._embeddings_url = config.url("embeddings")
+        self._models_url = config.url("models")
         self._headers = dict(config.headers)
         # idle_timeout (the router's, per model): the most seconds between two reads
         self._timeout = aiohttp.ClientTimeout(
@@ -233,6 +234,17 @@ class OpenAICompatBackend:
             raise self._failure("timeout", "no answer in time") from None
         except aiohttp.ClientError as exc:
             raise self._failure("unreachable", type(exc).__name__) from None
+
+    async def probe(self) -> bool:
+        """Whether `GET {base_url}/models` answers 2xx (the router's optional health check,
+        bounded by its caller: it sends no prompt, so a paid API charges nothing)."""
+        try:
+            async with self._pool().get(
+                self._models_url, headers=self._headers, proxy=self._proxy
+            ) as response:
+                return response.status < 300
+        except aiohttp.ClientError:
+            return False
 
     async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
         """One `POST /embeddings` for all the texts; the vectors are passed through as sent

@@ -84,6 +84,12 @@ class Breaker:
             if self._successes >= self.config.successes:
                 self._set(State.CLOSED)
 
+    def close(self) -> None:
+        """The deployment answers again (a good health probe): closed at once."""
+        self._failures = self._successes = 0
+        self._probing = False
+        self._set(State.CLOSED)
+
     def released(self) -> None:
         """An attempt ended telling nothing about the deployment (cancelled, a bad request)."""
         self._probing = False

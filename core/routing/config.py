@@ -82,7 +82,7 @@ def _deployment(table: Any, where: str) -> DeploymentSpec:
 
 
 def _routing(table: Mapping[str, Any], where: str) -> RoutingConfig:
-    known = {"strategy", "attempts", "first_token_timeout", "idle_timeout"}
+    known = {"strategy", "attempts", "first_token_timeout", "idle_timeout", "health_check_interval"}
     _known(table, known, where)
     strategy = table.get("strategy", "weighted")
     if strategy not in STRATEGIES:
@@ -92,6 +92,7 @@ def _routing(table: Mapping[str, Any], where: str) -> RoutingConfig:
         attempts=int(_number(table, "attempts", 3, where)),
         first_token_timeout=_number(table, "first_token_timeout", 0.0, where),
         idle_timeout=_number(table, "idle_timeout", 0.0, where),
+        health_check_interval=_number(table, "health_check_interval", 0.0, where),
     )
     if config.attempts < 1:
         raise ConfigError(f"{where}: attempts must be at least 1")

@@ -54,6 +54,7 @@ class RoutingConfig:
     attempts: int = 3
     first_token_timeout: float = 0.0  # 0: none beyond the backend's own
     idle_timeout: float = 0.0
+    health_check_interval: float = 0.0  # seconds between active probes; 0: none (health.py)
 
 
 @dataclass(slots=True)

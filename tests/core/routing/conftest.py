@@ -75,8 +75,9 @@ def routed_core(
         yield RoutedCore(core, catalog, client, trails)
     finally:
         client.close()
-        if catalog.shared is not None:
-            core.run(catalog.shared.aclose())
+        for task in (catalog.shared, catalog.health):
+            if task is not None:
+                core.run(task.aclose())
         core.stop()
 
 
