@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from core.errors import IdempotencyKeyReusedError, InvalidArgumentError, TurnNotLatestError
+from core.memory.lifecycle import ThreadLifecycle
 from core.types import FinishReason, Message, Role, Usage
 
 MAX_PAGE_SIZE = 100
@@ -64,12 +65,15 @@ class StoredTurn:
 
 @dataclass(frozen=True, slots=True)
 class ThreadSummary:
-    """A thread without its messages, as listed; times are unix seconds."""
+    """A thread without its messages, as listed; times are unix seconds. `user` is its first
+    turn's end user; `metadata` its own (its first turn's, or as UpdateThread set it)."""
 
     thread_id: str
     created: float
     updated: float
     message_count: int
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,7 @@ class ThreadPage:
     next_page_token: str
 
 
-class MemoryStore(Protocol):
+class MemoryStore(ThreadLifecycle, Protocol):
     """Conversation memory: threads keyed by (owner, thread_id), written one whole turn at a time.
 
     Every method takes the caller's `owner` (the identity behind the API key). It is required,

@@ -12,6 +12,7 @@ import re
 
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
+from core.memory.lifecycle import thread_options
 from core.pipeline.patterns import pattern_problem
 from core.settings import Limits
 from core.types import (
@@ -76,6 +77,8 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
             )
     if len(turn.user) > limits.max_user_chars:
         _fail(f"user is longer than {limits.max_user_chars} characters.", "user")
+    if turn.thread_id:
+        thread_options(turn.metadata)  # a thread's retention keys, checked before model work
 
 
 def _fail(message: str, field: str) -> None:
