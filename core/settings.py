@@ -74,6 +74,14 @@ class Settings:
     database_url: str = "sqlite:///var/chatrpc.db"
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     store_reasoning: bool = False  # threads keep a reasoning model's thinking beside its answer
+    # Retention (docs/retention-and-keys.md), all off by default: a thread idle this long is
+    # deleted; a stored turn (response) this old is dropped; only the latest N turns are kept.
+    thread_ttl_seconds: float = 0.0
+    response_ttl_seconds: float = 0.0
+    thread_keep_latest: int = 0
+    # The sweeper of this replica: how often (0: never) and how many threads per batch.
+    sweep_interval_seconds: float = 60.0
+    sweep_batch: int = 100
     reflection: bool = True
     # Names this process in the `x-chatrpc-replica` metadata of every reply (the gateway passes
     # it on as an HTTP header); the host name unless set (`make run-replicas` sets host:port).
@@ -146,6 +154,13 @@ class Settings:
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
+            thread_ttl_seconds=_float(env, "CHATRPC_THREAD_TTL_SECONDS", 0.0),
+            response_ttl_seconds=_float(env, "CHATRPC_RESPONSE_TTL_SECONDS", 0.0),
+            thread_keep_latest=_int(env, "CHATRPC_THREAD_KEEP_LATEST", 0),
+            sweep_interval_seconds=_float(
+                env, "CHATRPC_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
+            ),
+            sweep_batch=_int(env, "CHATRPC_SWEEP_BATCH", defaults.sweep_batch),
             environ=MappingProxyType(dict(env)),
             auth=env.get("CHATRPC_AUTH", defaults.auth),
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),

@@ -121,11 +121,56 @@ class AsyncClient:
         *,
         page_size: int = 20,
         page_token: str = "",
+        user: str = "",
+        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> t.ThreadPage:
         """See `Client.list_threads`."""
-        return await self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
+        call = _base.Calls.list_threads(page_size, page_token, user, metadata)
+        return await self._unary(call, timeout, api_key)
+
+    async def update_thread(
+        self,
+        thread_id: str | int,
+        metadata: Mapping[str, str],
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Thread:
+        """See `Client.update_thread`."""
+        return await self._unary(_base.Calls.update_thread(thread_id, metadata), timeout, api_key)
+
+    async def export_threads(
+        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """See `Client.export_threads`."""
+        call = self._stub.ExportThreads(
+            _base.export_request(thread_id),
+            timeout=timeout or self._timeout,
+            metadata=self._metadata("ExportThreads", api_key, None),
+            wait_for_ready=False,
+        )
+        try:
+            async for response in call:
+                yield response.jsonl
+            self._finished("ExportThreads", await call.trailing_metadata())
+        except grpc.aio.AioRpcError as exc:
+            self._finished("ExportThreads", exc.trailing_metadata())
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()
+
+    async def erase_data(
+        self,
+        scope: str,
+        *,
+        user: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Erasure:
+        """See `Client.erase_data`."""
+        return await self._unary(_base.Calls.erase_data(scope, user), timeout, api_key)
 
     async def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None

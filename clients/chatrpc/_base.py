@@ -385,6 +385,8 @@ def thread_from_pb(thread: pb.Thread) -> t.Thread:
         updated=thread.update_time.seconds,
         message_count=thread.message_count,
         messages=messages,
+        user=thread.user,
+        metadata=dict(thread.metadata),
     )
 
 
@@ -422,7 +424,26 @@ class UnaryCall(Generic[R]):
 
 def _page(response: pb.ListThreadsResponse) -> t.ThreadPage:
     threads = tuple(thread_from_pb(thread) for thread in response.threads)
-    return t.ThreadPage(threads=threads, next_page_token=response.next_page_token)
+    return t.ThreadPage(
+        threads=threads,
+        next_page_token=response.next_page_token,
+        total_count=response.total_count,
+    )
+
+
+def _erasure(response: pb.EraseDataResponse) -> t.Erasure:
+    return t.Erasure(
+        erasure_id=response.erasure_id,
+        created=response.create_time.ToNanoseconds() / 1e9,
+        deleted=dict(response.deleted),
+    )
+
+
+ERASE_SCOPES = {"owner": pb.ERASE_SCOPE_OWNER, "user": pb.ERASE_SCOPE_USER}
+
+
+def export_request(thread_id: str | int) -> pb.ExportThreadsRequest:
+    return pb.ExportThreadsRequest(thread_id=str(thread_id))
 
 
 def _nothing(response: object) -> None:
@@ -444,9 +465,25 @@ class Calls:
         return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
 
     @staticmethod
-    def list_threads(page_size: int, page_token: str) -> UnaryCall[t.ThreadPage]:
-        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
+    def list_threads(
+        page_size: int, page_token: str, user: str = "", metadata: Mapping[str, str] | None = None
+    ) -> UnaryCall[t.ThreadPage]:
+        request = pb.ListThreadsRequest(
+            page_size=page_size, page_token=page_token, user=user, metadata=metadata or {}
+        )
         return UnaryCall("ListThreads", request, _page)
+
+    @staticmethod
+    def update_thread(thread_id: str | int, metadata: Mapping[str, str]) -> UnaryCall[t.Thread]:
+        request = pb.UpdateThreadRequest(thread_id=str(thread_id), metadata=metadata)
+        return UnaryCall("UpdateThread", request, lambda r: thread_from_pb(r.thread))
+
+    @staticmethod
+    def erase_data(scope: str, user: str) -> UnaryCall[t.Erasure]:
+        if scope not in ERASE_SCOPES:
+            raise ValueError("scope must be 'owner' or 'user'")
+        request = pb.EraseDataRequest(scope=ERASE_SCOPES[scope], user=user)
+        return UnaryCall("EraseData", request, _erasure)
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:

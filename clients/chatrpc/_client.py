@@ -174,11 +174,80 @@ class Client:
         *,
         page_size: int = 20,
         page_token: str = "",
+        user: str = "",
+        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> t.ThreadPage:
-        """The caller's threads, most recently updated first, without their messages."""
-        return self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
+        """The caller's threads, most recently updated first, without their messages; only
+        those of end user `user` and holding every `metadata` pair when given. The page's
+        `total_count` counts every match.
+
+        Example:
+            >>> client.list_threads(metadata={"app": "tea"}).total_count
+        """
+        call = _base.Calls.list_threads(page_size, page_token, user, metadata)
+        return self._unary(call, timeout, api_key)
+
+    def update_thread(
+        self,
+        thread_id: str | int,
+        metadata: Mapping[str, str],
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Thread:
+        """Replaces a thread's metadata; `ttl_seconds` and `keep_latest` (whole numbers, 0:
+        never) override the server's retention for it. Returns the thread without messages.
+
+        Raises:
+            NotFoundError: No such thread belongs to the caller.
+            InvalidRequestError: A bad `ttl_seconds`/`keep_latest`, or metadata over limits.
+        """
+        return self._unary(_base.Calls.update_thread(thread_id, metadata), timeout, api_key)
+
+    def export_threads(
+        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
+    ) -> Generator[bytes, None, None]:
+        """Yields the caller's threads (or one) as pieces of whole JSON lines, as the server
+        streams them: a thread, then each turn and its messages (docs/retention-and-keys.md).
+
+        Example:
+            >>> with open("export.jsonl", "wb") as out:
+            ...     for piece in client.export_threads():
+            ...         out.write(piece)
+        """
+        call = self._stub.ExportThreads(
+            _base.export_request(thread_id),
+            timeout=timeout or self._timeout,
+            metadata=self._metadata("ExportThreads", api_key, None),
+            wait_for_ready=False,
+        )
+        try:
+            for response in call:
+                yield response.jsonl
+            self._finished("ExportThreads", call.trailing_metadata())
+        except grpc.RpcError as exc:
+            self._finished("ExportThreads", _trailers_of(exc))
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()
+
+    def erase_data(
+        self,
+        scope: str,
+        *,
+        user: str = "",
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> t.Erasure:
+        """Erases everything of the caller (`scope="owner"`) or of one end user of theirs
+        (`scope="user"`, `user=...`); audited and idempotent.
+
+        Example:
+            >>> client.erase_data("user", user="u-42").deleted["threads"]
+        """
+        return self._unary(_base.Calls.erase_data(scope, user), timeout, api_key)
 
     def delete_thread(
         self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None

@@ -392,6 +392,8 @@ class Thread:
     updated: int
     message_count: int
     messages: tuple[ThreadMessage, ...] = ()
+    user: str = ""  # the end user of the turn that created it
+    metadata: Mapping[str, str] = field(default_factory=dict)  # see `update_thread()`
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +442,17 @@ class ThreadPage:
 
     threads: tuple[Thread, ...]
     next_page_token: str
+    total_count: int = 0  # threads matching the filters, on all pages
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What `erase_data()` did: its audit entry's id, when (unix seconds) and rows deleted per
+    kind ("threads", "turns", "messages", "knowledge_documents", …)."""
+
+    erasure_id: str
+    created: float
+    deleted: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,12 +78,15 @@ class ThreadSummary:
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """A thread with every stored message in order."""
+    """A thread with every stored message in order, and its own user and metadata (as
+    ThreadSummary's)."""
 
     thread_id: str
     created: float
     updated: float
     messages: tuple[StoredMessage, ...]
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

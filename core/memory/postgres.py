@@ -70,7 +70,7 @@ _REWIND_THREAD = (
     " WHERE owner = $3 AND thread_id = $4"
 )
 _SELECT_THREAD = (
-    "SELECT thread_id, created, updated, message_count FROM threads"
+    "SELECT thread_id, created, updated, message_count, end_user, metadata FROM threads"
     " WHERE owner = $1 AND thread_id = $2"
 )
 _LIST_FIRST = (
@@ -314,9 +314,11 @@ class PostgresStore(ThreadTables, PostgresLifecycle, PostgresBackedStore):
             turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
         if row is None:
             raise ThreadNotFoundError("thread not found")
-        summary = columns.row_to_summary(row)
+        summary = columns.row_to_listed(row)
         return base.Thread(
             thread_id=summary.thread_id,
+            user=summary.user,
+            metadata=summary.metadata,
             created=summary.created,
             updated=summary.updated,
             messages=columns.with_turn_callers(

@@ -48,7 +48,7 @@ _REWIND_THREAD = (
     " WHERE owner = ? AND thread_id = ?"
 )
 _SELECT_THREAD = (
-    "SELECT thread_id, created, updated, message_count FROM threads"
+    "SELECT thread_id, created, updated, message_count, end_user, metadata FROM threads"
     " WHERE owner = ? AND thread_id = ?"
 )
 _LIST_FIRST = (
@@ -189,9 +189,11 @@ def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> base.Th
             raise ThreadNotFoundError("thread not found")
         rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
         turns = conn.execute(_SELECT_TURN_CALLERS, (owner, thread_id)).fetchall()
-    summary = columns.row_to_summary(row)
+    summary = columns.row_to_listed(row)
     return base.Thread(
         thread_id=summary.thread_id,
+        user=summary.user,
+        metadata=summary.metadata,
         created=summary.created,
         updated=summary.updated,
         messages=columns.with_turn_callers([columns.row_to_stored_message(r) for r in rows], turns),

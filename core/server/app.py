@@ -15,6 +15,8 @@ from core.catalog import ModelCatalog
 from core.errors import ConfigError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
+from core.memory.lifecycle import RetentionPolicy
+from core.memory.sweeper import Sweeper
 from core.modes.apps import load_apps, load_flows
 from core.modes.steps import Modes
 from core.pipeline.chat import ChatPipeline
@@ -66,6 +68,7 @@ class CoreServer:
     health: health.aio.HealthServicer
     quotas: Quotas
     metrics: MetricsServer | None = None
+    sweeper: Sweeper | None = None
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -81,6 +84,8 @@ class CoreServer:
         """Health goes NOT_SERVING for good, then in-flight RPCs get `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.sweeper is not None:
+            await self.sweeper.aclose()
         await self.quotas.aclose()
         if self.metrics is not None:
             self.metrics.close()
@@ -114,6 +119,7 @@ async def create_server(
         knowledge=knowledge,
         embedder=embedder,
         max_deadline=settings.max_deadline,
+        limits=settings.limits,
     )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     guard = Guard(
@@ -138,10 +144,31 @@ async def create_server(
     if settings.metrics_port is not None:
         exporter = MetricsServer(settings.host, settings.metrics_port)
     core = CoreServer(
-        server=server, port=port, health=health_servicer, quotas=quotas, metrics=exporter
+        server=server,
+        port=port,
+        health=health_servicer,
+        quotas=quotas,
+        metrics=exporter,
+        sweeper=_sweeper(settings, threads),
     )
     await core.set_serving(False)
     return core
+
+
+def _sweeper(settings: Settings, threads: MemoryStore | None) -> Sweeper | None:
+    """This replica's retention sweeper, started now (None without threads or when off)."""
+    if threads is None or settings.sweep_interval_seconds <= 0:
+        return None
+    policy = RetentionPolicy(
+        thread_ttl=settings.thread_ttl_seconds,
+        response_ttl=settings.response_ttl_seconds,
+        keep_latest=settings.thread_keep_latest,
+    )
+    sweeper = Sweeper(
+        threads, policy, interval=settings.sweep_interval_seconds, batch=settings.sweep_batch
+    )
+    sweeper.start()
+    return sweeper
 
 
 def _add_port(server: grpc.aio.Server, settings: Settings) -> int:

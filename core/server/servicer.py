@@ -19,14 +19,14 @@ from core.pipeline.embeddings import Embedder
 from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
 from core.server.rpc import current_call, server_stream, unary
+from core.server.thread_data import ThreadDataRpcs
+from core.settings import Limits
 from core.types import Caller, ChatEvent, ReplyEvent, TurnQueued
 
 QUEUE_POSITION = "x-chatrpc-queue-position"
 
-DEFAULT_PAGE_SIZE = 20
 
-
-class ChatServicer(pb_grpc.ChatServiceServicer):
+class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
     """chatrpc.v1.ChatService over a ChatPipeline, the Embedder, the model catalog and the
     stores."""
 
@@ -39,12 +39,14 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
         max_deadline: float = 600.0,
+        limits: Limits | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._embedder = embedder
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
+        self._limits = limits or Limits()
         self.max_deadline = max_deadline  # seconds; any longer deadline a client sends is cut
 
     @unary
@@ -71,17 +73,6 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         thread_id = check_thread_id(request.thread_id)
         thread = await self._thread_store().get_thread(caller.owner, thread_id)
         return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
-
-    @unary
-    async def ListThreads(
-        self, request: pb.ListThreadsRequest, caller: Caller
-    ) -> pb.ListThreadsResponse:
-        page = await self._thread_store().list_threads(
-            caller.owner,
-            page_size=request.page_size or DEFAULT_PAGE_SIZE,
-            page_token=request.page_token,
-        )
-        return convert.page_to_pb(page)
 
     @unary
     async def DeleteThread(
