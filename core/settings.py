@@ -101,6 +101,10 @@ class Settings:
     auth: str = "required"
     api_keys_file: str = ""  # TOML: [keys.<name>] sha256 = "<hex digest of the key>"
     api_keys: str = field(default="", repr=False)  # "name=key,name=key" (hashed at start)
+    # Admin keys for AdminService ("name=key,…"; none: the service is not served), and how
+    # often each replica reloads the database's virtual keys (seconds).
+    admin_keys: str = field(default="", repr=False)
+    key_refresh_seconds: float = 1.0
     # The environment at start-up, for the API-key variables the catalog names (never logged).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -165,6 +169,10 @@ class Settings:
             auth=env.get("CHATRPC_AUTH", defaults.auth),
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
             api_keys=env.get("CHATRPC_API_KEYS", defaults.api_keys),
+            admin_keys=env.get("CHATRPC_ADMIN_KEYS", ""),
+            key_refresh_seconds=_float(
+                env, "CHATRPC_KEY_REFRESH_SECONDS", defaults.key_refresh_seconds
+            ),
         )
 
 

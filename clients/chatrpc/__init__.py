@@ -13,6 +13,7 @@ Example:
     ...             print(event.content, end="")
 """
 
+from chatrpc._admin import AsyncAdminClient, KeyWithSecret, SpendReport, VirtualKey
 from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
@@ -69,6 +70,7 @@ from chatrpc._types import (
 )
 
 __all__ = [
+    "AsyncAdminClient",
     "AsyncClient",
     "AuthenticationError",
     "CallHooks",
@@ -87,6 +89,7 @@ __all__ = [
     "GenerationConfig",
     "InternalError",
     "InvalidRequestError",
+    "KeyWithSecret",
     "Message",
     "MessageDelta",
     "Model",
@@ -100,6 +103,7 @@ __all__ = [
     "Role",
     "Source",
     "Space",
+    "SpendReport",
     "StoredTurn",
     "StreamEvent",
     "StreamFinish",
@@ -118,6 +122,7 @@ __all__ = [
     "UnavailableError",
     "UnimplementedError",
     "Usage",
+    "VirtualKey",
     "replica_service_config",
     "replica_target",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from core.errors import IdempotencyKeyReusedError, InvalidArgumentError, TurnNotLatestError
+from core.keys.base import KeyStore
 from core.memory.lifecycle import ThreadLifecycle
 from core.types import FinishReason, Message, Role, Usage
 
@@ -97,8 +98,10 @@ class ThreadPage:
     next_page_token: str
 
 
-class MemoryStore(ThreadLifecycle, Protocol):
+class MemoryStore(ThreadLifecycle, KeyStore, Protocol):
     """Conversation memory: threads keyed by (owner, thread_id), written one whole turn at a time.
+
+    The database also holds the virtual keys and their spend (core.keys.base.KeyStore).
 
     Every method takes the caller's `owner` (the identity behind the API key). It is required,
     and an empty owner raises ValueError: no method reads or writes across owners, and another

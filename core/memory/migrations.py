@@ -37,6 +37,35 @@ _RETENTION_INDEXES: Final = (
 )
 
 
+_API_KEYS: Final = """CREATE TABLE api_keys (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    previous_digest TEXT NOT NULL,
+    previous_until DOUBLE PRECISION NOT NULL,
+    models TEXT NOT NULL,
+    limits TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    revoked DOUBLE PRECISION NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+)"""
+_API_KEY_INDEXES: Final = (
+    "CREATE INDEX api_keys_by_previous_digest ON api_keys (previous_digest)",
+    "CREATE INDEX api_keys_by_updated ON api_keys (updated)",
+)
+_SPEND: Final = """CREATE TABLE spend (
+    key_name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    cost_micros BIGINT NOT NULL,
+    PRIMARY KEY (key_name, day, model)
+)"""
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         name="m001_threads",
@@ -241,6 +270,21 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
             "CREATE INDEX erasures_by_owner ON erasures (owner, created)",
         ),
+    ),
+    Migration(
+        name="m012_api_keys",
+        # Virtual keys (core.keys): only a SHA-256 of each secret is stored, never the secret;
+        # during a rotation's grace the previous digest stays valid until `previous_until`.
+        # `updated` moves on every change, so replicas reload what changed.
+        sqlite=(_API_KEYS.replace("DOUBLE PRECISION", "REAL"), *_API_KEY_INDEXES),
+        postgres=(_API_KEYS, *_API_KEY_INDEXES),
+    ),
+    Migration(
+        name="m013_spend",
+        # Usage per key, model and UTC day, as turns report it (cancelled and failed turns
+        # included); cost in millionths of a dollar, from the catalog's per-model prices.
+        sqlite=(_SPEND.replace("BIGINT", "INTEGER"),),
+        postgres=(_SPEND,),
     ),
 )
 

@@ -40,3 +40,13 @@ THREAD_TABLES: Final[tuple[OwnedTable, ...]] = (
 """Children of a thread, deleted before it (append new ones; the thread row goes last)."""
 
 THREADS_KIND: Final = "threads"
+
+OWNER_TABLES: Final[tuple[str, ...]] = ("spend",)
+"""Tables of rows keyed by owner alone (a key's spend), deleted by a whole-owner erasure."""
+
+
+def delete_owner_rows(table: str) -> str:
+    """Delete an owner's rows of one of OWNER_TABLES (a checked constant, never input)."""
+    if table not in OWNER_TABLES:
+        raise ValueError(table)
+    return f"DELETE FROM {table} WHERE owner = ?"  # noqa: S608

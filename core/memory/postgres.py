@@ -27,6 +27,7 @@ from core.errors import (
     ThreadNotFoundError,
     TurnNotFoundError,
 )
+from core.keys.stores import PostgresKeys
 from core.memory import base, rows as columns
 from core.memory.postgres_lifecycle import PostgresLifecycle, thread_lock_key
 from core.memory.rows import ThreadTables
@@ -185,7 +186,7 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
     await conn.executemany(_INSERT_MESSAGE, columns.turn_message_params(owner, base_seq, record))
 
 
-class PostgresStore(ThreadTables, PostgresLifecycle, PostgresBackedStore):
+class PostgresStore(ThreadTables, PostgresLifecycle, PostgresKeys, PostgresBackedStore):
     """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
 
     Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options

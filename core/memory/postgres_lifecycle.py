@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import ThreadNotFoundError
 from core.memory import base, export, lifecycle, retention_sql as q, rows as columns
-from core.memory.owned import THREAD_TABLES, THREADS_KIND
+from core.memory.owned import OWNER_TABLES, THREAD_TABLES, THREADS_KIND, delete_owner_rows
 from core.storage.postgres_pool import PostgresPool
 
 EXPORT_PAGE = 50  # threads read per export page; each is then read and sent alone
@@ -138,6 +138,8 @@ async def _erase(
     else:
         found = await conn.fetch(_N(q.THREADS_OF_OWNER), owner)
     await delete_threads(conn, [(owner, r[0]) for r in found], counts)
+    for table in OWNER_TABLES if not user else ():
+        counts[table] = _rows(await conn.execute(_N(delete_owner_rows(table)), owner))
     for kind in (*(t.kind for t in THREAD_TABLES), THREADS_KIND):
         counts.setdefault(kind, 0)
     audit = (erasure_id, owner, lifecycle.user_hash(user), actor, now)

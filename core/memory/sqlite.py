@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, ClassVar
 
 from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
+from core.keys.stores import SqliteKeys
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
 from core.memory.sqlite_lifecycle import SqliteLifecycle
@@ -223,7 +224,7 @@ def _delete_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> None
             raise ThreadNotFoundError("thread not found")
 
 
-class SqliteStore(ThreadTables, SqliteLifecycle, SqliteBackedStore):
+class SqliteStore(ThreadTables, SqliteLifecycle, SqliteKeys, SqliteBackedStore):
     """MemoryStore on one SQLite file; see the module docstring for the concurrency model.
 
     Open with `await SqliteStore.open(url)` (or core.memory.open_store); the options

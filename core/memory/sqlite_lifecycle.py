@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import ThreadNotFoundError
 from core.memory import base, export, lifecycle, retention_sql as q, rows as columns
-from core.memory.owned import THREAD_TABLES, THREADS_KIND
+from core.memory.owned import OWNER_TABLES, THREAD_TABLES, THREADS_KIND, delete_owner_rows
 from core.storage.schema import transaction
 from core.storage.sqlite_pool import SqlitePool
 
@@ -144,6 +144,8 @@ def _erase(
         else:
             found = conn.execute(q.THREADS_OF_OWNER, (owner,)).fetchall()
         delete_threads(conn, [(owner, thread_id) for (thread_id,) in found], counts)
+        for table in OWNER_TABLES if not user else ():
+            counts[table] = conn.execute(delete_owner_rows(table), (owner,)).rowcount
         for kind in (*(t.kind for t in THREAD_TABLES), THREADS_KIND):
             counts.setdefault(kind, 0)
         audit = (erasure_id, owner, lifecycle.user_hash(user), actor, now)

@@ -9,10 +9,17 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
-from core.auth import KeyRing
+from chatrpc.v1 import (
+    admin_service_pb2 as apb,
+    admin_service_pb2_grpc as apb_grpc,
+    chat_service_pb2 as pb,
+    chat_service_pb2_grpc as pb_grpc,
+)
+from core.auth import KeyRing, load_keyring
 from core.catalog import ModelCatalog
 from core.errors import ConfigError
+from core.keys.budgets import Budgets
+from core.keys.directory import KeyDirectory
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.memory.lifecycle import RetentionPolicy
@@ -23,6 +30,7 @@ from core.pipeline.chat import ChatPipeline
 from core.pipeline.embeddings import Embedder
 from core.pipeline.threads import ThreadMemory
 from core.quotas import Quotas
+from core.server.admin import AdminServicer
 from core.server.guard import Guard
 from core.server.observe import RpcObserver
 from core.server.reflection import enable_reflection
@@ -31,6 +39,7 @@ from core.settings import Settings
 from observability.metrics import MetricsServer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
+ADMIN_SERVICE_NAME = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 # Keepalive and size limits (reference/reliability.md §1 "gRPC: limits", "keepalive").
@@ -69,6 +78,14 @@ class CoreServer:
     quotas: Quotas
     metrics: MetricsServer | None = None
     sweeper: Sweeper | None = None
+    keys: KeyDirectory | None = None
+
+    async def stop_background(self) -> None:
+        """Stops this replica's sweeper and key reloads."""
+        if self.sweeper is not None:
+            await self.sweeper.aclose()
+        if self.keys is not None:
+            await self.keys.aclose()
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -84,8 +101,7 @@ class CoreServer:
         """Health goes NOT_SERVING for good, then in-flight RPCs get `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
-        if self.sweeper is not None:
-            await self.sweeper.aclose()
+        await self.stop_background()
         await self.quotas.aclose()
         if self.metrics is not None:
             self.metrics.close()
@@ -122,8 +138,10 @@ async def create_server(
         limits=settings.limits,
     )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
+    directory = KeyDirectory(keys, threads, refresh=settings.key_refresh_seconds)
+    directory.start()
     guard = Guard(
-        keys,
+        directory,
         quotas,
         settings.limits,
         max_in_flight=settings.max_concurrent_rpcs,
@@ -131,14 +149,22 @@ async def create_server(
         trusted_proxies=settings.trusted_proxies,
         replica_id=settings.replica_id,
         observer=RpcObserver(),
+        budgets=Budgets(directory, threads, catalog) if threads is not None else None,
     )
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
     server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
     pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    services = [SERVICE_NAME, HEALTH_SERVICE_NAME]
+    if settings.admin_keys and threads is not None:
+        admins = load_keyring("required", "", settings.admin_keys)
+        apb_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(admins, directory, threads), server
+        )
+        services.append(ADMIN_SERVICE_NAME)
     if settings.reflection:
-        enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
+        enable_reflection(server, tuple(services))
     port = _add_port(server, settings)
     exporter = None
     if settings.metrics_port is not None:
@@ -150,6 +176,7 @@ async def create_server(
         quotas=quotas,
         metrics=exporter,
         sweeper=_sweeper(settings, threads),
+        keys=directory,
     )
     await core.set_serving(False)
     return core

@@ -294,7 +294,7 @@ class LifecycleContract:
 
         erased = await store.erase("alice", actor="admin:ops")
 
-        assert dict(erased.deleted) == {"threads": 3, "turns": 3, "messages": 6}
+        assert dict(erased.deleted) == {"threads": 3, "turns": 3, "messages": 6, "spend": 0}
         rows = await owner_rows(store_url, "alice")
         assert {t: n for t, n in rows.items() if t != "erasures"} == dict.fromkeys(
             (t for t in rows if t != "erasures"), 0

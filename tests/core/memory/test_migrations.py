@@ -16,7 +16,7 @@ from core.storage.schema import Migration, Schema, check_migrations
 from tests import pg
 
 NAMES = [m.name for m in MIGRATIONS]
-TABLES = {"_migrations", "threads", "messages", "turns", "erasures"}
+TABLES = {"_migrations", "threads", "messages", "turns", "erasures", "api_keys", "spend"}
 
 
 def test_names_are_unique_numbered_and_ordered() -> None:

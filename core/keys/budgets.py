@@ -1,0 +1,89 @@
+"""Budgets and spend: a key over its budget is refused before a turn; every turn's reported
+usage is recorded per key, model and UTC day, priced from the catalog.
+
+Budgets are checked against the spend table (so every replica sees the same totals), once per
+metered call, before any model work. A turn that starts under budget runs to its end; its
+usage is recorded afterwards, so a key may overshoot by its last turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from core.catalog import ModelCatalog, ModelSpec
+from core.errors import BudgetExceededError, ModelNotFoundError, PermissionDeniedError
+from core.keys.base import NO_BUDGET, KeyStore, VirtualKey
+from core.keys.directory import KeyDirectory
+from core.types import Caller
+
+
+class Budgets:
+    """Admission by budget and model list, and spend recording (see the module docstring)."""
+
+    def __init__(
+        self,
+        directory: KeyDirectory,
+        store: KeyStore,
+        catalog: ModelCatalog,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._directory = directory
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+
+    async def admit(self, caller: Caller, model: str) -> None:
+        """PermissionDeniedError for a model outside the key's list; BudgetExceededError
+        when a budget is spent."""
+        key = self._directory.virtual(caller.key)
+        if key is None:
+            return
+        model = model or self._catalog.default
+        if key.models and model not in key.models:
+            raise PermissionDeniedError(f"This key may not use the model {model!r}.", field="model")
+        if key.budget != NO_BUDGET:
+            await self._check_budget(key)
+
+    async def _check_budget(self, key: VirtualKey) -> None:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        month = now.strftime("%Y-%m-01")
+        today = now.strftime("%Y-%m-%d")
+        rows = await self._store.spend(key.name, month)
+        day_rows = [r for r in rows if r.day == today]
+        used = {
+            "tokens_per_day": sum(r.prompt_tokens + r.completion_tokens for r in day_rows),
+            "tokens_per_month": sum(r.prompt_tokens + r.completion_tokens for r in rows),
+            "usd_per_day": sum(r.cost_usd for r in day_rows),
+            "usd_per_month": sum(r.cost_usd for r in rows),
+        }
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        next_month = (now.replace(day=28) + timedelta(days=4)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        for name, used_value in used.items():
+            limit = getattr(key.budget, name)
+            if limit and used_value >= limit:
+                resets = tomorrow if name.endswith("day") else next_month
+                raise BudgetExceededError(
+                    f"The key's {name} budget ({limit:g}) is spent; it resets at"
+                    f" {resets.isoformat()}.",
+                    retry_after=(resets - now).total_seconds(),
+                    budget=name,
+                    resets_at=resets.isoformat(),
+                )
+
+    async def record(self, caller: Caller, model: str, prompt: int, completion: int) -> None:
+        """Add one call's usage (as reported) to the key's spend for today."""
+        if prompt <= 0 and completion <= 0:
+            return
+        try:
+            spec: ModelSpec | None = self._catalog.get(model)
+        except ModelNotFoundError:
+            spec = None
+        micros = round(prompt * spec.input_price + completion * spec.output_price) if spec else 0
+        day = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
+        key = caller.key or caller.owner
+        await self._store.record_spend(key, caller.owner, model, day, (prompt, completion), micros)
