@@ -13,7 +13,7 @@ Example:
     ...             print(event.content, end="")
 """
 
-from chatrpc._admin import AsyncAdminClient, KeyWithSecret, SpendReport, VirtualKey
+from chatrpc._admin import AsyncAdminClient, KeyWithSecret, VirtualKey
 from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
@@ -52,6 +52,7 @@ from chatrpc._types import (
     Role,
     Source,
     Space,
+    SpendReport,
     StoredTurn,
     StreamEvent,
     StreamFinish,

@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from chatrpc import _base, _types as t
 from chatrpc._async_client import AsyncClient
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import admin_service_pb2 as apb, admin_service_pb2_grpc as apb_grpc
@@ -49,18 +50,6 @@ class KeyWithSecret:
 
     key: VirtualKey
     secret: str
-
-
-@dataclass(frozen=True, slots=True)
-class SpendReport:
-    """A key's spend: rows (day, model, prompt_tokens, completion_tokens, cost_usd) and the
-    totals of today and this month (UTC)."""
-
-    rows: tuple[dict[str, Any], ...] = ()
-    tokens_today: int = 0
-    tokens_this_month: int = 0
-    usd_today: float = 0.0
-    usd_this_month: float = 0.0
 
 
 _NUMBERS = (
@@ -104,26 +93,6 @@ def key_from_pb(message: apb.VirtualKey) -> VirtualKey:
         revoked=_seconds(message, "revoke_time"),
         created=_seconds(message, "create_time"),
         previous_valid_until=_seconds(message, "previous_valid_until"),
-    )
-
-
-def spend_from_pb(message: apb.GetSpendResponse) -> SpendReport:
-    rows = tuple(
-        {
-            "day": r.day,
-            "model": r.model,
-            "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens,
-            "cost_usd": r.cost_usd,
-        }
-        for r in message.rows
-    )
-    return SpendReport(
-        rows=rows,
-        tokens_today=message.tokens_today,
-        tokens_this_month=message.tokens_this_month,
-        usd_today=message.usd_today,
-        usd_this_month=message.usd_this_month,
     )
 
 
@@ -172,10 +141,10 @@ class AsyncAdminClient:
 
     async def get_spend(
         self, name: str, *, days: int = 0, api_key: str | None = None, timeout: float | None = None
-    ) -> SpendReport:
+    ) -> t.SpendReport:
         """The key's spend per day and model, and its totals today and this month."""
         request = apb.GetSpendRequest(name=name, days=days)
-        return spend_from_pb(await self._call(self._stub.GetSpend, request, api_key, timeout))
+        return _base.spend_from_pb(await self._call(self._stub.GetSpend, request, api_key, timeout))
 
     async def _call(
         self,

@@ -161,6 +161,12 @@ class AsyncClient:
         finally:
             call.cancel()
 
+    async def get_key_spend(
+        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
+    ) -> t.SpendReport:
+        """See `Client.get_key_spend`."""
+        return await self._unary(_base.Calls.get_key_spend(days), timeout, api_key)
+
     async def erase_data(
         self,
         scope: str,

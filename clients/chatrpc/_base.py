@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 from google.protobuf import json_format, struct_pb2
 
 from chatrpc import _types as t
-from chatrpc.v1 import chat_service_pb2 as pb
+from chatrpc.v1 import admin_service_pb2 as apb, chat_service_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
@@ -439,6 +439,26 @@ def _erasure(response: pb.EraseDataResponse) -> t.Erasure:
     )
 
 
+def spend_from_pb(message: apb.GetSpendResponse) -> t.SpendReport:
+    rows = tuple(
+        {
+            "day": r.day,
+            "model": r.model,
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "cost_usd": r.cost_usd,
+        }
+        for r in message.rows
+    )
+    return t.SpendReport(
+        rows=rows,
+        tokens_today=message.tokens_today,
+        tokens_this_month=message.tokens_this_month,
+        usd_today=message.usd_today,
+        usd_this_month=message.usd_this_month,
+    )
+
+
 ERASE_SCOPES = {"owner": pb.ERASE_SCOPE_OWNER, "user": pb.ERASE_SCOPE_USER}
 
 
@@ -477,6 +497,10 @@ class Calls:
     def update_thread(thread_id: str | int, metadata: Mapping[str, str]) -> UnaryCall[t.Thread]:
         request = pb.UpdateThreadRequest(thread_id=str(thread_id), metadata=metadata)
         return UnaryCall("UpdateThread", request, lambda r: thread_from_pb(r.thread))
+
+    @staticmethod
+    def get_key_spend(days: int) -> UnaryCall[t.SpendReport]:
+        return UnaryCall("GetKeySpend", pb.GetKeySpendRequest(days=days), spend_from_pb)
 
     @staticmethod
     def erase_data(scope: str, user: str) -> UnaryCall[t.Erasure]:

@@ -233,6 +233,17 @@ class Client:
         finally:
             call.cancel()
 
+    def get_key_spend(
+        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
+    ) -> t.SpendReport:
+        """The spend of the caller's own key per UTC day and model (over `days` days; 0: 31),
+        with its totals today and this month.
+
+        Example:
+            >>> client.get_key_spend(days=7).tokens_today
+        """
+        return self._unary(_base.Calls.get_key_spend(days), timeout, api_key)
+
     def erase_data(
         self,
         scope: str,

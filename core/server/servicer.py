@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+from chatrpc.v1 import (
+    admin_service_pb2 as apb,
+    chat_service_pb2 as pb,
+    chat_service_pb2_grpc as pb_grpc,
+)
 from core.catalog import ModelCatalog
-from core.errors import UnimplementedError
+from core.errors import InvalidArgumentError, UnimplementedError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.pipeline.aggregate import fold
@@ -18,6 +22,7 @@ from core.pipeline.chat import ChatPipeline
 from core.pipeline.embeddings import Embedder
 from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
+from core.server.admin import spend_report
 from core.server.rpc import current_call, server_stream, unary
 from core.server.thread_data import ThreadDataRpcs
 from core.settings import Limits
@@ -132,6 +137,15 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
     async def Embed(self, request: pb.EmbedRequest, caller: Caller) -> pb.EmbedResponse:
         embeddings = await self._embedder.run(convert.embed_request_from_pb(request))
         return convert.embeddings_to_pb(embeddings)
+
+    @unary
+    async def GetKeySpend(
+        self, request: pb.GetKeySpendRequest, caller: Caller
+    ) -> apb.GetSpendResponse:
+        if not 0 <= request.days <= 366:
+            raise InvalidArgumentError("days must be 0-366", field="days")
+        key = caller.key or caller.owner
+        return await spend_report(self._thread_store(), key, request.days or 31)
 
     def _thread_store(self) -> MemoryStore:
         if self._threads is None:

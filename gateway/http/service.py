@@ -34,6 +34,7 @@ ENDPOINTS = [
     "GET /v1/threads/{thread_id}/export",
     "GET /v1/data/export",
     "POST /v1/data/erase",
+    "GET /v1/spend",
     "GET /health",
     "GET /ready",
     "GET /playground",

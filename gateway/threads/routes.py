@@ -1,12 +1,12 @@
 """chatrpc's own resources as one router: threads (and their data: search, export,
-erasure) and knowledge spaces."""
+erasure), knowledge spaces and a key's own spend."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.threads import data, spaces, threads
+from gateway.threads import data, spaces, spend, threads
 
 router = APIRouter()
-for _module in (spaces, threads, data):
+for _module in (spaces, threads, data, spend):
     router.include_router(_module.router)
