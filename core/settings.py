@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from core.errors import ConfigError
 
@@ -158,22 +158,29 @@ class Settings:
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
-            thread_ttl_seconds=_float(env, "CHATRPC_THREAD_TTL_SECONDS", 0.0),
-            response_ttl_seconds=_float(env, "CHATRPC_RESPONSE_TTL_SECONDS", 0.0),
-            thread_keep_latest=_int(env, "CHATRPC_THREAD_KEEP_LATEST", 0),
-            sweep_interval_seconds=_float(
-                env, "CHATRPC_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
-            ),
-            sweep_batch=_int(env, "CHATRPC_SWEEP_BATCH", defaults.sweep_batch),
+            **_retention_and_keys(env, defaults),
             environ=MappingProxyType(dict(env)),
             auth=env.get("CHATRPC_AUTH", defaults.auth),
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
             api_keys=env.get("CHATRPC_API_KEYS", defaults.api_keys),
-            admin_keys=env.get("CHATRPC_ADMIN_KEYS", ""),
-            key_refresh_seconds=_float(
-                env, "CHATRPC_KEY_REFRESH_SECONDS", defaults.key_refresh_seconds
-            ),
         )
+
+
+def _retention_and_keys(env: Mapping[str, str], defaults: Settings) -> dict[str, Any]:
+    """The retention and virtual-key settings of from_env (docs/retention-and-keys.md)."""
+    return {
+        "thread_ttl_seconds": _float(env, "CHATRPC_THREAD_TTL_SECONDS", 0.0),
+        "response_ttl_seconds": _float(env, "CHATRPC_RESPONSE_TTL_SECONDS", 0.0),
+        "thread_keep_latest": _int(env, "CHATRPC_THREAD_KEEP_LATEST", 0),
+        "sweep_interval_seconds": _float(
+            env, "CHATRPC_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
+        ),
+        "sweep_batch": _int(env, "CHATRPC_SWEEP_BATCH", defaults.sweep_batch),
+        "admin_keys": env.get("CHATRPC_ADMIN_KEYS", ""),
+        "key_refresh_seconds": _float(
+            env, "CHATRPC_KEY_REFRESH_SECONDS", defaults.key_refresh_seconds
+        ),
+    }
 
 
 def _replica_id(value: str) -> str:

@@ -16,7 +16,7 @@ CHECKED = ("core", "gateway", "clients", "observability")
 # extend them), and the upstream backend is being reworked on its own issue (its config).
 KNOWN_LARGE = {
     "clients/chatrpc/_base.py": 490,
-    "clients/chatrpc/_types.py": 518,
+    "clients/chatrpc/_types.py": 521,  # + a thread's user and metadata, a page's total_count
     "core/backends/openai_compat.py": 465,
 }
 

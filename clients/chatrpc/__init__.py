@@ -18,6 +18,7 @@ from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
 from chatrpc._client import Client
+from chatrpc._data import Erasure, SpendReport
 from chatrpc._errors import (
     AuthenticationError,
     ChatServiceError,
@@ -40,7 +41,6 @@ from chatrpc._types import (
     Document,
     Embedding,
     Embeddings,
-    Erasure,
     FinishReason,
     GenerationConfig,
     Message,
@@ -52,7 +52,6 @@ from chatrpc._types import (
     Role,
     Source,
     Space,
-    SpendReport,
     StoredTurn,
     StreamEvent,
     StreamFinish,

@@ -17,8 +17,8 @@ from typing import Any
 
 import grpc
 
-from chatrpc import _base, _types as t
 from chatrpc._async_client import AsyncClient
+from chatrpc._data import SpendReport, spend_from_pb
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import admin_service_pb2 as apb, admin_service_pb2_grpc as apb_grpc
 
@@ -141,10 +141,10 @@ class AsyncAdminClient:
 
     async def get_spend(
         self, name: str, *, days: int = 0, api_key: str | None = None, timeout: float | None = None
-    ) -> t.SpendReport:
+    ) -> SpendReport:
         """The key's spend per day and model, and its totals today and this month."""
         request = apb.GetSpendRequest(name=name, days=days)
-        return _base.spend_from_pb(await self._call(self._stub.GetSpend, request, api_key, timeout))
+        return spend_from_pb(await self._call(self._stub.GetSpend, request, api_key, timeout))
 
     async def _call(
         self,

@@ -10,11 +10,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _types as t
+from chatrpc._data import DataCalls
+from chatrpc._data_client import AsyncThreadDataMethods
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class AsyncClient:
+class AsyncClient(AsyncThreadDataMethods):
     """Asyncio client for chatrpc.v1.ChatService; the same methods, arguments and results as
     `Client` (see its docstrings), awaited.
 
@@ -127,62 +129,8 @@ class AsyncClient:
         api_key: str | None = None,
     ) -> t.ThreadPage:
         """See `Client.list_threads`."""
-        call = _base.Calls.list_threads(page_size, page_token, user, metadata)
+        call = DataCalls.list_threads(page_size, page_token, user, metadata)
         return await self._unary(call, timeout, api_key)
-
-    async def update_thread(
-        self,
-        thread_id: str | int,
-        metadata: Mapping[str, str],
-        *,
-        timeout: float | None = None,
-        api_key: str | None = None,
-    ) -> t.Thread:
-        """See `Client.update_thread`."""
-        return await self._unary(_base.Calls.update_thread(thread_id, metadata), timeout, api_key)
-
-    async def export_threads(
-        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """See `Client.export_threads`."""
-        call = self._stub.ExportThreads(
-            _base.export_request(thread_id),
-            timeout=timeout or self._timeout,
-            metadata=self._metadata("ExportThreads", api_key, None),
-            wait_for_ready=False,
-        )
-        try:
-            async for response in call:
-                yield response.jsonl
-            self._finished("ExportThreads", await call.trailing_metadata())
-        except grpc.aio.AioRpcError as exc:
-            self._finished("ExportThreads", exc.trailing_metadata())
-            raise from_rpc_error(exc) from None
-        finally:
-            call.cancel()
-
-    async def get_key_spend(
-        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
-    ) -> t.SpendReport:
-        """See `Client.get_key_spend`."""
-        return await self._unary(_base.Calls.get_key_spend(days), timeout, api_key)
-
-    async def erase_data(
-        self,
-        scope: str,
-        *,
-        user: str = "",
-        timeout: float | None = None,
-        api_key: str | None = None,
-    ) -> t.Erasure:
-        """See `Client.erase_data`."""
-        return await self._unary(_base.Calls.erase_data(scope, user), timeout, api_key)
-
-    async def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> None:
-        """See `Client.delete_thread`."""
-        await self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
     async def get_turn(
         self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 from google.protobuf import json_format, struct_pb2
 
 from chatrpc import _types as t
-from chatrpc.v1 import admin_service_pb2 as apb, chat_service_pb2 as pb
+from chatrpc.v1 import chat_service_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
@@ -422,50 +422,6 @@ class UnaryCall(Generic[R]):
     parse: Callable[[Any], R]
 
 
-def _page(response: pb.ListThreadsResponse) -> t.ThreadPage:
-    threads = tuple(thread_from_pb(thread) for thread in response.threads)
-    return t.ThreadPage(
-        threads=threads,
-        next_page_token=response.next_page_token,
-        total_count=response.total_count,
-    )
-
-
-def _erasure(response: pb.EraseDataResponse) -> t.Erasure:
-    return t.Erasure(
-        erasure_id=response.erasure_id,
-        created=response.create_time.ToNanoseconds() / 1e9,
-        deleted=dict(response.deleted),
-    )
-
-
-def spend_from_pb(message: apb.GetSpendResponse) -> t.SpendReport:
-    rows = tuple(
-        {
-            "day": r.day,
-            "model": r.model,
-            "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens,
-            "cost_usd": r.cost_usd,
-        }
-        for r in message.rows
-    )
-    return t.SpendReport(
-        rows=rows,
-        tokens_today=message.tokens_today,
-        tokens_this_month=message.tokens_this_month,
-        usd_today=message.usd_today,
-        usd_this_month=message.usd_this_month,
-    )
-
-
-ERASE_SCOPES = {"owner": pb.ERASE_SCOPE_OWNER, "user": pb.ERASE_SCOPE_USER}
-
-
-def export_request(thread_id: str | int) -> pb.ExportThreadsRequest:
-    return pb.ExportThreadsRequest(thread_id=str(thread_id))
-
-
 def _nothing(response: object) -> None:
     return None
 
@@ -483,31 +439,6 @@ class Calls:
     def get_thread(thread_id: str | int) -> UnaryCall[t.Thread]:
         request = pb.GetThreadRequest(thread_id=str(thread_id))
         return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
-
-    @staticmethod
-    def list_threads(
-        page_size: int, page_token: str, user: str = "", metadata: Mapping[str, str] | None = None
-    ) -> UnaryCall[t.ThreadPage]:
-        request = pb.ListThreadsRequest(
-            page_size=page_size, page_token=page_token, user=user, metadata=metadata or {}
-        )
-        return UnaryCall("ListThreads", request, _page)
-
-    @staticmethod
-    def update_thread(thread_id: str | int, metadata: Mapping[str, str]) -> UnaryCall[t.Thread]:
-        request = pb.UpdateThreadRequest(thread_id=str(thread_id), metadata=metadata)
-        return UnaryCall("UpdateThread", request, lambda r: thread_from_pb(r.thread))
-
-    @staticmethod
-    def get_key_spend(days: int) -> UnaryCall[t.SpendReport]:
-        return UnaryCall("GetKeySpend", pb.GetKeySpendRequest(days=days), spend_from_pb)
-
-    @staticmethod
-    def erase_data(scope: str, user: str) -> UnaryCall[t.Erasure]:
-        if scope not in ERASE_SCOPES:
-            raise ValueError("scope must be 'owner' or 'user'")
-        request = pb.EraseDataRequest(scope=ERASE_SCOPES[scope], user=user)
-        return UnaryCall("EraseData", request, _erasure)
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:

@@ -10,11 +10,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _types as t
+from chatrpc._data import DataCalls
+from chatrpc._data_client import ThreadDataMethods
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class Client:
+class Client(ThreadDataMethods):
     """Synchronous client for chatrpc.v1.ChatService.
 
     Args:
@@ -186,89 +188,8 @@ class Client:
         Example:
             >>> client.list_threads(metadata={"app": "tea"}).total_count
         """
-        call = _base.Calls.list_threads(page_size, page_token, user, metadata)
+        call = DataCalls.list_threads(page_size, page_token, user, metadata)
         return self._unary(call, timeout, api_key)
-
-    def update_thread(
-        self,
-        thread_id: str | int,
-        metadata: Mapping[str, str],
-        *,
-        timeout: float | None = None,
-        api_key: str | None = None,
-    ) -> t.Thread:
-        """Replaces a thread's metadata; `ttl_seconds` and `keep_latest` (whole numbers, 0:
-        never) override the server's retention for it. Returns the thread without messages.
-
-        Raises:
-            NotFoundError: No such thread belongs to the caller.
-            InvalidRequestError: A bad `ttl_seconds`/`keep_latest`, or metadata over limits.
-        """
-        return self._unary(_base.Calls.update_thread(thread_id, metadata), timeout, api_key)
-
-    def export_threads(
-        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
-    ) -> Generator[bytes, None, None]:
-        """Yields the caller's threads (or one) as pieces of whole JSON lines, as the server
-        streams them: a thread, then each turn and its messages (docs/retention-and-keys.md).
-
-        Example:
-            >>> with open("export.jsonl", "wb") as out:
-            ...     for piece in client.export_threads():
-            ...         out.write(piece)
-        """
-        call = self._stub.ExportThreads(
-            _base.export_request(thread_id),
-            timeout=timeout or self._timeout,
-            metadata=self._metadata("ExportThreads", api_key, None),
-            wait_for_ready=False,
-        )
-        try:
-            for response in call:
-                yield response.jsonl
-            self._finished("ExportThreads", call.trailing_metadata())
-        except grpc.RpcError as exc:
-            self._finished("ExportThreads", _trailers_of(exc))
-            raise from_rpc_error(exc) from None
-        finally:
-            call.cancel()
-
-    def get_key_spend(
-        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
-    ) -> t.SpendReport:
-        """The spend of the caller's own key per UTC day and model (over `days` days; 0: 31),
-        with its totals today and this month.
-
-        Example:
-            >>> client.get_key_spend(days=7).tokens_today
-        """
-        return self._unary(_base.Calls.get_key_spend(days), timeout, api_key)
-
-    def erase_data(
-        self,
-        scope: str,
-        *,
-        user: str = "",
-        timeout: float | None = None,
-        api_key: str | None = None,
-    ) -> t.Erasure:
-        """Erases everything of the caller (`scope="owner"`) or of one end user of theirs
-        (`scope="user"`, `user=...`); audited and idempotent.
-
-        Example:
-            >>> client.erase_data("user", user="u-42").deleted["threads"]
-        """
-        return self._unary(_base.Calls.erase_data(scope, user), timeout, api_key)
-
-    def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> None:
-        """Deletes one of the caller's threads and its messages.
-
-        Raises:
-            NotFoundError: No such thread belongs to the caller.
-        """
-        self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
 
     def get_turn(
         self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None

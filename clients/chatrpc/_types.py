@@ -446,16 +446,6 @@ class ThreadPage:
 
 
 @dataclass(frozen=True, slots=True)
-class Erasure:
-    """What `erase_data()` did: its audit entry's id, when (unix seconds) and rows deleted per
-    kind ("threads", "turns", "messages", "knowledge_documents", …)."""
-
-    erasure_id: str
-    created: float
-    deleted: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
 class Space:
     """A knowledge space: documents chunked and indexed for `mode="knowledge"` turns."""
 
@@ -529,15 +519,3 @@ class CallHooks(Protocol):
     def finished(self, method: str, trailing: Mapping[str, str]) -> None:
         """The trailing metadata of a finished call (also a failed one), text values only."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class SpendReport:
-    """A key's spend: rows (day, model, prompt_tokens, completion_tokens, cost_usd) and the
-    totals of today and this month (UTC)."""
-
-    rows: tuple[Mapping[str, Any], ...] = ()
-    tokens_today: int = 0
-    tokens_this_month: int = 0
-    usd_today: float = 0.0
-    usd_this_month: float = 0.0

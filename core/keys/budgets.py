@@ -1,6 +1,7 @@
 """Budgets and spend: a key over its budget is refused before a turn; every turn's reported
 usage is recorded per key, model and UTC day, priced from the catalog.
 
+Prices come from the model catalog, handed in as a function (core/server/spend.py).
 Budgets are checked against the spend table (so every replica sees the same totals), once per
 metered call, before any model work. A turn that starts under budget runs to its end; its
 usage is recorded afterwards, so a key may overshoot by its last turn.
@@ -12,8 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from core.catalog import ModelCatalog, ModelSpec
-from core.errors import BudgetExceededError, ModelNotFoundError, PermissionDeniedError
+from core.errors import BudgetExceededError, PermissionDeniedError
 from core.keys.base import NO_BUDGET, KeyStore, VirtualKey
 from core.keys.directory import KeyDirectory
 from core.types import Caller
@@ -26,13 +26,15 @@ class Budgets:
         self,
         directory: KeyDirectory,
         store: KeyStore,
-        catalog: ModelCatalog,
+        prices: Callable[[str], tuple[float, float]],
         *,
+        default_model: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._directory = directory
         self._store = store
-        self._catalog = catalog
+        self._prices = prices  # model → US dollars per million (prompt, completion) tokens
+        self._default_model = default_model
         self._clock = clock
 
     async def admit(self, caller: Caller, model: str) -> None:
@@ -41,7 +43,7 @@ class Budgets:
         key = self._directory.virtual(caller.key)
         if key is None:
             return
-        model = model or self._catalog.default
+        model = model or self._default_model
         if key.models and model not in key.models:
             raise PermissionDeniedError(f"This key may not use the model {model!r}.", field="model")
         if key.budget != NO_BUDGET:
@@ -79,11 +81,8 @@ class Budgets:
         """Add one call's usage (as reported) to the key's spend for today."""
         if prompt <= 0 and completion <= 0:
             return
-        try:
-            spec: ModelSpec | None = self._catalog.get(model)
-        except ModelNotFoundError:
-            spec = None
-        micros = round(prompt * spec.input_price + completion * spec.output_price) if spec else 0
+        input_price, output_price = self._prices(model)
+        micros = round(prompt * input_price + completion * output_price)
         day = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
         key = caller.key or caller.owner
         await self._store.record_spend(key, caller.owner, model, day, (prompt, completion), micros)

@@ -1,5 +1,5 @@
 """The SQL of virtual keys and spend (`?` placeholders: PostgreSQL runs them through
-core.memory.retention_sql.numbered), and their rows ↔ values."""
+core.storage.placeholders.numbered), and their rows ↔ values."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import asyncpg
 from core.errors import ConflictError, NotFoundError
 from core.keys import rows as q
 from core.keys.base import SpendRow, VirtualKey
-from core.memory.retention_sql import numbered as _n
+from core.storage.placeholders import numbered as _n
 from core.storage.postgres_pool import PostgresPool
 from core.storage.schema import transaction
 from core.storage.sqlite_pool import SqlitePool

@@ -9,6 +9,8 @@ The values both stores share and the Protocol they implement besides MemoryStore
   oldest turns (beyond `keep_latest`, or older than the response TTL: a stored response is a
   stored turn), one bounded batch per call. Deleting a thread deletes its rows in every table
   of core.memory.owned.THREAD_TABLES.
+(The Protocol, ThreadLifecycle, is core.memory.base's, beside MemoryStore.)
+
 - `erase` deletes everything of one owner (or of one end user within it), audits it and says
   how many rows of each kind went; `export_lines` streams an owner's data as JSON lines.
 """
@@ -16,14 +18,10 @@ The values both stores share and the Protocol they implement besides MemoryStore
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from core.errors import InvalidArgumentError
-
-if TYPE_CHECKING:  # base's MemoryStore extends ThreadLifecycle
-    from core.memory.base import ThreadSummary
 
 TTL_KEY = "ttl_seconds"
 KEEP_LATEST_KEY = "keep_latest"
@@ -75,58 +73,12 @@ class ThreadFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchPage:
-    """A page of threads matching a filter, the match count, and the next page's cursor."""
-
-    threads: tuple[ThreadSummary, ...]
-    next_page_token: str
-    total_count: int
-
-
-@dataclass(frozen=True, slots=True)
 class Erasure:
     """An audited erasure: its id, when, and rows deleted per kind (table)."""
 
     erasure_id: str
     created: float
     deleted: Mapping[str, int]
-
-
-class ThreadLifecycle(Protocol):
-    """Retention, search, export and erasure over a store's threads (see the module docstring)."""
-
-    async def update_thread(
-        self, owner: str, thread_id: str, metadata: tuple[tuple[str, str], ...]
-    ) -> ThreadSummary:
-        """Replace the thread's metadata (and so its retention overrides); unknown →
-        ThreadNotFoundError; bad `ttl_seconds`/`keep_latest` values → InvalidArgumentError."""
-        ...
-
-    async def search_threads(
-        self, owner: str, where: ThreadFilter, *, page_size: int, page_token: str = ""
-    ) -> SearchPage:
-        """The owner's threads matching `where`, most recently updated first (the keyset
-        cursor of list_threads), with how many match in all."""
-        ...
-
-    async def sweep(self, policy: RetentionPolicy, *, now: float, limit: int) -> SweepResult:
-        """One batch of at most `limit` threads deleted and `limit` compacted, each taken by
-        one sweeper only (replicas sweeping together never count a row twice)."""
-        ...
-
-    def export_lines(self, owner: str, thread_id: str = "") -> AsyncIterator[bytes]:
-        """The owner's threads (or the one named) as JSON lines, a thread at a time, each
-        chunk whole lines: the thread, then each turn followed by its messages."""
-        ...
-
-    async def erase(
-        self, owner: str, *, user: str = "", actor: str, also: Mapping[str, int] | None = None
-    ) -> Erasure:
-        """Delete every thread of `owner` (with `user`: each thread one of whose turns that
-        end user ran) in every owned table; audit it (actor, time, counts; never content),
-        with `also` (rows another store erased in the same request) in the counts. Erasing
-        again deletes nothing and is audited again."""
-        ...
 
 
 def thread_options(metadata: tuple[tuple[str, str], ...] | Mapping[str, str]) -> ThreadOptions:

@@ -21,11 +21,12 @@ from typing import Any
 from core.errors import ThreadNotFoundError
 from core.memory import base, export, lifecycle, retention_sql as q, rows as columns
 from core.memory.owned import OWNER_TABLES, THREAD_TABLES, THREADS_KIND, delete_owner_rows
+from core.storage.placeholders import numbered
 from core.storage.postgres_pool import PostgresPool
 
 EXPORT_PAGE = 50  # threads read per export page; each is then read and sent alone
 
-_N = q.numbered
+_N = numbered
 _TRY_LOCKS = "SELECT k FROM unnest($1::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)"
 
 
@@ -148,7 +149,7 @@ async def _erase(
 
 
 class PostgresLifecycle:
-    """core.memory.lifecycle.ThreadLifecycle on PostgresStore's pool (a mixin of the store)."""
+    """core.memory.base.ThreadLifecycle on PostgresStore's pool (a mixin of the store)."""
 
     _pool: PostgresPool  # the store's, set by PostgresBackedStore
 
@@ -168,7 +169,7 @@ class PostgresLifecycle:
 
     async def search_threads(
         self, owner: str, where: lifecycle.ThreadFilter, *, page_size: int, page_token: str = ""
-    ) -> lifecycle.SearchPage:
+    ) -> base.SearchPage:
         base.require_owner(owner)
         base.check_page_size(page_size)
         lifecycle.check_filter(where)
@@ -184,7 +185,7 @@ class PostgresLifecycle:
                 total = await conn.fetchval(_N(count_sql), *count_params)
         threads = tuple(columns.row_to_listed(r) for r in rows[:page_size])
         token = columns.encode_page_token(threads[-1]) if len(rows) > page_size else ""
-        return lifecycle.SearchPage(threads=threads, next_page_token=token, total_count=total)
+        return base.SearchPage(threads=threads, next_page_token=token, total_count=total)
 
     async def sweep(
         self, policy: lifecycle.RetentionPolicy, *, now: float, limit: int

@@ -1,7 +1,8 @@
 """The SQL of retention, search, export and erasure, written once with `?` placeholders.
 
-Both dialects run the same statements: SQLite as written, PostgreSQL through `numbered()`
-(`?` → `$1, $2, …`). Dialect differences are the few builders that take `postgres`. Every
+Both dialects run the same statements: SQLite as written, PostgreSQL through
+core.storage.placeholders.numbered (`?` → `$1, $2, …`). Dialect differences are the few
+builders that take `postgres`. Every
 value travels as a parameter; the only names spliced in are core.memory.owned's checked
 constants. The builders return (sql, params).
 """
@@ -9,15 +10,12 @@ constants. The builders return (sql, params).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 
 from core.memory.lifecycle import RetentionPolicy, ThreadFilter
 from core.memory.owned import OwnedTable
 
 Query = tuple[str, list[Any]]
-
-_PLACEHOLDER = re.compile(r"\?")
 
 SUMMARY_COLUMNS: Final = "thread_id, created, updated, message_count, end_user, metadata"
 
@@ -80,12 +78,6 @@ EXPORT_MESSAGES: Final = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
     " FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
 )
-
-
-def numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2, …` (the statements hold no literal `?`)."""
-    counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
 
 
 def expired(policy: RetentionPolicy, now: float, limit: int, *, postgres: bool) -> Query:

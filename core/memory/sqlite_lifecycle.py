@@ -99,7 +99,7 @@ def _update_thread(
 
 def _search(
     conn: sqlite3.Connection, owner: str, where: lifecycle.ThreadFilter, size: int, token: str
-) -> lifecycle.SearchPage:
+) -> base.SearchPage:
     after = columns.decode_page_token(token) if token else None
     sql, params = q.search_page(owner, where, after, size + 1, postgres=False)
     with transaction(conn, "DEFERRED"):
@@ -108,7 +108,7 @@ def _search(
         (total,) = conn.execute(sql, params).fetchone()
     threads = tuple(columns.row_to_listed(r) for r in rows[:size])
     more = len(rows) > size
-    return lifecycle.SearchPage(
+    return base.SearchPage(
         threads=threads,
         next_page_token=columns.encode_page_token(threads[-1]) if more else "",
         total_count=total,
@@ -154,7 +154,7 @@ def _erase(
 
 
 class SqliteLifecycle:
-    """core.memory.lifecycle.ThreadLifecycle on SqliteStore's pool (a mixin of the store)."""
+    """core.memory.base.ThreadLifecycle on SqliteStore's pool (a mixin of the store)."""
 
     _pool: SqlitePool  # the store's, set by SqliteBackedStore
 
@@ -166,7 +166,7 @@ class SqliteLifecycle:
 
     async def search_threads(
         self, owner: str, where: lifecycle.ThreadFilter, *, page_size: int, page_token: str = ""
-    ) -> lifecycle.SearchPage:
+    ) -> base.SearchPage:
         base.require_owner(owner)
         base.check_page_size(page_size)
         lifecycle.check_filter(where)

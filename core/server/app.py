@@ -35,6 +35,7 @@ from core.server.guard import Guard
 from core.server.observe import RpcObserver
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
+from core.server.spend import catalog_prices
 from core.settings import Settings
 from observability.metrics import MetricsServer
 
@@ -140,31 +141,15 @@ async def create_server(
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     directory = KeyDirectory(keys, threads, refresh=settings.key_refresh_seconds)
     directory.start()
-    guard = Guard(
-        directory,
-        quotas,
-        settings.limits,
-        max_in_flight=settings.max_concurrent_rpcs,
-        retry_after=settings.overload_retry_after,
-        trusted_proxies=settings.trusted_proxies,
-        replica_id=settings.replica_id,
-        observer=RpcObserver(),
-        budgets=Budgets(directory, threads, catalog) if threads is not None else None,
-    )
+    guard = _guard(settings, quotas, directory, catalog, threads)
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
     server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
     pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    services = [SERVICE_NAME, HEALTH_SERVICE_NAME]
-    if settings.admin_keys and threads is not None:
-        admins = load_keyring("required", "", settings.admin_keys)
-        apb_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(admins, directory, threads), server
-        )
-        services.append(ADMIN_SERVICE_NAME)
+    services = (SERVICE_NAME, HEALTH_SERVICE_NAME, *_admin(server, settings, directory, threads))
     if settings.reflection:
-        enable_reflection(server, tuple(services))
+        enable_reflection(server, services)
     port = _add_port(server, settings)
     exporter = None
     if settings.metrics_port is not None:
@@ -180,6 +165,46 @@ async def create_server(
     )
     await core.set_serving(False)
     return core
+
+
+def _guard(
+    settings: Settings,
+    quotas: Quotas,
+    directory: KeyDirectory,
+    catalog: ModelCatalog,
+    threads: MemoryStore | None,
+) -> Guard:
+    """The guard over the keys (configured and virtual), with budgets where keys have spend."""
+    budgets = (
+        Budgets(directory, threads, catalog_prices(catalog), default_model=catalog.default)
+        if threads is not None
+        else None
+    )
+    return Guard(
+        directory,
+        quotas,
+        settings.limits,
+        max_in_flight=settings.max_concurrent_rpcs,
+        retry_after=settings.overload_retry_after,
+        trusted_proxies=settings.trusted_proxies,
+        replica_id=settings.replica_id,
+        observer=RpcObserver(),
+        budgets=budgets,
+    )
+
+
+def _admin(
+    server: grpc.aio.Server,
+    settings: Settings,
+    directory: KeyDirectory,
+    threads: MemoryStore | None,
+) -> tuple[str, ...]:
+    """AdminService, when admin keys are configured (and keys have a database); its name."""
+    if not settings.admin_keys or threads is None:
+        return ()
+    admins = load_keyring("required", "", settings.admin_keys)
+    apb_grpc.add_AdminServiceServicer_to_server(AdminServicer(admins, directory, threads), server)
+    return (ADMIN_SERVICE_NAME,)
 
 
 def _sweeper(settings: Settings, threads: MemoryStore | None) -> Sweeper | None:

@@ -9,11 +9,28 @@ calls included as far as they reported usage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chatrpc.v1 import chat_service_pb2 as pb
+from core.catalog import ModelCatalog
+from core.errors import ModelNotFoundError
 from core.keys.budgets import Budgets
 from core.types import Caller
+
+
+def catalog_prices(catalog: ModelCatalog) -> Callable[[str], tuple[float, float]]:
+    """A model's (input, output) US dollars per million tokens, from its catalog entry (an
+    unknown model costs nothing)."""
+
+    def prices(model: str) -> tuple[float, float]:
+        try:
+            spec = catalog.get(model)
+        except ModelNotFoundError:
+            return 0.0, 0.0
+        return spec.input_price, spec.output_price
+
+    return prices
 
 
 class SpendMeter:

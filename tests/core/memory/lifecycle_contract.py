@@ -57,7 +57,7 @@ async def sweep_all(store: MemoryStore, policy: RetentionPolicy, now: float) -> 
 
 
 class LifecycleContract:
-    """Behaviour of core.memory.lifecycle.ThreadLifecycle on every store."""
+    """Behaviour of core.memory.base.ThreadLifecycle on every store."""
 
     # --- retention ---------------------------------------------------------------------
 
