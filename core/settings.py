@@ -316,6 +316,37 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "how long a turn waits for the thread's previous turn",
     ),
     EnvVar(
+        "CHATRPC_THREAD_TTL_SECONDS",
+        "thread_ttl_seconds",
+        "delete a thread idle this long, with all its rows (`0`: never)",
+    ),
+    EnvVar(
+        "CHATRPC_RESPONSE_TTL_SECONDS",
+        "response_ttl_seconds",
+        "drop stored turns (responses) older than this from their thread (`0`: never)",
+    ),
+    EnvVar(
+        "CHATRPC_THREAD_KEEP_LATEST",
+        "thread_keep_latest",
+        "keep only a thread's latest N turns (`0`: all)",
+    ),
+    EnvVar(
+        "CHATRPC_SWEEP_INTERVAL_SECONDS",
+        "sweep_interval_seconds",
+        "how often this replica's retention sweeper runs (`0`: never)",
+    ),
+    EnvVar("CHATRPC_SWEEP_BATCH", "sweep_batch", "threads per sweep batch (one transaction)"),
+    EnvVar(
+        "CHATRPC_ADMIN_KEYS",
+        "admin_keys",
+        "admin keys, `name=key,…`: serves AdminService (virtual keys, spend) to them",
+    ),
+    EnvVar(
+        "CHATRPC_KEY_REFRESH_SECONDS",
+        "key_refresh_seconds",
+        "how often this replica reloads the database's virtual keys",
+    ),
+    EnvVar(
         "CHATRPC_REPLICA_ID",
         "replica_id",
         "names this replica in every reply (`x-chatrpc-replica` metadata and HTTP header)",

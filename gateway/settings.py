@@ -245,5 +245,15 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "Prometheus `/metrics` port (`0` a free port, `off` none)",
         f"`{DEFAULT_METRICS_PORT}`",
     ),
+    EnvVar(
+        _G + "ADMIN_ROUTES",
+        "admin_routes",
+        "`1` serves the admin routes (`/v1/admin/…`: virtual keys, spend; admin keys only)",
+    ),
+    EnvVar(
+        _G + "ADMIN_IN_OPENAPI",
+        "admin_in_openapi",
+        "`1` lists the admin routes in the OpenAPI document",
+    ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
 )
