@@ -80,13 +80,16 @@ class CoreServer:
     metrics: MetricsServer | None = None
     sweeper: Sweeper | None = None
     keys: KeyDirectory | None = None
+    budgets: Budgets | None = None
 
     async def stop_background(self) -> None:
-        """Stops this replica's sweeper and key reloads."""
+        """Stops this replica's sweeper and key reloads; lets its spend writes land."""
         if self.sweeper is not None:
             await self.sweeper.aclose()
         if self.keys is not None:
             await self.keys.aclose()
+        if self.budgets is not None:
+            await self.budgets.drain()
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -141,7 +144,8 @@ async def create_server(
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
     directory = KeyDirectory(keys, threads, refresh=settings.key_refresh_seconds)
     directory.start()
-    guard = _guard(settings, quotas, directory, catalog, threads)
+    budgets = _budgets(directory, threads, catalog)
+    guard = _guard(settings, quotas, directory, budgets)
     # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
     server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
     pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
@@ -162,24 +166,25 @@ async def create_server(
         metrics=exporter,
         sweeper=_sweeper(settings, threads),
         keys=directory,
+        budgets=budgets,
     )
     await core.set_serving(False)
     return core
 
 
+def _budgets(
+    directory: KeyDirectory, threads: MemoryStore | None, catalog: ModelCatalog
+) -> Budgets | None:
+    """Budgets and spend, where keys have a database (the thread store's)."""
+    if threads is None:
+        return None
+    return Budgets(directory, threads, catalog_prices(catalog), default_model=catalog.default)
+
+
 def _guard(
-    settings: Settings,
-    quotas: Quotas,
-    directory: KeyDirectory,
-    catalog: ModelCatalog,
-    threads: MemoryStore | None,
+    settings: Settings, quotas: Quotas, directory: KeyDirectory, budgets: Budgets | None
 ) -> Guard:
     """The guard over the keys (configured and virtual), with budgets where keys have spend."""
-    budgets = (
-        Budgets(directory, threads, catalog_prices(catalog), default_model=catalog.default)
-        if threads is not None
-        else None
-    )
     return Guard(
         directory,
         quotas,

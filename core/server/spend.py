@@ -65,7 +65,8 @@ class SpendMeter:
         self.completion_tokens += int(usage.completion_tokens)
 
     async def settle(self) -> None:
+        """Record the call's usage (written in the background: the reply does not wait)."""
         if self._budgets is not None:
-            await self._budgets.record(
+            self._budgets.record_soon(
                 self._caller, self.model, self.prompt_tokens, self.completion_tokens
             )
