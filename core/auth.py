@@ -25,6 +25,12 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *")
 
 
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` value, or None if it is not one."""
+    match = _BEARER.fullmatch(authorization or "")
+    return match.group(1) if match else None
+
+
 def digest(key: str) -> str:
     """The SHA-256 hex digest under which a key is stored."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -64,12 +70,12 @@ class KeyRing:
         """
         if not self.required:
             return DEFAULT_OWNER
-        match = _BEARER.fullmatch(authorization or "")
-        if match is None:
+        key = bearer_key(authorization)
+        if key is None:
             raise UnauthenticatedError(
                 "Missing or malformed API key: send 'Authorization: Bearer <key>'."
             )
-        presented = digest(match.group(1)).encode()
+        presented = digest(key).encode()
         found = ""
         for name, stored in self.digests.items():  # no early exit: time does not depend on the key
             if hmac.compare_digest(presented, stored.encode()):

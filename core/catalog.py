@@ -67,6 +67,10 @@ class ModelSpec:
     embeddings: EmbeddingSpec | None = None  # None: the model does not embed
     route: RouteSpec | None = None  # None: one upstream, no router (core/routing)
     created: int = field(default_factory=lambda: int(time.time()))
+    # US dollars per million prompt (input) and completion (output) tokens; 0: not priced.
+    # Spend and money budgets (core.keys.budgets) use them.
+    input_price: float = 0.0
+    output_price: float = 0.0
 
     @property
     def output_limit(self) -> int:
@@ -159,7 +163,7 @@ class ModelCatalog:
 
 _SPEC_KEYS = {
     "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
-    "defaults", "embeddings", "reasoning_format", *ROUTE_KEYS,
+    "defaults", "embeddings", "reasoning_format", "input_price", "output_price", *ROUTE_KEYS,
 }  # fmt: skip
 _PARAM_KEYS = {f.name for f in fields(GenerationParams)} - REQUEST_ONLY_PARAMS
 
@@ -199,11 +203,15 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             defaults=GenerationParams(**defaults),
             embeddings=_embedding_spec(entry.get("embeddings"), f"{where}.embeddings"),
             route=route_spec(entry, where),
+            input_price=float(entry.get("input_price", 0.0)),
+            output_price=float(entry.get("output_price", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if spec.reasoning_format:
         reasoning_parser_class(spec.reasoning_format)  # ConfigError naming the known formats
+    if spec.input_price < 0 or spec.output_price < 0:
+        raise ConfigError(f"{where}: input_price and output_price must be >= 0")
     if spec.context_window < 1 or spec.max_output_tokens < 0:
         raise ConfigError(f"{where}: context_window must be positive, max_output_tokens >= 0")
     if spec.defaults.max_tokens is not None and spec.defaults.max_tokens > spec.output_limit:

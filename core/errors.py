@@ -22,7 +22,9 @@ its leaves say why (`reason`). A class knows its `status` by inheriting it, so t
     │   ├── IdempotencyKeyReusedError                        IDEMPOTENCY_KEY_REUSED
     │   └── ThreadChangedError                               THREAD_CHANGED
     ├── UnauthenticatedError            UNAUTHENTICATED      UNAUTHENTICATED
+    ├── PermissionDeniedError           PERMISSION_DENIED    PERMISSION_DENIED
     ├── ResourceExhaustedError          RESOURCE_EXHAUSTED   RATE_LIMITED
+    │   ├── BudgetExceededError                              BUDGET_EXCEEDED
     │   └── OverloadedError                                  OVERLOADED
     ├── UnimplementedError              UNIMPLEMENTED        UNIMPLEMENTED
     ├── UnavailableError                UNAVAILABLE          UNAVAILABLE
@@ -155,6 +157,18 @@ class ResourceExhaustedError(ChatError):
             metadata["retry_after"] = f"{retry_after:g}"
         super().__init__(message, **metadata)
         self.retry_after = retry_after
+
+
+class BudgetExceededError(ResourceExhaustedError):
+    """The key has spent its budget (metadata: `budget` names it, `resets_at` says when, UTC)."""
+
+    reason = "BUDGET_EXCEEDED"
+
+
+class PermissionDeniedError(ChatError):
+    """A valid key that may not do this (a model outside its list, the admin API)."""
+
+    status = reason = "PERMISSION_DENIED"
 
 
 class OverloadedError(ResourceExhaustedError):

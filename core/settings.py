@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from core.errors import ConfigError
 
@@ -74,6 +74,14 @@ class Settings:
     database_url: str = "sqlite:///var/chatrpc.db"
     thread_wait_seconds: float = 30.0  # a turn waits this long for the thread's previous turn
     store_reasoning: bool = False  # threads keep a reasoning model's thinking beside its answer
+    # Retention (docs/retention-and-keys.md), all off by default: a thread idle this long is
+    # deleted; a stored turn (response) this old is dropped; only the latest N turns are kept.
+    thread_ttl_seconds: float = 0.0
+    response_ttl_seconds: float = 0.0
+    thread_keep_latest: int = 0
+    # The sweeper of this replica: how often (0: never) and how many threads per batch.
+    sweep_interval_seconds: float = 60.0
+    sweep_batch: int = 100
     reflection: bool = True
     # Names this process in the `x-chatrpc-replica` metadata of every reply (the gateway passes
     # it on as an HTTP header); the host name unless set (`make run-replicas` sets host:port).
@@ -93,6 +101,10 @@ class Settings:
     auth: str = "required"
     api_keys_file: str = ""  # TOML: [keys.<name>] sha256 = "<hex digest of the key>"
     api_keys: str = field(default="", repr=False)  # "name=key,name=key" (hashed at start)
+    # Admin keys for AdminService ("name=key,…"; none: the service is not served), and how
+    # often each replica reloads the database's virtual keys (seconds).
+    admin_keys: str = field(default="", repr=False)
+    key_refresh_seconds: float = 1.0
     # The environment at start-up, for the API-key variables the catalog names (never logged).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -146,11 +158,29 @@ class Settings:
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
+            **_retention_and_keys(env, defaults),
             environ=MappingProxyType(dict(env)),
             auth=env.get("CHATRPC_AUTH", defaults.auth),
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
             api_keys=env.get("CHATRPC_API_KEYS", defaults.api_keys),
         )
+
+
+def _retention_and_keys(env: Mapping[str, str], defaults: Settings) -> dict[str, Any]:
+    """The retention and virtual-key settings of from_env (docs/retention-and-keys.md)."""
+    return {
+        "thread_ttl_seconds": _float(env, "CHATRPC_THREAD_TTL_SECONDS", 0.0),
+        "response_ttl_seconds": _float(env, "CHATRPC_RESPONSE_TTL_SECONDS", 0.0),
+        "thread_keep_latest": _int(env, "CHATRPC_THREAD_KEEP_LATEST", 0),
+        "sweep_interval_seconds": _float(
+            env, "CHATRPC_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
+        ),
+        "sweep_batch": _int(env, "CHATRPC_SWEEP_BATCH", defaults.sweep_batch),
+        "admin_keys": env.get("CHATRPC_ADMIN_KEYS", ""),
+        "key_refresh_seconds": _float(
+            env, "CHATRPC_KEY_REFRESH_SECONDS", defaults.key_refresh_seconds
+        ),
+    }
 
 
 def _replica_id(value: str) -> str:
@@ -284,6 +314,37 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "CHATRPC_THREAD_WAIT_SECONDS",
         "thread_wait_seconds",
         "how long a turn waits for the thread's previous turn",
+    ),
+    EnvVar(
+        "CHATRPC_THREAD_TTL_SECONDS",
+        "thread_ttl_seconds",
+        "delete a thread idle this long, with all its rows (`0`: never)",
+    ),
+    EnvVar(
+        "CHATRPC_RESPONSE_TTL_SECONDS",
+        "response_ttl_seconds",
+        "drop stored turns (responses) older than this from their thread (`0`: never)",
+    ),
+    EnvVar(
+        "CHATRPC_THREAD_KEEP_LATEST",
+        "thread_keep_latest",
+        "keep only a thread's latest N turns (`0`: all)",
+    ),
+    EnvVar(
+        "CHATRPC_SWEEP_INTERVAL_SECONDS",
+        "sweep_interval_seconds",
+        "how often this replica's retention sweeper runs (`0`: never)",
+    ),
+    EnvVar("CHATRPC_SWEEP_BATCH", "sweep_batch", "threads per sweep batch (one transaction)"),
+    EnvVar(
+        "CHATRPC_ADMIN_KEYS",
+        "admin_keys",
+        "admin keys, `name=key,…`: serves AdminService (virtual keys, spend) to them",
+    ),
+    EnvVar(
+        "CHATRPC_KEY_REFRESH_SECONDS",
+        "key_refresh_seconds",
+        "how often this replica reloads the database's virtual keys",
     ),
     EnvVar(
         "CHATRPC_REPLICA_ID",

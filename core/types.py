@@ -186,6 +186,7 @@ class Caller:
     owner: str
     idempotency_key: str = ""
     request_id: str = ""
+    key: str = ""  # the name of the API key (its limits and spend); the owner's name if empty
 
 
 DEFAULT_OWNER = "default"  # every caller, until API keys give callers identities

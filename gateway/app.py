@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 import chatrpc
 from gateway import __version__
+from gateway.admin import routes as admin_face
 from gateway.dbgpt import routes as dbgpt_face
 from gateway.http import deployments, service
 from gateway.http.context import GatewayState, request_context
@@ -100,4 +101,10 @@ def create_app(
     # check included.
     for face in (openai_face, dbgpt_face, threads_face, deployments):
         app.include_router(face.router, dependencies=[Depends(request_context)])
+    if settings.admin_routes:  # the admin face: off unless asked, out of OpenAPI unless asked
+        app.include_router(
+            admin_face.router,
+            dependencies=[Depends(request_context)],
+            include_in_schema=settings.admin_in_openapi,
+        )
     return app

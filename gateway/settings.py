@@ -70,6 +70,10 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     log_format: str = "text"  # or "json": one JSON object per line
+    # The admin routes (/v1/admin/…: virtual keys, spend) are served only when turned on (the
+    # core still requires an admin key), and listed in the OpenAPI document only if asked.
+    admin_routes: bool = False
+    admin_in_openapi: bool = False
     # The OTEL_* variables at start-up (observability.tracing reads them).
     otel_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -117,6 +121,8 @@ class Settings:
             metrics_host=env.get("CHATRPC_GATEWAY_METRICS_HOST", d.metrics_host),
             metrics_port=_port_or_off(env.get("CHATRPC_GATEWAY_METRICS_PORT")),
             log_format=_log_format(env.get("CHATRPC_LOG_FORMAT", d.log_format)),
+            admin_routes=env.get(g + "ADMIN_ROUTES", "0") in ("1", "true", "yes"),
+            admin_in_openapi=env.get(g + "ADMIN_IN_OPENAPI", "0") in ("1", "true", "yes"),
             otel_environ={k: v for k, v in env.items() if k.startswith("OTEL_")},
         )
 
@@ -238,6 +244,16 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "metrics_port",
         "Prometheus `/metrics` port (`0` a free port, `off` none)",
         f"`{DEFAULT_METRICS_PORT}`",
+    ),
+    EnvVar(
+        _G + "ADMIN_ROUTES",
+        "admin_routes",
+        "`1` serves the admin routes (`/v1/admin/…`: virtual keys, spend; admin keys only)",
+    ),
+    EnvVar(
+        _G + "ADMIN_IN_OPENAPI",
+        "admin_in_openapi",
+        "`1` lists the admin routes in the OpenAPI document",
     ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
 )

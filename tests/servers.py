@@ -117,6 +117,7 @@ class CoreThread:
 
     def stop(self) -> None:
         self._loop.run(self.core.server.stop(0))
+        self._loop.run(self.core.stop_background())
         self._loop.run(self.core.quotas.aclose())
         if self.core.metrics is not None:
             self.core.metrics.close()

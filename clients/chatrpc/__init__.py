@@ -13,10 +13,12 @@ Example:
     ...             print(event.content, end="")
 """
 
+from chatrpc._admin import AsyncAdminClient, KeyWithSecret, VirtualKey
 from chatrpc._async_client import AsyncClient
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
 from chatrpc._client import Client
+from chatrpc._data import Erasure, SpendReport
 from chatrpc._deployments import Deployment
 from chatrpc._errors import (
     AuthenticationError,
@@ -69,6 +71,7 @@ from chatrpc._types import (
 )
 
 __all__ = [
+    "AsyncAdminClient",
     "AsyncClient",
     "AuthenticationError",
     "CallHooks",
@@ -83,10 +86,12 @@ __all__ = [
     "Document",
     "Embedding",
     "Embeddings",
+    "Erasure",
     "FinishReason",
     "GenerationConfig",
     "InternalError",
     "InvalidRequestError",
+    "KeyWithSecret",
     "Message",
     "MessageDelta",
     "Model",
@@ -100,6 +105,7 @@ __all__ = [
     "Role",
     "Source",
     "Space",
+    "SpendReport",
     "StoredTurn",
     "StreamEvent",
     "StreamFinish",
@@ -118,6 +124,7 @@ __all__ = [
     "UnavailableError",
     "UnimplementedError",
     "Usage",
+    "VirtualKey",
     "replica_service_config",
     "replica_target",
 ]

@@ -10,11 +10,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _types as t
+from chatrpc._data import DataCalls
+from chatrpc._data_client import AsyncThreadDataMethods
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class AsyncClient:
+class AsyncClient(AsyncThreadDataMethods):
     """Asyncio client for chatrpc.v1.ChatService; the same methods, arguments and results as
     `Client` (see its docstrings), awaited.
 
@@ -121,17 +123,14 @@ class AsyncClient:
         *,
         page_size: int = 20,
         page_token: str = "",
+        user: str = "",
+        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> t.ThreadPage:
         """See `Client.list_threads`."""
-        return await self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
-
-    async def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> None:
-        """See `Client.delete_thread`."""
-        await self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
+        call = DataCalls.list_threads(page_size, page_token, user, metadata)
+        return await self._unary(call, timeout, api_key)
 
     async def get_turn(
         self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None

@@ -388,6 +388,8 @@ def thread_from_pb(thread: pb.Thread) -> t.Thread:
         updated=thread.update_time.seconds,
         message_count=thread.message_count,
         messages=messages,
+        user=thread.user,
+        metadata=dict(thread.metadata),
     )
 
 
@@ -424,11 +426,6 @@ class UnaryCall(Generic[R]):
     parse: Callable[[Any], R]
 
 
-def _page(response: pb.ListThreadsResponse) -> t.ThreadPage:
-    threads = tuple(thread_from_pb(thread) for thread in response.threads)
-    return t.ThreadPage(threads=threads, next_page_token=response.next_page_token)
-
-
 def _nothing(response: object) -> None:
     return None
 
@@ -446,11 +443,6 @@ class Calls:
     def get_thread(thread_id: str | int) -> UnaryCall[t.Thread]:
         request = pb.GetThreadRequest(thread_id=str(thread_id))
         return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
-
-    @staticmethod
-    def list_threads(page_size: int, page_token: str) -> UnaryCall[t.ThreadPage]:
-        request = pb.ListThreadsRequest(page_size=page_size, page_token=page_token)
-        return UnaryCall("ListThreads", request, _page)
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:

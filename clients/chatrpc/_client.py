@@ -10,11 +10,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _types as t
+from chatrpc._data import DataCalls
+from chatrpc._data_client import ThreadDataMethods
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class Client:
+class Client(ThreadDataMethods):
     """Synchronous client for chatrpc.v1.ChatService.
 
     Args:
@@ -174,21 +176,20 @@ class Client:
         *,
         page_size: int = 20,
         page_token: str = "",
+        user: str = "",
+        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         api_key: str | None = None,
     ) -> t.ThreadPage:
-        """The caller's threads, most recently updated first, without their messages."""
-        return self._unary(_base.Calls.list_threads(page_size, page_token), timeout, api_key)
+        """The caller's threads, most recently updated first, without their messages; only
+        those of end user `user` and holding every `metadata` pair when given. The page's
+        `total_count` counts every match.
 
-    def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
-    ) -> None:
-        """Deletes one of the caller's threads and its messages.
-
-        Raises:
-            NotFoundError: No such thread belongs to the caller.
+        Example:
+            >>> client.list_threads(metadata={"app": "tea"}).total_count
         """
-        self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
+        call = DataCalls.list_threads(page_size, page_token, user, metadata)
+        return self._unary(call, timeout, api_key)
 
     def get_turn(
         self, turn_id: str, *, timeout: float | None = None, api_key: str | None = None

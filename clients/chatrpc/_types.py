@@ -400,6 +400,8 @@ class Thread:
     updated: int
     message_count: int
     messages: tuple[ThreadMessage, ...] = ()
+    user: str = ""  # the end user of the turn that created it
+    metadata: Mapping[str, str] = field(default_factory=dict)  # see `update_thread()`
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,6 +450,7 @@ class ThreadPage:
 
     threads: tuple[Thread, ...]
     next_page_token: str
+    total_count: int = 0  # threads matching the filters, on all pages
 
 
 @dataclass(frozen=True, slots=True)

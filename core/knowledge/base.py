@@ -124,9 +124,25 @@ class KnowledgeStore(Protocol):
         """
         ...
 
+    async def erase_owner(self, owner: str) -> dict[str, int]:
+        """Delete every space, document and chunk of `owner`; rows deleted per table
+        (ERASED_TABLES' names, 0 included)."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and worker threads; the store is unusable afterwards."""
         ...
+
+
+# The tables erase_owner empties of an owner, children first (the counts' keys).
+ERASED_TABLES = ("knowledge_chunks", "knowledge_documents", "knowledge_spaces")
+
+
+def erase_statement(table: str, placeholder: str) -> str:
+    """Delete an owner's rows of one of ERASED_TABLES (a constant, never input)."""
+    if table not in ERASED_TABLES:
+        raise ValueError(table)
+    return f"DELETE FROM {table} WHERE owner = {placeholder}"  # noqa: S608
 
 
 def require_owner(owner: str) -> None:

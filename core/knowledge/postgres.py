@@ -176,6 +176,17 @@ class PostgresKnowledgeStore(KnowledgeTables, PostgresBackedStore):
         if deleted is None:
             raise NotFoundError("knowledge space not found")
 
+    async def erase_owner(self, owner: str) -> dict[str, int]:
+        base.require_owner(owner)
+        counts = {}
+        with self._pool.errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                # Children first, so each count is that table's own rows (not a cascade's).
+                for table in base.ERASED_TABLES:
+                    status = await conn.execute(base.erase_statement(table, "$1"), owner)
+                    counts[table] = int(status.rpartition(" ")[2])
+        return counts
+
     async def add_document(
         self, owner: str, space_id: str, source: str, text: str, title: str = ""
     ) -> base.Document:

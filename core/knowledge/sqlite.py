@@ -117,6 +117,15 @@ def _delete_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
             raise NotFoundError("knowledge space not found")
 
 
+def _erase_owner(conn: sqlite3.Connection, owner: str) -> dict[str, int]:
+    # Children first, so each count is that table's own rows (not hidden by a cascade).
+    with transaction(conn):
+        return {
+            table: conn.execute(base.erase_statement(table, "?"), (owner,)).rowcount
+            for table in base.ERASED_TABLES
+        }
+
+
 def _require_space(conn: sqlite3.Connection, owner: str, space_id: str) -> None:
     if conn.execute(_SPACE_EXISTS, (owner, space_id)).fetchone() is None:
         raise NotFoundError("knowledge space not found")
@@ -198,6 +207,10 @@ class SqliteKnowledgeStore(KnowledgeTables, SqliteBackedStore):
     async def delete_space(self, owner: str, space_id: str) -> None:
         base.check_space_args(owner, space_id)
         await self._pool.run(_delete_space, owner, space_id)
+
+    async def erase_owner(self, owner: str) -> dict[str, int]:
+        base.require_owner(owner)
+        return await self._pool.run(_erase_owner, owner)
 
     async def add_document(
         self, owner: str, space_id: str, source: str, text: str, title: str = ""

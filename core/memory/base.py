@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from core.errors import IdempotencyKeyReusedError, InvalidArgumentError, TurnNotLatestError
+from core.keys.base import KeyStore
+from core.memory.lifecycle import Erasure, RetentionPolicy, SweepResult, ThreadFilter
 from core.types import FinishReason, Message, Role, Usage
 
 MAX_PAGE_SIZE = 100
@@ -64,22 +67,28 @@ class StoredTurn:
 
 @dataclass(frozen=True, slots=True)
 class ThreadSummary:
-    """A thread without its messages, as listed; times are unix seconds."""
+    """A thread without its messages, as listed; times are unix seconds. `user` is its first
+    turn's end user; `metadata` its own (its first turn's, or as UpdateThread set it)."""
 
     thread_id: str
     created: float
     updated: float
     message_count: int
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """A thread with every stored message in order."""
+    """A thread with every stored message in order, and its own user and metadata (as
+    ThreadSummary's)."""
 
     thread_id: str
     created: float
     updated: float
     messages: tuple[StoredMessage, ...]
+    user: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +99,56 @@ class ThreadPage:
     next_page_token: str
 
 
-class MemoryStore(Protocol):
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """A page of threads matching a filter, the match count, and the next page's cursor."""
+
+    threads: tuple[ThreadSummary, ...]
+    next_page_token: str
+    total_count: int
+
+
+class ThreadLifecycle(Protocol):
+    """Retention, search, export and erasure over a store's threads (see the module docstring)."""
+
+    async def update_thread(
+        self, owner: str, thread_id: str, metadata: tuple[tuple[str, str], ...]
+    ) -> ThreadSummary:
+        """Replace the thread's metadata (and so its retention overrides); unknown →
+        ThreadNotFoundError; bad `ttl_seconds`/`keep_latest` values → InvalidArgumentError."""
+        ...
+
+    async def search_threads(
+        self, owner: str, where: ThreadFilter, *, page_size: int, page_token: str = ""
+    ) -> SearchPage:
+        """The owner's threads matching `where`, most recently updated first (the keyset
+        cursor of list_threads), with how many match in all."""
+        ...
+
+    async def sweep(self, policy: RetentionPolicy, *, now: float, limit: int) -> SweepResult:
+        """One batch of at most `limit` threads deleted and `limit` compacted, each taken by
+        one sweeper only (replicas sweeping together never count a row twice)."""
+        ...
+
+    def export_lines(self, owner: str, thread_id: str = "") -> AsyncIterator[bytes]:
+        """The owner's threads (or the one named) as JSON lines, a thread at a time, each
+        chunk whole lines: the thread, then each turn followed by its messages."""
+        ...
+
+    async def erase(
+        self, owner: str, *, user: str = "", actor: str, also: Mapping[str, int] | None = None
+    ) -> Erasure:
+        """Delete every thread of `owner` (with `user`: each thread one of whose turns that
+        end user ran) in every owned table; audit it (actor, time, counts; never content),
+        with `also` (rows another store erased in the same request) in the counts. Erasing
+        again deletes nothing and is audited again."""
+        ...
+
+
+class MemoryStore(ThreadLifecycle, KeyStore, Protocol):
     """Conversation memory: threads keyed by (owner, thread_id), written one whole turn at a time.
+
+    The database also holds the virtual keys and their spend (core.keys.base.KeyStore).
 
     Every method takes the caller's `owner` (the identity behind the API key). It is required,
     and an empty owner raises ValueError: no method reads or writes across owners, and another

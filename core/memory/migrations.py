@@ -15,6 +15,56 @@ from core.storage.schema import Migration, Schema
 # Key for pg_advisory_xact_lock while migrating: an arbitrary constant ("chatrpc" in ASCII).
 POSTGRES_LOCK_KEY: Final = 0x636861747270
 
+_BACKFILL_THREADS: Final = (
+    """UPDATE threads SET
+        turn_count = (SELECT count(*) FROM turns
+            WHERE turns.owner = threads.owner AND turns.thread_id = threads.thread_id),
+        oldest_turn = COALESCE((SELECT min(created) FROM turns
+            WHERE turns.owner = threads.owner AND turns.thread_id = threads.thread_id), created),
+        end_user = COALESCE((SELECT end_user FROM turns WHERE turns.owner = threads.owner
+            AND turns.thread_id = threads.thread_id AND turns.first_seq = 0), ''),
+        metadata = COALESCE((SELECT metadata FROM turns WHERE turns.owner = threads.owner
+            AND turns.thread_id = threads.thread_id AND turns.first_seq = 0), '{}')""",
+)
+# The sweeper's three questions, each an index range: idle since, turns beyond keep_latest,
+# oldest turn older than the response TTL; and erasure by user.
+_RETENTION_INDEXES: Final = (
+    "CREATE INDEX threads_by_idle ON threads (updated)",
+    "CREATE INDEX threads_by_turn_count ON threads (turn_count)",
+    "CREATE INDEX threads_by_oldest_turn ON threads (oldest_turn)",
+    "CREATE INDEX threads_with_ttl ON threads (ttl_seconds) WHERE ttl_seconds IS NOT NULL",
+    "CREATE INDEX turns_by_user ON turns (owner, end_user) WHERE end_user <> ''",
+)
+
+
+_API_KEYS: Final = """CREATE TABLE api_keys (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    previous_digest TEXT NOT NULL,
+    previous_until DOUBLE PRECISION NOT NULL,
+    models TEXT NOT NULL,
+    limits TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    revoked DOUBLE PRECISION NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+)"""
+_API_KEY_INDEXES: Final = (
+    "CREATE INDEX api_keys_by_previous_digest ON api_keys (previous_digest)",
+    "CREATE INDEX api_keys_by_updated ON api_keys (updated)",
+)
+_SPEND: Final = """CREATE TABLE spend (
+    key_name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    cost_micros BIGINT NOT NULL,
+    PRIMARY KEY (key_name, day, model)
+)"""
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
@@ -162,6 +212,79 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "ALTER TABLE turns ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
             "CREATE INDEX turns_by_request_id ON turns (request_id) WHERE request_id <> ''",
         ),
+    ),
+    # Placeholders for the migrations of parallel work (m008: issue 22, m009: issue 24), so
+    # this branch's numbering has no gap; dropped when those land (they replace these).
+    Migration(name="m008_reserved", sqlite=("SELECT 1",), postgres=("SELECT 1",)),
+    Migration(name="m009_reserved", sqlite=("SELECT 1",), postgres=("SELECT 1",)),
+    Migration(
+        name="m010_thread_retention",
+        # What retention, search and erasure read from a thread without scanning its turns: its
+        # first turn's user and metadata (searchable, updatable), its per-thread retention
+        # overrides (NULL: the server's default; 0: never), its turn count (keep_latest) and
+        # when its oldest kept turn was stored (the response TTL). Backfilled from the turns.
+        sqlite=(
+            "ALTER TABLE threads ADD COLUMN end_user TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE threads ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE threads ADD COLUMN ttl_seconds REAL",
+            "ALTER TABLE threads ADD COLUMN keep_latest INTEGER",
+            "ALTER TABLE threads ADD COLUMN turn_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE threads ADD COLUMN oldest_turn REAL NOT NULL DEFAULT 0",
+            *_BACKFILL_THREADS,
+            *_RETENTION_INDEXES,
+        ),
+        postgres=(
+            "ALTER TABLE threads ADD COLUMN end_user TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE threads ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE threads ADD COLUMN ttl_seconds DOUBLE PRECISION",
+            "ALTER TABLE threads ADD COLUMN keep_latest BIGINT",
+            "ALTER TABLE threads ADD COLUMN turn_count BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE threads ADD COLUMN oldest_turn DOUBLE PRECISION NOT NULL DEFAULT 0",
+            *_BACKFILL_THREADS,
+            *_RETENTION_INDEXES,
+        ),
+    ),
+    Migration(
+        name="m011_erasures",
+        # The audit of erasures: who asked, when, whose data (the user value only as a hash:
+        # the audit must not keep the identifier it erased) and how many rows of each kind.
+        sqlite=(
+            """CREATE TABLE erasures (
+                erasure_id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                user_hash TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                created REAL NOT NULL,
+                counts TEXT NOT NULL
+            )""",
+            "CREATE INDEX erasures_by_owner ON erasures (owner, created)",
+        ),
+        postgres=(
+            """CREATE TABLE erasures (
+                erasure_id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                user_hash TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                counts TEXT NOT NULL
+            )""",
+            "CREATE INDEX erasures_by_owner ON erasures (owner, created)",
+        ),
+    ),
+    Migration(
+        name="m012_api_keys",
+        # Virtual keys (core.keys): only a SHA-256 of each secret is stored, never the secret;
+        # during a rotation's grace the previous digest stays valid until `previous_until`.
+        # `updated` moves on every change, so replicas reload what changed.
+        sqlite=(_API_KEYS.replace("DOUBLE PRECISION", "REAL"), *_API_KEY_INDEXES),
+        postgres=(_API_KEYS, *_API_KEY_INDEXES),
+    ),
+    Migration(
+        name="m013_spend",
+        # Usage per key, model and UTC day, as turns report it (cancelled and failed turns
+        # included); cost in millionths of a dollar, from the catalog's per-model prices.
+        sqlite=(_SPEND.replace("BIGINT", "INTEGER"),),
+        postgres=(_SPEND,),
     ),
 )
 

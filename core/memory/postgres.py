@@ -14,7 +14,6 @@ commits that would free them). PostgreSQL grants a lock to its waiters in the or
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +27,9 @@ from core.errors import (
     ThreadNotFoundError,
     TurnNotFoundError,
 )
+from core.keys.stores import PostgresKeys
 from core.memory import base, rows as columns
+from core.memory.postgres_lifecycle import PostgresLifecycle, thread_lock_key
 from core.memory.rows import ThreadTables
 from core.storage.postgres_pool import (
     CONNECT_TIMEOUT,
@@ -66,10 +67,11 @@ _LOCK_HEAD = _SELECT_HEAD + " FOR UPDATE"
 _DELETE_MESSAGES_FROM = "DELETE FROM messages WHERE owner = $1 AND thread_id = $2 AND seq >= $3"
 _DELETE_TURN = "DELETE FROM turns WHERE owner = $1 AND turn_id = $2"
 _REWIND_THREAD = (
-    "UPDATE threads SET updated = $1, message_count = $2 WHERE owner = $3 AND thread_id = $4"
+    "UPDATE threads SET updated = $1, message_count = $2, turn_count = turn_count - 1"
+    " WHERE owner = $3 AND thread_id = $4"
 )
 _SELECT_THREAD = (
-    "SELECT thread_id, created, updated, message_count FROM threads"
+    "SELECT thread_id, created, updated, message_count, end_user, metadata FROM threads"
     " WHERE owner = $1 AND thread_id = $2"
 )
 _LIST_FIRST = (
@@ -82,11 +84,13 @@ _LIST_AFTER = (
     " ORDER BY updated DESC, thread_id DESC LIMIT $4"
 )
 _CREATE_THREAD = (
-    "INSERT INTO threads (owner, thread_id, created, updated, message_count)"
-    " VALUES ($1, $2, $3, $3, $4) ON CONFLICT (owner, thread_id) DO NOTHING RETURNING 1"
+    "INSERT INTO threads (owner, thread_id, created, updated, message_count, end_user, metadata,"
+    " ttl_seconds, keep_latest, turn_count, oldest_turn)"
+    " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, 1, $9)"
+    " ON CONFLICT (owner, thread_id) DO NOTHING RETURNING 1"
 )
 _ADVANCE_THREAD = (
-    "UPDATE threads SET updated = $1, message_count = $2"
+    "UPDATE threads SET updated = $1, message_count = $2, turn_count = turn_count + 1"
     " WHERE owner = $3 AND thread_id = $4 AND message_count = $5 RETURNING 1"
 )
 _INSERT_TURN = (
@@ -140,13 +144,6 @@ async def _delete_turn(conn: Any, owner: str, turn_id: str) -> None:
     await conn.execute(_REWIND_THREAD, time.time(), first_seq, owner, thread_id)
 
 
-def thread_lock_key(owner: str, thread_id: str) -> int:
-    """The advisory lock key of a thread: a signed 64-bit hash of (owner, thread_id). Two
-    threads sharing a key (about 1 in 2**64) only wait for each other's turns."""
-    digest = hashlib.blake2b(f"{owner}\x00{thread_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 async def _lock_thread(conn: Any, key: int, thread_id: str, wait: float) -> None:
     """Take the thread's advisory lock on `conn` within `wait` seconds, or raise ThreadBusyError."""
     milliseconds = int(wait * 1000)
@@ -172,7 +169,15 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
     now = time.time()
     head = base_seq + len(record.messages)
     if base_seq == 0:
-        won = await conn.fetchval(_CREATE_THREAD, owner, record.thread_id, now, head)
+        won = await conn.fetchval(
+            _CREATE_THREAD,
+            owner,
+            record.thread_id,
+            now,
+            head,
+            *columns.thread_params(record),
+            record.created,
+        )
     else:
         won = await conn.fetchval(_ADVANCE_THREAD, now, head, owner, record.thread_id, base_seq)
     if won is None:
@@ -181,7 +186,7 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
     await conn.executemany(_INSERT_MESSAGE, columns.turn_message_params(owner, base_seq, record))
 
 
-class PostgresStore(ThreadTables, PostgresBackedStore):
+class PostgresStore(ThreadTables, PostgresLifecycle, PostgresKeys, PostgresBackedStore):
     """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
 
     Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options
@@ -310,9 +315,11 @@ class PostgresStore(ThreadTables, PostgresBackedStore):
             turns = await conn.fetch(_SELECT_TURN_CALLERS, owner, thread_id) if row else []
         if row is None:
             raise ThreadNotFoundError("thread not found")
-        summary = columns.row_to_summary(row)
+        summary = columns.row_to_listed(row)
         return base.Thread(
             thread_id=summary.thread_id,
+            user=summary.user,
+            metadata=summary.metadata,
             created=summary.created,
             updated=summary.updated,
             messages=columns.with_turn_callers(

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from core.errors import InvalidArgumentError
 from core.memory import migrations
 from core.memory.base import StoredMessage, StoredTurn, ThreadSummary, TurnRecord
+from core.memory.lifecycle import thread_options
 from core.storage.schema import Schema
 from core.types import FinishReason, Message, Role, ToolCall, Usage
 
@@ -155,6 +156,30 @@ def row_to_summary(row: Sequence[Any]) -> ThreadSummary:
     thread_id, created, updated, message_count = row
     return ThreadSummary(
         thread_id=thread_id, created=created, updated=updated, message_count=message_count
+    )
+
+
+def row_to_listed(row: Sequence[Any]) -> ThreadSummary:
+    """Decode (thread_id, created, updated, message_count, end_user, metadata)."""
+    thread_id, created, updated, message_count, user, metadata = row
+    return ThreadSummary(
+        thread_id=thread_id,
+        created=created,
+        updated=updated,
+        message_count=message_count,
+        user=user,
+        metadata=metadata_from_json(metadata),
+    )
+
+
+def thread_params(record: TurnRecord) -> tuple[str, str, float | None, int | None]:
+    """(end_user, metadata JSON, ttl_seconds, keep_latest) of the thread `record` creates."""
+    options = thread_options(record.metadata)
+    return (
+        record.user,
+        metadata_to_json(record.metadata),
+        options.ttl_seconds,
+        options.keep_latest,
     )
 
 

@@ -15,8 +15,10 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, ClassVar
 
 from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
+from core.keys.stores import SqliteKeys
 from core.memory import base, rows as columns
 from core.memory.rows import ThreadTables
+from core.memory.sqlite_lifecycle import SqliteLifecycle
 from core.storage.schema import transaction
 from core.storage.sqlite_pool import SqliteBackedStore
 from core.types import Message
@@ -43,10 +45,11 @@ _SELECT_HEAD = "SELECT message_count FROM threads WHERE owner = ? AND thread_id 
 _DELETE_MESSAGES_FROM = "DELETE FROM messages WHERE owner = ? AND thread_id = ? AND seq >= ?"
 _DELETE_TURN = "DELETE FROM turns WHERE owner = ? AND turn_id = ?"
 _REWIND_THREAD = (
-    "UPDATE threads SET updated = ?, message_count = ? WHERE owner = ? AND thread_id = ?"
+    "UPDATE threads SET updated = ?, message_count = ?, turn_count = turn_count - 1"
+    " WHERE owner = ? AND thread_id = ?"
 )
 _SELECT_THREAD = (
-    "SELECT thread_id, created, updated, message_count FROM threads"
+    "SELECT thread_id, created, updated, message_count, end_user, metadata FROM threads"
     " WHERE owner = ? AND thread_id = ?"
 )
 _LIST_FIRST = (
@@ -59,11 +62,12 @@ _LIST_AFTER = (
     " ORDER BY updated DESC, thread_id DESC LIMIT ?"
 )
 _CREATE_THREAD = (
-    "INSERT INTO threads (owner, thread_id, created, updated, message_count)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, thread_id) DO NOTHING"
+    "INSERT INTO threads (owner, thread_id, created, updated, message_count, end_user, metadata,"
+    " ttl_seconds, keep_latest, turn_count, oldest_turn)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (owner, thread_id) DO NOTHING"
 )
 _ADVANCE_THREAD = (
-    "UPDATE threads SET updated = ?, message_count = ?"
+    "UPDATE threads SET updated = ?, message_count = ?, turn_count = turn_count + 1"
     " WHERE owner = ? AND thread_id = ? AND message_count = ?"
 )
 _INSERT_TURN = (
@@ -132,7 +136,18 @@ def _write_turn(
     now = time.time()
     head = base_seq + len(record.messages)
     if base_seq == 0:
-        cursor = conn.execute(_CREATE_THREAD, (owner, record.thread_id, now, now, head))
+        cursor = conn.execute(
+            _CREATE_THREAD,
+            (
+                owner,
+                record.thread_id,
+                now,
+                now,
+                head,
+                *columns.thread_params(record),
+                record.created,
+            ),
+        )
     else:
         cursor = conn.execute(_ADVANCE_THREAD, (now, head, owner, record.thread_id, base_seq))
     if cursor.rowcount != 1:
@@ -175,9 +190,11 @@ def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> base.Th
             raise ThreadNotFoundError("thread not found")
         rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
         turns = conn.execute(_SELECT_TURN_CALLERS, (owner, thread_id)).fetchall()
-    summary = columns.row_to_summary(row)
+    summary = columns.row_to_listed(row)
     return base.Thread(
         thread_id=summary.thread_id,
+        user=summary.user,
+        metadata=summary.metadata,
         created=summary.created,
         updated=summary.updated,
         messages=columns.with_turn_callers([columns.row_to_stored_message(r) for r in rows], turns),
@@ -207,7 +224,7 @@ def _delete_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> None
             raise ThreadNotFoundError("thread not found")
 
 
-class SqliteStore(ThreadTables, SqliteBackedStore):
+class SqliteStore(ThreadTables, SqliteLifecycle, SqliteKeys, SqliteBackedStore):
     """MemoryStore on one SQLite file; see the module docstring for the concurrency model.
 
     Open with `await SqliteStore.open(url)` (or core.memory.open_store); the options

@@ -12,6 +12,7 @@ import re
 
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
+from core.memory.lifecycle import thread_options
 from core.pipeline.patterns import pattern_problem
 from core.settings import Limits
 from core.types import (
@@ -63,9 +64,18 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
                 _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
     _check_params(turn.params, spec, limits)
     _check_tools(turn, limits)
-    if len(turn.metadata) > limits.max_metadata:
+    check_metadata(turn.metadata, limits)
+    if len(turn.user) > limits.max_user_chars:
+        _fail(f"user is longer than {limits.max_user_chars} characters.", "user")
+    if turn.thread_id:
+        thread_options(turn.metadata)  # a thread's retention keys, checked before model work
+
+
+def check_metadata(metadata: tuple[tuple[str, str], ...], limits: Limits) -> None:
+    """A turn's or a thread's metadata within the limits (count, key and value sizes)."""
+    if len(metadata) > limits.max_metadata:
         _fail(f"metadata has more than {limits.max_metadata} entries.", "metadata")
-    for key, value in turn.metadata:
+    for key, value in metadata:
         if not 0 < len(key) <= limits.max_metadata_key_chars:
             _fail(
                 f"metadata keys must be 1-{limits.max_metadata_key_chars} characters.", "metadata"
@@ -74,8 +84,6 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
             _fail(
                 f"metadata[{key!r}] is longer than {limits.max_metadata_value_chars}.", "metadata"
             )
-    if len(turn.user) > limits.max_user_chars:
-        _fail(f"user is longer than {limits.max_user_chars} characters.", "user")
 
 
 def _fail(message: str, field: str) -> None:

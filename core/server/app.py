@@ -9,26 +9,38 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
-from core.auth import KeyRing
+from chatrpc.v1 import (
+    admin_service_pb2 as apb,
+    admin_service_pb2_grpc as apb_grpc,
+    chat_service_pb2 as pb,
+    chat_service_pb2_grpc as pb_grpc,
+)
+from core.auth import KeyRing, load_keyring
 from core.catalog import ModelCatalog
 from core.errors import ConfigError
+from core.keys.budgets import Budgets
+from core.keys.directory import KeyDirectory
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
+from core.memory.lifecycle import RetentionPolicy
+from core.memory.sweeper import Sweeper
 from core.modes.apps import load_apps, load_flows
 from core.modes.steps import Modes
 from core.pipeline.chat import ChatPipeline
 from core.pipeline.embeddings import Embedder
 from core.pipeline.threads import ThreadMemory
 from core.quotas import Quotas
+from core.server.admin import AdminServicer
 from core.server.guard import Guard
 from core.server.observe import RpcObserver
 from core.server.reflection import enable_reflection
 from core.server.servicer import ChatServicer
+from core.server.spend import catalog_prices
 from core.settings import Settings
 from observability.metrics import MetricsServer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ChatService"].full_name
+ADMIN_SERVICE_NAME = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 # Keepalive and size limits (reference/reliability.md §1 "gRPC: limits", "keepalive").
@@ -66,6 +78,18 @@ class CoreServer:
     health: health.aio.HealthServicer
     quotas: Quotas
     metrics: MetricsServer | None = None
+    sweeper: Sweeper | None = None
+    keys: KeyDirectory | None = None
+    budgets: Budgets | None = None
+
+    async def stop_background(self) -> None:
+        """Stops this replica's sweeper and key reloads; lets its spend writes land."""
+        if self.sweeper is not None:
+            await self.sweeper.aclose()
+        if self.keys is not None:
+            await self.keys.aclose()
+        if self.budgets is not None:
+            await self.budgets.drain()
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the whole server and for ChatService."""
@@ -81,6 +105,7 @@ class CoreServer:
         """Health goes NOT_SERVING for good, then in-flight RPCs get `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.stop_background()
         await self.quotas.aclose()
         if self.metrics is not None:
             self.metrics.close()
@@ -114,10 +139,54 @@ async def create_server(
         knowledge=knowledge,
         embedder=embedder,
         max_deadline=settings.max_deadline,
+        limits=settings.limits,
     )
     quotas = Quotas.open(settings.redis_url, bad_keys_per_minute=settings.bad_keys_per_minute)
-    guard = Guard(
-        keys,
+    directory = KeyDirectory(keys, threads, refresh=settings.key_refresh_seconds)
+    directory.start()
+    budgets = _budgets(directory, threads, catalog)
+    guard = _guard(settings, quotas, directory, budgets)
+    # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
+    server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
+    pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    services = (SERVICE_NAME, HEALTH_SERVICE_NAME, *_admin(server, settings, directory, threads))
+    if settings.reflection:
+        enable_reflection(server, services)
+    port = _add_port(server, settings)
+    exporter = None
+    if settings.metrics_port is not None:
+        exporter = MetricsServer(settings.host, settings.metrics_port)
+    core = CoreServer(
+        server=server,
+        port=port,
+        health=health_servicer,
+        quotas=quotas,
+        metrics=exporter,
+        sweeper=_sweeper(settings, threads),
+        keys=directory,
+        budgets=budgets,
+    )
+    await core.set_serving(False)
+    return core
+
+
+def _budgets(
+    directory: KeyDirectory, threads: MemoryStore | None, catalog: ModelCatalog
+) -> Budgets | None:
+    """Budgets and spend, where keys have a database (the thread store's)."""
+    if threads is None:
+        return None
+    return Budgets(directory, threads, catalog_prices(catalog), default_model=catalog.default)
+
+
+def _guard(
+    settings: Settings, quotas: Quotas, directory: KeyDirectory, budgets: Budgets | None
+) -> Guard:
+    """The guard over the keys (configured and virtual), with budgets where keys have spend."""
+    return Guard(
+        directory,
         quotas,
         settings.limits,
         max_in_flight=settings.max_concurrent_rpcs,
@@ -125,23 +194,38 @@ async def create_server(
         trusted_proxies=settings.trusted_proxies,
         replica_id=settings.replica_id,
         observer=RpcObserver(),
+        budgets=budgets,
     )
-    # No maximum_concurrent_rpcs: grpc's own refusal is slow and bare; the guard sheds instead.
-    server = grpc.aio.server(options=server_options(settings), interceptors=[guard])
-    pb_grpc.add_ChatServiceServicer_to_server(servicer, server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    if settings.reflection:
-        enable_reflection(server, (SERVICE_NAME, HEALTH_SERVICE_NAME))
-    port = _add_port(server, settings)
-    exporter = None
-    if settings.metrics_port is not None:
-        exporter = MetricsServer(settings.host, settings.metrics_port)
-    core = CoreServer(
-        server=server, port=port, health=health_servicer, quotas=quotas, metrics=exporter
+
+
+def _admin(
+    server: grpc.aio.Server,
+    settings: Settings,
+    directory: KeyDirectory,
+    threads: MemoryStore | None,
+) -> tuple[str, ...]:
+    """AdminService, when admin keys are configured (and keys have a database); its name."""
+    if not settings.admin_keys or threads is None:
+        return ()
+    admins = load_keyring("required", "", settings.admin_keys)
+    apb_grpc.add_AdminServiceServicer_to_server(AdminServicer(admins, directory, threads), server)
+    return (ADMIN_SERVICE_NAME,)
+
+
+def _sweeper(settings: Settings, threads: MemoryStore | None) -> Sweeper | None:
+    """This replica's retention sweeper, started now (None without threads or when off)."""
+    if threads is None or settings.sweep_interval_seconds <= 0:
+        return None
+    policy = RetentionPolicy(
+        thread_ttl=settings.thread_ttl_seconds,
+        response_ttl=settings.response_ttl_seconds,
+        keep_latest=settings.thread_keep_latest,
     )
-    await core.set_serving(False)
-    return core
+    sweeper = Sweeper(
+        threads, policy, interval=settings.sweep_interval_seconds, batch=settings.sweep_batch
+    )
+    sweeper.start()
+    return sweeper
 
 
 def _add_port(server: grpc.aio.Server, settings: Settings) -> int:

@@ -211,11 +211,20 @@ def summary_to_pb(summary: ThreadSummary, messages: Iterable[pb.ThreadMessage] =
         update_time=_timestamp(int(summary.updated)),
         message_count=summary.message_count,
         messages=messages,
+        user=summary.user,
+        metadata=dict(summary.metadata),
     )
 
 
 def thread_to_pb(thread: Thread) -> pb.Thread:
-    summary = ThreadSummary(thread.thread_id, thread.created, thread.updated, len(thread.messages))
+    summary = ThreadSummary(
+        thread.thread_id,
+        thread.created,
+        thread.updated,
+        len(thread.messages),
+        user=thread.user,
+        metadata=thread.metadata,
+    )
     return summary_to_pb(summary, [stored_message_to_pb(m) for m in thread.messages])
 
 

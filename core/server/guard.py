@@ -31,11 +31,13 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from chatrpc.v1 import chat_service_pb2 as pb
-from core.auth import KeyRing
 from core.errors import OverloadedError, UnauthenticatedError
+from core.keys.budgets import Budgets
+from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
 from core.server.observe import RpcObserver
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
+from core.server.spend import SpendMeter
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
 from observability.requests import (
@@ -62,7 +64,7 @@ class Guard(grpc.aio.ServerInterceptor):
 
     def __init__(
         self,
-        keys: KeyRing,
+        keys: KeyDirectory,
         quotas: Quotas,
         limits: Limits,
         *,
@@ -71,7 +73,9 @@ class Guard(grpc.aio.ServerInterceptor):
         trusted_proxies: Iterable[str] = (),
         replica_id: str = "",
         observer: RpcObserver | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
+        self._budgets = budgets  # budgets and spend of virtual keys (core/server/spend.py)
         self._observer = observer or RpcObserver()
         self._keys = keys
         self._quotas = quotas
@@ -129,15 +133,20 @@ class Guard(grpc.aio.ServerInterceptor):
             ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
+                spend = SpendMeter(self._budgets if turn else None, call.caller)
+                await spend.admit(request)
                 try:
                     response = await inner(request, context)
                 except BaseException:
-                    if turn:  # a failed turn is charged what it generated
+                    if turn:  # a failed turn is charged, and spends, what it generated
                         await call.charge(self._quotas, rpc.fields.generated)
+                        await spend.settle(unreported=rpc.fields.generated)
                     raise
                 await call.send_headers(**trail(rpc.fields))
                 if turn:
+                    spend.observe(response)
                     await call.charge(self._quotas, _usage_tokens(response))
+                    await spend.settle()
                 return response
             raise AssertionError("unreachable: status_on_error aborts")
 
@@ -157,16 +166,20 @@ class Guard(grpc.aio.ServerInterceptor):
             ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
+                spend = SpendMeter(self._budgets if turn else None, call.caller)
+                await spend.admit(request)
                 tokens = 0
                 try:
                     async for response in inner(request, context):
                         if not call.sent:  # the router's trail is known by the first message
                             await call.send_headers(**trail(rpc.fields))
                         tokens += _usage_tokens(response)
+                        spend.observe(response)
                         yield response
                 finally:
                     if turn:  # without usage (cancelled, failed): what it generated
                         await call.charge(self._quotas, tokens or rpc.fields.generated)
+                        await spend.settle(unreported=rpc.fields.generated)
 
         return behavior
 
@@ -194,7 +207,7 @@ class Guard(grpc.aio.ServerInterceptor):
                     await self._quotas.bad_key(peer)
                 raise
             headers = {**self._replica, REQUEST_ID_HEADER: request_id}
-            call = Call(caller, self._keys.limits_of(caller.owner), context, headers)
+            call = Call(caller, self._keys.limits_of(caller.key), context, headers)
             if turn:
                 grant = await self._quotas.admit(caller.owner, call.limits)
                 call.headers.update(grant.headers)

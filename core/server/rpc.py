@@ -18,8 +18,9 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from core.auth import KeyLimits, KeyRing
+from core.auth import KeyLimits
 from core.errors import InvalidArgumentError
+from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
 from core.server.deadline import call_deadline, until, within
 from core.types import Caller
@@ -77,10 +78,10 @@ def current_call() -> Call:
     return CALL.get()
 
 
-def caller_of(values: Mapping[str, str], keys: KeyRing, request_id: str = "") -> Caller:
+def caller_of(values: Mapping[str, str], keys: KeyDirectory, request_id: str = "") -> Caller:
     """The caller of an RPC: the identity of its API key (checked first), its idempotency key
     and the request id its turn is stored with."""
-    owner = keys.identify(values.get(AUTHORIZATION))
+    identity = keys.identify_key(values.get(AUTHORIZATION))
     key = values.get(IDEMPOTENCY_KEY, "")
     if IDEMPOTENCY_KEY in values and (
         not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable()
@@ -89,7 +90,9 @@ def caller_of(values: Mapping[str, str], keys: KeyRing, request_id: str = "") ->
             f"idempotency-key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters.",
             field="idempotency_key",
         )
-    return Caller(owner=owner, idempotency_key=key, request_id=request_id)
+    return Caller(
+        owner=identity.owner, idempotency_key=key, request_id=request_id, key=identity.key
+    )
 
 
 def unary(

@@ -9,9 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
+from chatrpc.v1 import (
+    admin_service_pb2 as apb,
+    chat_service_pb2 as pb,
+    chat_service_pb2_grpc as pb_grpc,
+)
 from core.catalog import ModelCatalog
-from core.errors import UnimplementedError
+from core.errors import InvalidArgumentError, UnimplementedError
 from core.knowledge.base import KnowledgeStore
 from core.memory.base import MemoryStore
 from core.pipeline.aggregate import fold
@@ -19,15 +23,16 @@ from core.pipeline.chat import ChatPipeline
 from core.pipeline.embeddings import Embedder
 from core.pipeline.validation import check_thread_id, check_turn_id
 from core.server import convert
+from core.server.admin import spend_report
 from core.server.rpc import current_call, server_stream, unary
+from core.server.thread_data import ThreadDataRpcs
+from core.settings import Limits
 from core.types import Caller, ChatEvent, ReplyEvent, TurnQueued
 
 QUEUE_POSITION = "x-chatrpc-queue-position"
 
-DEFAULT_PAGE_SIZE = 20
 
-
-class ChatServicer(pb_grpc.ChatServiceServicer):
+class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
     """chatrpc.v1.ChatService over a ChatPipeline, the Embedder, the model catalog and the
     stores."""
 
@@ -40,12 +45,14 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
         max_deadline: float = 600.0,
+        limits: Limits | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._embedder = embedder
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
+        self._limits = limits or Limits()
         self.max_deadline = max_deadline  # seconds; any longer deadline a client sends is cut
 
     @unary
@@ -76,17 +83,6 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
         thread_id = check_thread_id(request.thread_id)
         thread = await self._thread_store().get_thread(caller.owner, thread_id)
         return pb.GetThreadResponse(thread=convert.thread_to_pb(thread))
-
-    @unary
-    async def ListThreads(
-        self, request: pb.ListThreadsRequest, caller: Caller
-    ) -> pb.ListThreadsResponse:
-        page = await self._thread_store().list_threads(
-            caller.owner,
-            page_size=request.page_size or DEFAULT_PAGE_SIZE,
-            page_token=request.page_token,
-        )
-        return convert.page_to_pb(page)
 
     @unary
     async def DeleteThread(
@@ -146,6 +142,15 @@ class ChatServicer(pb_grpc.ChatServiceServicer):
     async def Embed(self, request: pb.EmbedRequest, caller: Caller) -> pb.EmbedResponse:
         embeddings = await self._embedder.run(convert.embed_request_from_pb(request))
         return convert.embeddings_to_pb(embeddings)
+
+    @unary
+    async def GetKeySpend(
+        self, request: pb.GetKeySpendRequest, caller: Caller
+    ) -> apb.GetSpendResponse:
+        if not 0 <= request.days <= 366:
+            raise InvalidArgumentError("days must be 0-366", field="days")
+        key = caller.key or caller.owner
+        return await spend_report(self._thread_store(), key, request.days or 31)
 
     def _thread_store(self) -> MemoryStore:
         if self._threads is None:

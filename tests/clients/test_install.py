@@ -24,6 +24,10 @@ from tests.servers import CoreThread
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = (
+    "admin_service_pb2.py",
+    "admin_service_pb2.pyi",
+    "admin_service_pb2_grpc.py",
+    "admin_service_pb2_grpc.pyi",
     "chat_service_pb2.py",
     "chat_service_pb2.pyi",
     "chat_service_pb2_grpc.py",

@@ -33,7 +33,10 @@ ALLOWLIST = {
 def keyed(catalog, sqlite_url) -> Iterator[tuple[CoreThread, GatewayThread]]:
     keys = KeyRing({"alice": digest(ALICE), "bob": digest(BOB)})
     core = CoreThread(catalog, database_url=sqlite_url, keys=keys)
-    gateway = GatewayThread(create_app(Settings(core_target=core.target)))
+    # Every route is tried with a bad key: more routes than the default bad-key throttle (20 a
+    # minute per address) allows; test_limits covers the throttle itself.
+    settings = Settings(core_target=core.target, bad_keys_per_minute=100)
+    gateway = GatewayThread(create_app(settings))
     yield core, gateway
     gateway.stop()
     core.stop()
@@ -63,6 +66,9 @@ VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
     "/v1/responses": {"input": "hi"},
     "/v1/embeddings": {"input": "hi"},
     "/v1/spaces/s-1/documents": {"source": "a.md", "text": "hello"},
+    "/v1/threads/search": {},
+    "/v1/threads/t-1": {"metadata": {}},
+    "/v1/data/erase": {"scope": "user", "user": "u-1"},
 }
 
 BAD_AUTH = {

@@ -97,6 +97,22 @@ class KnowledgeStoreContract(StoreContract):
 
     # --- spaces -----------------------------------------------------------------------------
 
+    async def test_erase_owner_deletes_every_space_document_and_chunk_of_theirs_only(
+        self, store: KnowledgeStore
+    ) -> None:
+        for owner in ("alice", "bob"):
+            await store.create_space(owner, "tea")
+            await store.add_document(owner, "tea", "a.md", "# Tea\n\nLongjing is green.")
+        await store.create_space("alice", "empty")
+
+        counts = await store.erase_owner("alice")
+
+        assert counts["knowledge_spaces"] == 2 and counts["knowledge_documents"] == 1
+        assert counts["knowledge_chunks"] >= 1
+        assert await store.list_spaces("alice") == ()
+        assert await store.search("bob", "tea", "Longjing")
+        assert set((await store.erase_owner("alice")).values()) == {0}  # idempotent
+
     async def test_create_get_list_and_delete_spaces(self, store: KnowledgeStore) -> None:
         created = await store.create_space("alice", "tea", "Tea", "about tea")
         await store.create_space("alice", "a.b:c-d_e")

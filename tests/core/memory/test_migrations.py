@@ -10,12 +10,13 @@ import asyncpg
 import pytest
 
 from core.memory import open_store
+from core.memory.lifecycle import RetentionPolicy, ThreadFilter
 from core.memory.migrations import MIGRATIONS, SCHEMA
 from core.storage.schema import Migration, Schema, check_migrations
 from tests import pg
 
 NAMES = [m.name for m in MIGRATIONS]
-TABLES = {"_migrations", "threads", "messages", "turns"}
+TABLES = {"_migrations", "threads", "messages", "turns", "erasures", "api_keys", "spend"}
 
 
 def test_names_are_unique_numbered_and_ordered() -> None:
@@ -152,3 +153,19 @@ async def test_m005_upgrades_stored_turns_with_empty_instructions(tmp_path: Path
 
     assert (turn.record.instructions, turn.record.user, turn.latest) == ("", "u", True)
     assert [m.content for m in turn.record.messages] == ["user", "assistant"]
+
+
+async def test_m010_backfills_threads_from_their_turns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    await asyncio.to_thread(_sqlite_at_m004_with_a_turn, path)
+
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        page = await store.search_threads("alice", ThreadFilter(user="u"), page_size=10)
+        swept = await store.sweep(RetentionPolicy(response_ttl=1.0), now=3.0, limit=10)
+    finally:
+        await store.aclose()
+
+    assert [(t.thread_id, t.user) for t in page.threads] == [("t", "u")]
+    # turn_count and oldest_turn came from the turn: the response TTL finds it and deletes it
+    assert (swept.threads_deleted, swept.deleted) == (1, {"messages": 2, "turns": 1, "threads": 1})

@@ -10,13 +10,15 @@ import pytest
 
 from core.errors import StorageError, ThreadBusyError
 from core.memory import open_store
+from core.memory.lifecycle import RetentionPolicy
 from tests.core.memory.contract import MemoryStoreContract
+from tests.core.memory.lifecycle_contract import LifecycleContract, turn
 from tests.core.storage.contract import OnPostgres
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(OnPostgres, MemoryStoreContract):
+class TestPostgres(OnPostgres, MemoryStoreContract, LifecycleContract):
     """The memory contract on PostgreSQL."""
 
 
@@ -139,3 +141,28 @@ async def test_a_hold_that_ends_in_an_error_releases_the_thread(clean_postgres_u
             pass
     finally:
         await store.aclose()
+
+
+# --- sweeps beside live turns -----------------------------------------------------------------
+
+
+async def test_a_sweep_skips_a_thread_whose_turn_is_in_flight_and_takes_it_next_time(
+    clean_postgres_url: str,
+) -> None:
+    first, second = await open_store(clean_postgres_url), await open_store(clean_postgres_url)
+    try:
+        await turn(first, "alice", "live", created=1.0)
+        await turn(first, "alice", "idle", created=1.0)
+        policy = RetentionPolicy(thread_ttl=1.0)
+        later = time.time() + 10
+        async with first.hold_thread("alice", "live", wait=1.0):  # a turn runs on "live"
+            started = time.monotonic()
+            result = await second.sweep(policy, now=later, limit=10)
+            assert time.monotonic() - started < 1.0  # the sweep did not wait for the turn
+            assert result.threads_deleted == 1
+            assert (await first.get_thread("alice", "live")).messages
+        result = await second.sweep(policy, now=later, limit=10)
+        assert result.threads_deleted == 1  # the turn ended: "live" goes on the next sweep
+    finally:
+        await first.aclose()
+        await second.aclose()

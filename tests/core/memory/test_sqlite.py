@@ -14,10 +14,11 @@ from core.errors import StorageError
 from core.memory import open_store
 from core.memory.sqlite import SqliteStore
 from tests.core.memory.contract import MemoryStoreContract, commit, record
+from tests.core.memory.lifecycle_contract import LifecycleContract
 from tests.core.storage.contract import OnSqlite, assert_safe
 
 
-class TestSqlite(OnSqlite, MemoryStoreContract):
+class TestSqlite(OnSqlite, MemoryStoreContract, LifecycleContract):
     """The memory contract on SQLite."""
 
 
