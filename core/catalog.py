@@ -18,6 +18,7 @@ from typing import Any
 
 from core.backends import create_backend
 from core.backends.base import Backend
+from core.backends.openai_wire import OWNED_FIELDS
 from core.errors import (
     ChatError,
     ConfigError,
@@ -66,6 +67,9 @@ class ModelSpec:
     defaults: GenerationParams = field(default_factory=GenerationParams)
     embeddings: EmbeddingSpec | None = None  # None: the model does not embed
     route: RouteSpec | None = None  # None: one upstream, no router (core/routing)
+    # Provider-specific request fields the model takes (GenerationParams.extra), by name.
+    extra_params: frozenset[str] = frozenset()
+    vision: bool = False  # the model takes image parts
     created: int = field(default_factory=lambda: int(time.time()))
     # US dollars per million prompt (input) and completion (output) tokens; 0: not priced.
     # Spend and money budgets (core.keys.budgets) use them.
@@ -164,6 +168,7 @@ class ModelCatalog:
 _SPEC_KEYS = {
     "backend", "context_window", "max_output_tokens", "tool_format", "owned_by", "options",
     "defaults", "embeddings", "reasoning_format", "input_price", "output_price", *ROUTE_KEYS,
+    "extra_params", "vision",
 }  # fmt: skip
 _PARAM_KEYS = {f.name for f in fields(GenerationParams)} - REQUEST_ONLY_PARAMS
 
@@ -205,9 +210,13 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             route=route_spec(entry, where),
             input_price=float(entry.get("input_price", 0.0)),
             output_price=float(entry.get("output_price", 0.0)),
+            extra_params=_extra_params(entry.get("extra_params", []), f"{where}.extra_params"),
+            vision=entry.get("vision", False) is True,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if not isinstance(entry.get("vision", False), bool):
+        raise ConfigError(f"{where}: vision must be true or false")
     if spec.reasoning_format:
         reasoning_parser_class(spec.reasoning_format)  # ConfigError naming the known formats
     if spec.input_price < 0 or spec.output_price < 0:
@@ -220,6 +229,16 @@ def _spec(name: str, entry: Any, path: Path) -> ModelSpec:
             f"output limit {spec.output_limit}"
         )
     return spec
+
+
+def _extra_params(names: Any, where: str) -> frozenset[str]:
+    """The allow-list of provider fields: names a request may not already carry otherwise."""
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{where}: expected a list of field names")
+    owned = sorted(OWNED_FIELDS.intersection(names))
+    if owned:
+        raise ConfigError(f"{where}: {', '.join(owned)} are fields the contract carries")
+    return frozenset(names)
 
 
 def _embedding_spec(table: Any, where: str) -> EmbeddingSpec | None:

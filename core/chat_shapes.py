@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.types import JsonObject, Message, Role, ToolCall, ToolSpec
+from core.types import ContentPart, JsonObject, Message, Role, ToolCall, ToolSpec
 
 
 def tool_call_to_openai(call: ToolCall) -> JsonObject:
@@ -20,8 +20,11 @@ def tool_call_to_openai(call: ToolCall) -> JsonObject:
 
 
 def message_to_openai(message: Message) -> JsonObject:
-    """A message in OpenAI's shape (content is null beside tool calls, as OpenAI sends it)."""
+    """A message in OpenAI's shape (content is null beside tool calls, as OpenAI sends it; a
+    message with image parts has OpenAI's list of text and image_url parts, URLs as given)."""
     item: JsonObject = {"role": message.role.value, "content": message.content}
+    if message.parts:
+        item["content"] = [_part_to_openai(p) for p in message.parts]
     if message.tool_calls:
         item["content"] = message.content or None
         item["tool_calls"] = [tool_call_to_openai(c) for c in message.tool_calls]
@@ -32,6 +35,15 @@ def message_to_openai(message: Message) -> JsonObject:
     return item
 
 
+def _part_to_openai(part: ContentPart) -> JsonObject:
+    if not part.image_url:
+        return {"type": "text", "text": part.text}
+    image: JsonObject = {"url": part.image_url}
+    if part.detail:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
 def tools_to_openai(tools: Iterable[ToolSpec]) -> list[JsonObject]:
     """Tools in OpenAI's function-tool shape."""
     shaped: list[JsonObject] = []
@@ -39,6 +51,8 @@ def tools_to_openai(tools: Iterable[ToolSpec]) -> list[JsonObject]:
         function: JsonObject = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:
             function["description"] = tool.description
+        if tool.strict is not None:
+            function["strict"] = tool.strict
         shaped.append({"type": "function", "function": function})
     return shaped
 

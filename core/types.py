@@ -28,6 +28,7 @@ class FinishReason(enum.Enum):
     STOP = "stop"
     LENGTH = "length"
     TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"  # an upstream's filter stopped or withheld the reply
 
 
 class ChatMode(enum.Enum):
@@ -66,8 +67,17 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentPart:
+    """A part of a user message: text, or an image URL (never fetched) with its `detail`."""
+
+    text: str = ""
+    image_url: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One message of a conversation."""
+    """One message of a conversation; with `parts` (images), `content` is their text."""
 
     role: Role
     content: str = ""
@@ -75,6 +85,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
     reasoning: str = ""  # an assistant's thinking, apart from its answer; never sent to a model
+    parts: tuple[ContentPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,7 @@ class ToolSpec:
     name: str
     description: str = ""
     parameters: JsonObject = field(default_factory=dict)
+    strict: bool | None = None  # follow `parameters` exactly; None: not said (sent as is)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +113,7 @@ class ResponseFormat:
     type: ResponseFormatType = ResponseFormatType.TEXT
     name: str = ""
     schema: JsonObject | None = None
+    strict: bool | None = None  # follow `schema` exactly; None: not said (sent as is)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,8 @@ class GenerationParams:
     choice_count: int | None = None  # the pipeline generates each choice; backends ignore it
     logprobs: bool | None = None
     top_logprobs: int | None = None
+    max_tokens_field: str = ""  # the name the caller gave max_tokens; "": max_tokens
+    extra: JsonObject = field(default_factory=dict)  # provider fields (catalog extra_params)
 
     @property
     def top_logprob_count(self) -> int | None:
@@ -125,9 +140,9 @@ class GenerationParams:
         return (self.top_logprobs or 0) if self.logprobs else None
 
 
-# GenerationParams fields only a request sets: never a catalog or app default (each default is
-# sampling; these multiply the work or the reply's size, and are validated per request).
-REQUEST_ONLY_PARAMS = frozenset({"choice_count", "logprobs", "top_logprobs"})
+REQUEST_ONLY_PARAMS = frozenset(  # never a catalog or app default: not sampling settings
+    {"choice_count", "logprobs", "top_logprobs", "max_tokens_field", "extra"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +177,7 @@ class Turn:
     metadata: tuple[tuple[str, str], ...] = ()
     previous_turn_id: str = ""  # continue the thread of this stored turn (its latest)
     store: bool = True  # False: a thread's history is read, the turn is not stored
+    prompt: str = ""  # a raw text to continue instead of messages (no chat template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +189,7 @@ class Prompt:
     tool_choice: ToolChoice = ToolChoice()
     parallel_tool_calls: bool = True
     response_format: ResponseFormat = ResponseFormat()
+    raw: str = ""  # a text completion: continue this text as it is (`messages` empty)
 
 
 # --- stream events -------------------------------------------------------------------------
@@ -180,8 +197,7 @@ class Prompt:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the owner of any thread they touch, their idempotency key, and the id
-    of their request (a stored turn keeps it, so logs and the thread store meet)."""
+    """Who is asking: thread owner, idempotency key, request id (a stored turn keeps it)."""
 
     owner: str
     idempotency_key: str = ""
@@ -206,8 +222,7 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class TurnStart:
-    """First event of every turn; `trimmed` counts stored messages left out of the prompt,
-    `sources` are the knowledge chunks the prompt was given."""
+    """First event of a turn; `trimmed`: stored messages left out, `sources`: chunks given."""
 
     id: str
     model: str
@@ -360,19 +375,18 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class EmbedRequest:
-    """One Embed call: the texts, the model (empty: the default) and the vector length asked
-    for (None: the model's own)."""
+    """One Embed call: texts or token ids, the model ("": the default), the vectors' length."""
 
     inputs: tuple[str, ...]
     model: str = ""
     dimensions: int | None = None
     user: str = ""
+    token_inputs: tuple[tuple[int, ...], ...] = ()  # token ids instead of texts
 
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingBatch:
-    """What a backend's `embed` returns: one vector per input, in input order, and the
-    inputs' token count."""
+    """A backend's `embed` result: one vector per input, in input order; the inputs' tokens."""
 
     vectors: tuple[tuple[float, ...], ...]
     prompt_tokens: int

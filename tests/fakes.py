@@ -81,13 +81,14 @@ class ScriptedBackend:
 
     async def count_tokens(self, prompt: Prompt) -> int:
         self.token_counts += 1
-        return sum(4 + len(m.content.split()) for m in prompt.messages)
+        return sum(4 + len(m.content.split()) for m in prompt.messages) + len(prompt.raw.split())
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[BackendChunk]:
         record = StreamRecord(prompt=prompt, params=params)
         self.calls.append(record)
-        default = f"echo: {prompt.messages[-1].content}" if self.echo else "ok"
-        slow = prompt.messages[-1].content.startswith("slow")
+        last = prompt.messages[-1].content if prompt.messages else prompt.raw  # raw: a completion
+        default = f"echo: {last}" if self.echo else "ok"
+        slow = last.startswith("slow")
         delay = self.slow_delay if slow and self.slow_delay else self.pace or self.delay
         words = re.findall(r"\S+\s*", default) if self.pace else [default]
         script = self.scripts.popleft() if self.scripts else Script(words, delay)

@@ -80,8 +80,8 @@ def test_no_import_crosses_the_layering_table():
     assert violations() == []
 
 
-# OpenAI's JSON shapes are spoken at the HTTP face (gateway/), toward upstreams (the one wire
-# module of the openai_compat backend) and in core/chat_shapes.py, whose message and tool shapes
+# OpenAI's JSON shapes are spoken at the HTTP face (gateway/), toward upstreams (the wire
+# modules of the openai_compat backend) and in core/chat_shapes.py, whose message and tool shapes
 # chat templates and tool instructions reuse; the SDK and the rest of the core speak the
 # contract's types.
 OPENAI_WORDS = frozenset(
@@ -90,6 +90,7 @@ OPENAI_WORDS = frozenset(
 OPENAI_FACES = (
     ROOT / "gateway",
     ROOT / "core/backends/openai_wire.py",
+    ROOT / "core/backends/openai_legacy.py",  # the wire module's text-completion body
     ROOT / "core/chat_shapes.py",
 )
 OPENAI_SDK_USERS = (ROOT / "core/backends/openai_compat.py",)
@@ -268,6 +269,7 @@ FLOORS = {
         ("http",),
         ("openai",),
         ("dbgpt", "threads", "playground", "admin"),
+        ("openapi",),  # the document names every face's body models
         ("app",),
         ("__main__",),
     ],

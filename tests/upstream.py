@@ -15,10 +15,13 @@ checked in the order hosted APIs check it, and refused in OpenAI's error envelop
     401  no `Authorization: Bearer <key>`, or a key not accepted     (code invalid_api_key)
     400  a body that is not JSON, or not a valid chat request         (param names the field)
     404  an unknown `model`                                           (code model_not_found)
+    400  `max_tokens` on a reasoning model (`ModelLimits.reasoning`)   (unsupported_parameter)
     400  `max_tokens` / `max_completion_tokens` above the output cap  (param names the field)
     400  a prompt over the input limit or the context window          (context_length_exceeded)
 
-Accepted requests get `scenario` (`Scenario.mode`):
+Accepted requests get `scenario` (`Scenario.mode`). A `json_schema` response format with
+`"strict": true` is answered with a JSON instance of its schema (structured outputs); without
+`strict` the scripted text comes back, best effort, as a model that was not constrained:
 
     normal       role chunk, `Scenario.chunks`, usage chunk (if asked and scripted), [DONE];
                  a request with `stream` false gets those chunks folded into one chat.completion
@@ -67,6 +70,7 @@ import pytest
 
 from core.catalog import ModelCatalog
 from tests.servers import UvicornThread, upstream_model, with_models
+from tests.upstream_completions import completion_answer, completion_events, completion_problem
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -84,6 +88,9 @@ class ModelLimits:
     max_output_tokens: int | None
     context_window: int | None = None
     max_input_tokens: int | None = None
+    # OpenAI's reasoning models (o-series, gpt-5): `max_tokens` is refused, only
+    # `max_completion_tokens` is taken.
+    reasoning: bool = False
 
 
 # Published limits of real hosted models. DashScope's qwen-flash: 1,000,000 tokens of
@@ -311,7 +318,13 @@ class FakeUpstream:
         if refusal is None and record.path.endswith("/embeddings"):
             await self._embed(record, body if parsed else None, send)
             return
-        refusal = refusal or (_check_chat_request(body) if parsed else _NOT_JSON)
+        if not parsed:
+            refusal = refusal or _NOT_JSON
+        elif record.path.endswith("/v1/completions"):  # legacy text completions
+            problem = completion_problem(body)
+            refusal = refusal or (Refusal(400, *problem) if problem else None)
+        else:
+            refusal = refusal or _check_chat_request(body)
         refusal = refusal or self._check_limits(body)
         if refusal is not None:
             record.status = refusal.status
@@ -321,7 +334,8 @@ class FakeUpstream:
 
     def _route(self, record: Recorded) -> Refusal | None:
         route = (record.method, record.path.removeprefix("/v1"))
-        if route in {("POST", "/chat/completions"), ("POST", "/embeddings"), ("GET", "/models")}:
+        served = {("POST", "/chat/completions"), ("POST", "/completions"), ("POST", "/embeddings")}
+        if route in served | {("GET", "/models")}:
             return None
         return Refusal(404, f"Invalid URL ({record.method} {record.path})")
 
@@ -346,6 +360,14 @@ class FakeUpstream:
                 404,
                 f"The model `{model}` does not exist or you do not have access to it.",
                 code="model_not_found",
+            )
+        if limits.reasoning and "max_tokens" in body:
+            return Refusal(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                param="max_tokens",
+                code="unsupported_parameter",
             )
         for name in ("max_tokens", "max_completion_tokens"):
             asked = body.get(name)
@@ -405,6 +427,21 @@ class FakeUpstream:
             await _respond(send, scenario.status, json.dumps(scenario.body).encode(), extra)
             return
         record.status = 200
+        if "prompt" in body:  # a text completion, from the same scripted chunks
+            chunks, model = scenario.chunks, body["model"]
+            if body.get("stream"):
+                asked = (body.get("stream_options") or {}).get("include_usage")
+                events = completion_events(model, chunks, scenario.usage if asked else None)
+                await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+                await send({"type": "http.response.body", "body": events})
+            else:
+                answer = completion_answer(model, chunks, scenario.usage)
+                await _respond(send, 200, json.dumps(answer).encode())
+            return
+        schema = _strict_schema(body)
+        if schema is not None:  # structured outputs: the answer follows the schema
+            instance = json.dumps(schema_instance(schema))
+            scenario = replace(scenario, chunks=(text_chunk(instance), finish_chunk("stop")))
         if scenario.mode == "normal" and not body.get("stream"):
             await _respond(send, 200, json.dumps(_fold(scenario, body["model"])).encode())
             return
@@ -459,6 +496,30 @@ class FakeUpstream:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(gone.wait(), scenario.interval)
         await watcher
+
+
+def _strict_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a `json_schema` response format that arrived with `"strict": true`."""
+    fmt = body.get("response_format")
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    if isinstance(spec, dict) and spec.get("strict") is True:
+        schema = spec.get("schema")
+        return schema if isinstance(schema, dict) else {}
+    return None
+
+
+def schema_instance(schema: dict[str, Any]) -> Any:
+    """A small value that matches `schema` (objects, arrays, enums and the scalar types)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: schema_instance(sub) for name, sub in properties.items()}
+    if kind == "array":
+        return [schema_instance(schema.get("items") or {})]
+    scalars = {"string": "x", "integer": 1, "number": 1.5, "boolean": True, "null": None}
+    return scalars.get(kind if isinstance(kind, str) else "", {})
 
 
 def _limits(name: str, value: int | ModelLimits | None) -> ModelLimits:
@@ -593,7 +654,7 @@ def _is_int(value: Any) -> bool:
 def _input_tokens_at_least(body: dict[str, Any]) -> int:
     """A lower bound of the prompt's tokens: no tokenizer spends fewer than one token per
     four characters, so the fake never refuses a prompt the real upstream would take."""
-    text = json.dumps(body["messages"], ensure_ascii=False)
+    text = json.dumps(body.get("messages") or body.get("prompt"), ensure_ascii=False)
     return len(text) // 4
 
 
@@ -613,8 +674,7 @@ def _check_embeddings(body: Any, models: Mapping[str, EmbeddingModel]) -> Refusa
     if model is None:
         message = f"The model `{body['model']}` does not exist or you do not have access to it."
         return Refusal(404, message, code="model_not_found")
-    texts = body.get("input")
-    texts = [texts] if isinstance(texts, str) else texts
+    texts = _embedding_inputs(body.get("input"))
     if not isinstance(texts, list) or not 1 <= len(texts) <= 2048:
         return Refusal(400, "'$.input' is invalid. Please check the API reference.", "input")
     if not all(isinstance(t, str) and t for t in texts):
@@ -633,8 +693,22 @@ def _check_embeddings(body: Any, models: Mapping[str, EmbeddingModel]) -> Refusa
     return None
 
 
+def _embedding_inputs(value: Any) -> Any:
+    """`input` as a list of texts; a token array (ints, as OpenAI takes them) stands for the
+    text of its ids joined by spaces, so its vector is `fake_embedding` of that text."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(_is_int(v) for v in value):
+        value = [value]
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        if not all(item and all(_is_int(i) and i >= 0 for i in item) for item in value):
+            return None
+        return [" ".join(map(str, item)) for item in value]
+    return value
+
+
 def _embeddings_answer(body: dict[str, Any], models: Mapping[str, EmbeddingModel]) -> Any:
-    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    texts = _embedding_inputs(body["input"])
     full, dimensions = models[body["model"]].dimensions, body.get("dimensions")
     data = []
     for index, text in enumerate(texts):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _channel, _types as t
+from chatrpc import _base, _channel, _messages, _types as t
 from chatrpc._data import DataCalls
 from chatrpc._data_client import AsyncThreadDataMethods
 from chatrpc._errors import from_rpc_error
@@ -185,7 +185,7 @@ class AsyncClient(AsyncThreadDataMethods):
 
     async def embed(
         self,
-        inputs: str | Sequence[str],
+        inputs: _messages.EmbedInputs,
         *,
         model: str = "",
         dimensions: int | None = None,

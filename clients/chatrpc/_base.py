@@ -16,6 +16,14 @@ from google.protobuf import json_format, struct_pb2
 
 from chatrpc import _types as t
 from chatrpc._deployments import deployments_from_pb
+from chatrpc._messages import (
+    EmbedInputs,
+    calls_from_pb,
+    embed_request,
+    enum_value,
+    message_from_pb,
+    message_to_pb,
+)
 from chatrpc.v1 import chat_service_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -24,17 +32,11 @@ Messages: TypeAlias = "str | Sequence[t.Message | Mapping[str, Any]]"
 RequestT = TypeVar("RequestT", pb.ChatRequest, pb.StreamChatRequest)
 R = TypeVar("R")
 
-_ROLES = {
-    t.Role.SYSTEM: pb.ROLE_SYSTEM,
-    t.Role.USER: pb.ROLE_USER,
-    t.Role.ASSISTANT: pb.ROLE_ASSISTANT,
-    t.Role.TOOL: pb.ROLE_TOOL,
-}
-_ROLES_BACK = {value: role for role, value in _ROLES.items()}
 _FINISH = {
     pb.FINISH_REASON_STOP: t.FinishReason.STOP,
     pb.FINISH_REASON_LENGTH: t.FinishReason.LENGTH,
     pb.FINISH_REASON_TOOL_CALLS: t.FinishReason.TOOL_CALLS,
+    pb.FINISH_REASON_CONTENT_FILTER: t.FinishReason.CONTENT_FILTER,
 }
 _MODES = {
     t.ChatMode.NORMAL: pb.CHAT_MODE_NORMAL,
@@ -77,6 +79,7 @@ class TurnOptions(t.GenerationConfig, total=False):
     metadata: Mapping[str, str]
     previous_turn_id: str
     store: bool
+    prompt: str  # a text completion: continue this text (then messages is empty)
 
 
 _CONFIG_KEYS = t.GenerationConfig.__optional_keys__
@@ -101,7 +104,7 @@ def chat_request(messages: Messages | t.ChatRequest, options: TurnOptions) -> t.
         tool_choice=_tool_choice(options.get("tool_choice")),
         parallel_tool_calls=options.get("parallel_tool_calls"),
         response_format=options.get("response_format"),
-        mode=_enum(t.ChatMode, options.get("mode") or "normal", "mode"),
+        mode=enum_value(t.ChatMode, options.get("mode") or "normal", "mode"),
         app_id=options.get("app_id", ""),
         space_id=options.get("space_id", ""),
         flow_id=options.get("flow_id", ""),
@@ -109,13 +112,14 @@ def chat_request(messages: Messages | t.ChatRequest, options: TurnOptions) -> t.
         metadata=dict(options.get("metadata") or {}),
         previous_turn_id=options.get("previous_turn_id", ""),
         store=options.get("store"),
+        prompt=options.get("prompt", ""),
     )
 
 
 def _tool_choice(value: t.ToolChoice | t.ToolChoiceMode | str | None) -> t.ToolChoice | None:
     if value is None or isinstance(value, t.ToolChoice):
         return value
-    return t.ToolChoice(_enum(t.ToolChoiceMode, value, "tool_choice"))
+    return t.ToolChoice(enum_value(t.ToolChoiceMode, value, "tool_choice"))
 
 
 def normalize_messages(messages: Messages) -> list[t.Message]:
@@ -123,14 +127,6 @@ def normalize_messages(messages: Messages) -> list[t.Message]:
     if isinstance(messages, str):
         return [t.Message(role=t.Role.USER, content=messages)]
     return [m if isinstance(m, t.Message) else t.Message(**m) for m in messages]
-
-
-def _enum(cls: type[Any], value: object, what: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        known = ", ".join(member.value for member in cls)
-        raise ValueError(f"unknown {what} {value!r}; expected one of: {known}") from None
 
 
 def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
@@ -142,18 +138,20 @@ def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     message.tools.extend(_tool_to_pb(tool) for tool in request.tools)
     if request.tool_choice is not None:
         choice = request.tool_choice
-        mode = _enum(t.ToolChoiceMode, choice.mode, "tool_choice")
+        mode = enum_value(t.ToolChoiceMode, choice.mode, "tool_choice")
         message.tool_choice.mode = _TOOL_CHOICES[mode]
         message.tool_choice.function_name = choice.function_name
     if request.parallel_tool_calls is not None:
         message.parallel_tool_calls = request.parallel_tool_calls
     if request.response_format is not None:
         fmt = request.response_format
-        message.response_format.type = _FORMATS[_enum(t.ResponseFormatType, fmt.type, "type")]
+        message.response_format.type = _FORMATS[enum_value(t.ResponseFormatType, fmt.type, "type")]
         message.response_format.schema_name = fmt.schema_name
         if fmt.json_schema is not None:
             message.response_format.json_schema.CopyFrom(_struct(fmt.json_schema))
-    message.mode = _MODES[_enum(t.ChatMode, request.mode, "mode")]
+        if fmt.strict is not None:
+            message.response_format.strict = fmt.strict
+    message.mode = _MODES[enum_value(t.ChatMode, request.mode, "mode")]
     message.app_id = request.app_id
     message.space_id = request.space_id
     message.flow_id = request.flow_id
@@ -162,6 +160,7 @@ def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     message.previous_turn_id = request.previous_turn_id
     if request.store is not None:
         message.store = request.store
+    message.prompt = request.prompt
     return message
 
 
@@ -171,20 +170,10 @@ def _config_to_pb(config: t.GenerationConfig, message: pb.GenerationConfig) -> N
         if name == "stop":
             stop = cast("str | Sequence[str]", value)
             message.stop.extend([stop] if isinstance(stop, str) else stop)
+        elif name == "extra_params":
+            message.extra_params.CopyFrom(_struct(cast("Mapping[str, Any]", value)))
         elif value is not None:
             setattr(message, name, value)
-
-
-def message_to_pb(message: t.Message) -> pb.Message:
-    return pb.Message(
-        role=_ROLES[_enum(t.Role, message.role, "role")],
-        content=message.content,
-        name=message.name,
-        tool_calls=[
-            pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
-        ],
-        tool_call_id=message.tool_call_id,
-    )
 
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -197,6 +186,8 @@ def _tool_to_pb(tool: t.Tool) -> pb.Tool:
     result = pb.Tool(name=tool.name, description=tool.description)
     if tool.parameters is not None:
         result.parameters.CopyFrom(_struct(tool.parameters))
+    if tool.strict is not None:
+        result.strict = tool.strict
     return result
 
 
@@ -226,10 +217,6 @@ def usage_from_pb(usage: pb.Usage) -> t.Usage:
     route = usage.upstream  # the router's trail (empty for a model without routing)
     counts = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
     return t.Usage(*counts, route.deployment, route.attempts, route.fallback_model)
-
-
-def _calls_from_pb(message: pb.Message) -> tuple[t.ToolCall, ...]:
-    return tuple(t.ToolCall(c.id, c.name, c.arguments) for c in message.tool_calls)
 
 
 def sources_from_pb(sources: Sequence[pb.Source]) -> tuple[t.Source, ...]:
@@ -269,17 +256,6 @@ def logprobs_from_pb(tokens: Sequence[pb.TokenLogprob]) -> tuple[t.TokenLogprob,
     )
 
 
-def message_from_pb(message: pb.Message) -> t.Message:
-    return t.Message(
-        role=_ROLES_BACK.get(message.role, t.Role.USER),
-        content=message.content,
-        name=message.name,
-        tool_calls=_calls_from_pb(message),
-        tool_call_id=message.tool_call_id,
-        reasoning=message.reasoning,
-    )
-
-
 def _choice_from_pb(choice: pb.Choice) -> t.Choice:
     return t.Choice(
         index=choice.index,
@@ -296,7 +272,7 @@ def reply_from_pb(response: pb.ChatResponse) -> t.Reply:
         created=response.create_time.seconds,
         thread_id=response.thread_id,
         content=response.message.content,
-        tool_calls=_calls_from_pb(response.message),
+        tool_calls=calls_from_pb(response.message),
         finish_reason=_FINISH.get(response.finish_reason, t.FinishReason.STOP),
         usage=usage_from_pb(response.usage),
         trimmed=response.trimmed_message_count,
@@ -403,6 +379,7 @@ def model_from_pb(model: pb.Model) -> t.Model:
         created=model.create_time.seconds,
         embedding_dimensions=model.embedding_dimensions,
         deployments=deployments_from_pb(model.deployments),
+        vision=model.vision,
     )
 
 
@@ -474,10 +451,9 @@ class Calls:
 
     @staticmethod
     def embed(
-        inputs: str | Sequence[str], model: str, dimensions: int | None, user: str
+        inputs: EmbedInputs, model: str, dimensions: int | None, user: str
     ) -> UnaryCall[t.Embeddings]:
-        texts = [inputs] if isinstance(inputs, str) else list(inputs)
-        request = pb.EmbedRequest(model=model, inputs=texts, dimensions=dimensions, user=user)
+        request = embed_request(inputs, model, dimensions, user)
         return UnaryCall("Embed", request, embeddings_from_pb)
 
     @staticmethod

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chatrpc import _base, _channel, _types as t
+from chatrpc import _base, _channel, _messages, _types as t
 from chatrpc._data import DataCalls
 from chatrpc._data_client import ThreadDataMethods
 from chatrpc._errors import from_rpc_error
@@ -267,7 +267,7 @@ class Client(ThreadDataMethods):
 
     def embed(
         self,
-        inputs: str | Sequence[str],
+        inputs: _messages.EmbedInputs,
         *,
         model: str = "",
         dimensions: int | None = None,
@@ -278,7 +278,8 @@ class Client(ThreadDataMethods):
         """Computes one embedding vector per input text.
 
         Args:
-            inputs: One text, or a list of 1-2048 non-empty texts.
+            inputs: One text, or a list of 1-2048 non-empty texts; or token ids of the
+                model's vocabulary instead: one list of ints, or a list of such lists.
             model: A model whose catalog entry embeds; empty selects the default model.
             dimensions: Shorter vectors, for models that support it (else InvalidRequestError).
             user: End-user identifier (not stored).

@@ -3,8 +3,7 @@
 Requests: `ChatRequest` with its `GenerationConfig`, `Tool`, `ToolChoice`, `ResponseFormat`.
 Replies: `Reply` (what `chat()` returns, with its `Choice`s) and the stream events
 `chat_stream()` yields: `StreamStart`, then `MessageDelta`s and one `StreamFinish` per choice,
-then `Usage` (`StreamEvent`). Token log probabilities are `TokenLogprob`s.
-Embeddings: `Embeddings` (what `embed()` returns), one `Embedding` per input.
+then `Usage` (`StreamEvent`); logprobs are `TokenLogprob`s. `embed()` gives `Embeddings`.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict
 
 if TYPE_CHECKING:  # a protobuf-free module: the type only (chatrpc._deployments)
     from chatrpc._deployments import Deployment
+
+from chatrpc._parts import ContentPart as ContentPart, Tool as Tool
 
 REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
 
@@ -35,6 +36,7 @@ class FinishReason(enum.StrEnum):
     STOP = "stop"
     LENGTH = "length"
     TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"  # the upstream's content filter stopped the reply
 
 
 class ChatMode(enum.StrEnum):
@@ -82,15 +84,8 @@ class GenerationConfig(TypedDict, total=False):
     choice_count: int  # alternative replies (OpenAI's n), 1-8
     logprobs: bool  # return each generated token's log probability
     top_logprobs: int  # 0-20 likeliest alternatives per token; needs logprobs
-
-
-@dataclass(frozen=True, slots=True)
-class Tool:
-    """A function the model may call; `parameters` is a JSON Schema object."""
-
-    name: str
-    description: str = ""
-    parameters: Mapping[str, Any] | None = None
+    max_completion_tokens: int  # max_tokens under OpenAI's newer name; set one of the two
+    extra_params: Mapping[str, Any]  # provider fields the model's catalog entry allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +113,7 @@ class ResponseFormat:
     type: ResponseFormatType = ResponseFormatType.TEXT
     schema_name: str = ""
     json_schema: Mapping[str, Any] | None = None
+    strict: bool | None = None  # follow `json_schema` exactly; None: unsaid
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +137,7 @@ class Message:
 
     `reasoning` is an assistant's thinking apart from its answer (replies from reasoning
     models; in threads only when the server keeps it); it is never sent to the model.
+    `parts`: a user message's text and image parts (`content` then empty; in replies, their text).
 
     Example:
         >>> Message(role="user", content="hello")
@@ -152,6 +149,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
     reasoning: str = ""
+    parts: tuple[ContentPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +181,7 @@ class ChatRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)  # recorded with the turn
     previous_turn_id: str = ""  # continue the thread of this stored turn (its latest turn)
     store: bool | None = None  # None: true; False reads a thread's history, stores nothing
+    prompt: str = ""  # a raw text to continue instead of messages (a text completion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +375,7 @@ class Model:
     created: int
     embedding_dimensions: int = 0  # the length of its `embed()` vectors; 0: it does not embed
     deployments: tuple[Deployment, ...] = ()  # its upstream deployments, when it is routed
+    vision: bool = False  # it takes image parts (Message.parts)
 
 
 @dataclass(frozen=True, slots=True)

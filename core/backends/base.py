@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
 
 from core.types import BackendChunk, EmbeddingBatch, GenerationParams, Prompt
+
+EmbedInputs: TypeAlias = "Sequence[str] | Sequence[tuple[int, ...]]"  # texts, or token ids
 
 
 class Backend(Protocol):
@@ -21,7 +23,9 @@ class Backend(Protocol):
     `embed` returns one vector per text, in order, `dimensions` long when given (the catalog
     lets only models that support it be asked; None: the model's own length). It is called
     only for models whose catalog entry embeds; the texts have passed the core's checks, and
-    a text over the model's input limit is the backend's InvalidArgumentError.
+    a text over the model's input limit is the backend's InvalidArgumentError. `texts` may
+    instead be token-id sequences (an EmbedRequest's token_inputs): ids outside the model's
+    vocabulary are the backend's InvalidArgumentError naming `token_inputs[i]`.
     """
 
     kind: ClassVar[str]
@@ -33,7 +37,7 @@ class Backend(Protocol):
 
     async def count_tokens(self, prompt: Prompt) -> int: ...
 
-    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch: ...
+    async def embed(self, texts: EmbedInputs, dimensions: int | None) -> EmbeddingBatch: ...
 
     async def aclose(self) -> None: ...
 

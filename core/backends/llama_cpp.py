@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.backends.admission import DEFAULT_MAX_QUEUE, Admission
+from core.backends.base import EmbedInputs
 from core.backends.llama_embedding import LlamaEmbedder
 from core.backends.llama_loading import (
     ChatRenderer,
@@ -39,6 +40,7 @@ from core.backends.llama_loading import (
     last_logits,
     load_llama,
 )
+from core.backends.llama_sampling import extra_kwargs, sampling_kwargs
 from core.chat_shapes import message_to_template
 from core.errors import (
     BackendUnavailableError,
@@ -158,6 +160,7 @@ class LlamaCppBackend:
     async def stream(
         self, prompt: Prompt, params: GenerationParams
     ) -> AsyncGenerator[BackendChunk, None]:
+        extra_kwargs(params.extra)  # refused here, before the turn touches the model
         tokens = await self._tokens(prompt)
         grammar = json_grammar(prompt.response_format)
         if params.logprobs and self._logits is None:
@@ -198,7 +201,7 @@ class LlamaCppBackend:
             cancelled.set()
             job.cancel()  # still queued behind another turn: never starts
 
-    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+    async def embed(self, texts: EmbedInputs, dimensions: int | None) -> EmbeddingBatch:
         """Unit-length vectors from the model's embedding context (see LlamaEmbedder)."""
         if self._embedder is None:
             raise UnimplementedError(
@@ -215,6 +218,9 @@ class LlamaCppBackend:
     async def _tokens(self, prompt: Prompt) -> list[int]:
         """The prompt's tokens; the planner counts the very prompt the turn then streams, so
         the last few encodings are kept (rendering and tokenizing once per turn, not twice)."""
+        if prompt.raw:  # a text completion: the text as it is, no template
+            raw = prompt.raw.encode("utf-8")
+            return await asyncio.to_thread(self._llama.tokenize, raw, True, False)
         key = prompt.messages
         tokens = self._encoded.get(key)
         if tokens is None:
@@ -253,7 +259,7 @@ class LlamaCppBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = _StopMatcher((*params.stop, *self._template_stop))
         eos, completion, finish = llama.token_eos(), 0, FinishReason.LENGTH
-        kwargs: dict[str, object] = {**_sampling_kwargs(params)}
+        kwargs: dict[str, object] = {**sampling_kwargs(params), **extra_kwargs(params.extra)}
         if grammar is not None:
             kwargs["grammar"] = grammar
         top = params.top_logprob_count
@@ -340,22 +346,6 @@ def _overlap(text: str, stop: str) -> int:
         if stop.startswith(text[-size:]):
             return size
     return 0
-
-
-def _sampling_kwargs(params: GenerationParams) -> dict[str, float]:
-    """Maps validated GenerationParams onto llama.cpp's sampler (temperature 0 is greedy)."""
-    kwargs: dict[str, float] = {}
-    if params.temperature is not None:
-        kwargs["temp"] = params.temperature
-    if params.top_p is not None:
-        kwargs["top_p"] = params.top_p
-    if params.presence_penalty is not None:
-        kwargs["presence_penalty"] = params.presence_penalty
-    if params.frequency_penalty is not None:
-        kwargs["frequency_penalty"] = params.frequency_penalty
-    if params.repetition_penalty is not None:
-        kwargs["repeat_penalty"] = params.repetition_penalty
-    return kwargs
 
 
 def json_grammar(fmt: ResponseFormat) -> object:

@@ -9,6 +9,11 @@ then batches as many inputs into one decode as fit. Vectors are L2-normalised to
 length, as OpenAI's are (cosine similarity is then a dot product); a shorter `dimensions`
 (only where the catalog allows it) keeps the first components and normalises again, as
 OpenAI's text-embedding-3 models do. A cancelled call stops between groups of inputs.
+
+Token-id inputs are fed to llama.cpp as they are, after a range check against the
+vocabulary: llama-cpp-python's `embed` takes only texts, which it tokenizes itself, so for a
+token call the context's `tokenize` is shadowed (on the one worker thread that owns the
+context, for that call only) by a lookup of the caller's ids; its batching and pooling stay.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from core.errors import BackendUnavailableError, ChatError, ConfigError, ContextLengthExceededError
+from core.backends.base import EmbedInputs
+from core.errors import (
+    BackendUnavailableError,
+    ChatError,
+    ConfigError,
+    ContextLengthExceededError,
+    InvalidArgumentError,
+)
 from core.types import EmbeddingBatch
 
 POOLING = {"mean": 1, "cls": 2, "last": 3}  # llama.cpp's LLAMA_POOLING_TYPE_* values
@@ -33,6 +45,8 @@ class EmbeddingLlama(Protocol):
     """The part of a `llama_cpp.Llama(embedding=True)` the embedder uses."""
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]: ...
+
+    def n_vocab(self) -> int: ...
 
     def embed(
         self,
@@ -83,7 +97,7 @@ class LlamaEmbedder:
 
         return cls(open_context, max_tokens=max_tokens)
 
-    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+    async def embed(self, texts: EmbedInputs, dimensions: int | None) -> EmbeddingBatch:
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         job = loop.run_in_executor(self._executor, self._run, list(texts), dimensions, cancelled)
@@ -105,35 +119,57 @@ class LlamaEmbedder:
             self._llama = None
 
     def _run(
-        self, texts: list[str], dimensions: int | None, cancelled: threading.Event
+        self, inputs: list[Any], dimensions: int | None, cancelled: threading.Event
     ) -> EmbeddingBatch:
         """Runs on the worker thread: checks every input's length, then embeds group by group.
         Once `cancelled` is set nobody awaits the result: the job just ends (CancelledError)."""
         if cancelled.is_set():
             raise asyncio.CancelledError
         llama = self._context()
-        for i, text in enumerate(texts):
-            count = len(llama.tokenize(text.encode("utf-8")))
-            if count > self.max_tokens:
-                raise ContextLengthExceededError(
-                    f"inputs[{i}] has {count} tokens; this model embeds at most "
-                    f"{self.max_tokens} tokens per input.",
-                    field=f"inputs[{i}]",
-                )
+        texts, ids = self._checked(llama, inputs)
         vectors: list[tuple[float, ...]] = []
         tokens = 0
         for start in range(0, len(texts), self._group):
             if cancelled.is_set():
                 raise asyncio.CancelledError
-            group, count = llama.embed(
-                texts[start : start + self._group],
-                normalize=True,
-                truncate=False,
-                return_count=True,
-            )
+            if ids:  # "0", "1", … stand for the id lists; `tokenize` gives each its ids
+                vars(llama)["tokenize"] = lambda text, *args, **kwargs: ids[int(text)]
+            try:
+                group, count = llama.embed(
+                    texts[start : start + self._group],
+                    normalize=True,
+                    truncate=False,
+                    return_count=True,
+                )
+            finally:
+                vars(llama).pop("tokenize", None)
             vectors.extend(shorten(vector, dimensions) for vector in group)
             tokens += count
         return EmbeddingBatch(vectors=tuple(vectors), prompt_tokens=tokens)
+
+    def _checked(self, llama: EmbeddingLlama, inputs: list[Any]) -> tuple[list[str], list[Any]]:
+        """(what `embed` is given, the id lists of a token call or []) once every input is
+        within the token limit and every id within the vocabulary."""
+        tokens = bool(inputs) and not isinstance(inputs[0], str)
+        field = "token_inputs" if tokens else "inputs"
+        vocabulary = llama.n_vocab() if tokens else 0
+        for i, item in enumerate(inputs):
+            count = len(item) if tokens else len(llama.tokenize(item.encode("utf-8")))
+            if count > self.max_tokens:
+                raise ContextLengthExceededError(
+                    f"{field}[{i}] has {count} tokens; this model embeds at most "
+                    f"{self.max_tokens} tokens per input.",
+                    field=f"{field}[{i}]",
+                )
+            if tokens and not all(0 <= t < vocabulary for t in item):
+                raise InvalidArgumentError(
+                    f"{field}[{i}] holds a token id outside the model's vocabulary "
+                    f"(0-{vocabulary - 1}).",
+                    field=f"{field}[{i}]",
+                )
+        if tokens:
+            return [str(i) for i in range(len(inputs))], [list(item) for item in inputs]
+        return list(inputs), []
 
     def _context(self) -> EmbeddingLlama:
         if self._llama is None:  # only ever on the one worker thread: no race

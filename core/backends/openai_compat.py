@@ -1,5 +1,5 @@
 """OpenAICompatBackend: an upstream OpenAI-compatible `/v1/chat/completions` (and
-`/v1/embeddings`, one request per Embed call, its vectors passed through).
+`/v1/completions` for text completions; `/v1/embeddings`, one request per Embed call).
 
 One turn is one upstream call (no retries: the core's router, core/routing, makes further
 attempts), always streamed with `stream_options.include_usage`. Requests carry only the fields
@@ -35,13 +35,16 @@ import math
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import aiohttp
 import orjson
 
 from core import deadlines
+from core.backends.base import EmbedInputs
+from core.backends.openai_legacy import check_max_tokens_field, upstream_body
 from core.backends.openai_wire import (
     OWNED_FIELDS,
     ChunkFolder,
@@ -49,7 +52,6 @@ from core.backends.openai_wire import (
     embeddings_body,
     embeddings_from_openai,
     estimate_tokens,
-    request_body,
 )
 from core.backends.upstream_config import (
     UpstreamConfig,
@@ -82,7 +84,7 @@ logger = logging.getLogger(__name__)
 OPTIONS = frozenset(
     {
         "base_url", "api_key", "upstream_model", "timeout", "default_headers", "supports_tools",
-        "repetition_penalty", "extra", "idle_timeout",
+        "repetition_penalty", "extra", "idle_timeout", "max_tokens_field",
     }
 )  # fmt: skip
 _REJECTED = {400: "invalid request", 404: "unknown model or route", 413: "request too large"}
@@ -110,7 +112,7 @@ class OpenAICompatBackend:
     `aclose`. `supports_tools=False` leaves tools out of requests (the catalog pairs
     such a model with a text tool-call format); `repetition_penalty=True` says the upstream
     accepts that field (vLLM, LightLLM); `extra` holds operator-configured body fields sent
-    with every request.
+    with every request; `max_tokens_field` names the output cap's field (empty: the caller's).
     """
 
     kind: ClassVar[str] = "openai_compat"
@@ -124,14 +126,18 @@ class OpenAICompatBackend:
         supports_tools: bool = True,
         repetition_penalty: bool = False,
         extra: Mapping[str, object] | None = None,
+        max_tokens_field: str = "",
     ) -> None:
         _check_settings(upstream_model, extra or {})
         self._config = config
         self._model = upstream_model
-        self._repetition_penalty = repetition_penalty
-        self._extra: JsonObject = dict(extra or {})
+        self._body = partial(  # the turn's JSON body, from the prompt and its params
+            upstream_body, upstream_model, tools=supports_tools, extra=dict(extra or {}),
+            repetition_penalty=repetition_penalty,
+            max_tokens_field=check_max_tokens_field(max_tokens_field),
+        )  # fmt: skip
         self._upstream = config.host
-        self._url = config.url("chat/completions")
+        self._urls = (config.url("chat/completions"), config.url("completions"))  # [raw]
         self._embeddings_url = config.url("embeddings")
         self._models_url = config.url("models")
         self._headers = dict(config.headers)
@@ -139,7 +145,7 @@ class OpenAICompatBackend:
         self._timeout = aiohttp.ClientTimeout(
             sock_connect=config.timeout, sock_read=config.idle_timeout or config.timeout
         )
-        self._proxy = _env_proxy(self._url)
+        self._proxy = _env_proxy(self._urls[0])
         self._session: aiohttp.ClientSession | None = None
         # The Protocol declares the capability per class; an upstream without native tool
         # calling is configured per instance, so the instance shadows the class default.
@@ -164,6 +170,7 @@ class OpenAICompatBackend:
             supports_tools=tools,
             repetition_penalty=repetition_penalty,
             extra=extra,
+            max_tokens_field=text_option(options, "max_tokens_field"),
         )
 
     async def count_tokens(self, prompt: Prompt) -> int:
@@ -178,16 +185,9 @@ class OpenAICompatBackend:
         fields = current()
         model = fields.model if fields is not None else ""
         metrics.child(metrics.UPSTREAM_REQUESTS, model).inc()
-        body = request_body(
-            self._model,
-            prompt,
-            params,
-            tools=self.supports_tools,
-            repetition_penalty=self._repetition_penalty,
-            extra=self._extra,
-        )
+        body = self._body(prompt, params)  # chat, or a text completion (prompt.raw)
         try:
-            response = await self._post(self._url, body)
+            response = await self._post(self._urls[bool(prompt.raw)], body)
             folder, complete = ChunkFolder(), False
             try:
                 if response.status >= 400:
@@ -246,7 +246,7 @@ class OpenAICompatBackend:
         except aiohttp.ClientError:
             return False
 
-    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+    async def embed(self, texts: EmbedInputs, dimensions: int | None) -> EmbeddingBatch:
         """One `POST /embeddings` for all the texts; the vectors are passed through as sent
         (after a shape check), errors mapped as a turn's are."""
         response = await self._post(

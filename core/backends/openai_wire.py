@@ -13,8 +13,8 @@ becomes `call_` + 24 characters), reasoning text (`reasoning_content`, as DashSc
 vLLM send it, or vLLM's newer `reasoning`) apart from the answer, token logprobs
 (`logprobs.content`, when asked), and the finish reason and usage remembered for the last
 chunk. Finish reasons: "stop", "length", "tool_calls" and "function_call" map by name; "stop"
-after tool calls becomes TOOL_CALLS (some upstreams say "stop"); "content_filter" and unknown
-reasons become STOP (the text so far is the reply) and are logged.
+after tool calls becomes TOOL_CALLS (some upstreams say "stop"); "content_filter" stays
+CONTENT_FILTER; unknown reasons become STOP (the text so far is the reply) and are logged.
 
 Embeddings: `embeddings_body` is the body of `POST /embeddings`, `embeddings_from_openai`
 reads its answer (checked: one finite vector per input, in input order).
@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.backends.base import EmbedInputs
 from core.chat_shapes import message_to_openai, tools_to_openai
 from core.tools.base import new_tool_call_id
 from core.types import (
@@ -37,6 +38,7 @@ from core.types import (
     GenerationParams,
     JsonObject,
     Prompt,
+    ResponseFormat,
     ResponseFormatType,
     TokenLogprob,
     ToolCallDelta,
@@ -63,7 +65,7 @@ OWNED_FIELDS = frozenset(
     {
         *OPENAI_SAMPLING, "model", "messages", "stream", "stream_options", "repetition_penalty",
         "tools", "tool_choice", "parallel_tool_calls", "response_format", "logprobs",
-        "top_logprobs", "n",
+        "top_logprobs", "n", "max_completion_tokens",
     }
 )  # fmt: skip
 FINISH_REASONS = {
@@ -71,8 +73,10 @@ FINISH_REASONS = {
     "length": FinishReason.LENGTH,
     "tool_calls": FinishReason.TOOL_CALLS,
     "function_call": FinishReason.TOOL_CALLS,
-    "content_filter": FinishReason.STOP,
+    "content_filter": FinishReason.CONTENT_FILTER,
 }
+# The names an upstream may take the output cap under (catalog option `max_tokens_field`).
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 
 
 def request_body(
@@ -83,6 +87,7 @@ def request_body(
     tools: bool,
     repetition_penalty: bool,
     extra: Mapping[str, object],
+    max_tokens_field: str = "",
 ) -> JsonObject:
     """The streamed request's JSON body (the pipeline has validated every value).
 
@@ -90,6 +95,9 @@ def request_body(
     that accept it (vLLM, LightLLM; OpenAI does not), else it is dropped; `extra` is operator
     configuration, never request data. An unset max_tokens is left out: the upstream then
     applies its own default, which it always accepts (hosted upstreams cap output per model).
+    A set one goes under `max_tokens_field` when the operator names one (reasoning models take
+    `max_completion_tokens` only), else under the name the caller used. The caller's provider
+    fields (`params.extra`, allowed by the catalog) go as given, over the operator's `extra`.
     """
     body: JsonObject = {
         "model": model,
@@ -99,6 +107,9 @@ def request_body(
         value = getattr(params, name)
         if value is not None and value != ():
             body[name] = list(value) if name == "stop" else value
+    if params.max_tokens is not None:
+        del body["max_tokens"]
+        body[max_tokens_field or params.max_tokens_field or "max_tokens"] = params.max_tokens
     if repetition_penalty and params.repetition_penalty is not None:
         body["repetition_penalty"] = params.repetition_penalty
     if params.logprobs:
@@ -114,16 +125,26 @@ def request_body(
             body["tool_choice"] = choice.mode.value
         if not prompt.parallel_tool_calls:
             body["parallel_tool_calls"] = False
-    response_format = prompt.response_format
-    if response_format.type is ResponseFormatType.JSON_OBJECT:
-        body["response_format"] = {"type": "json_object"}
-    elif response_format.type is ResponseFormatType.JSON_SCHEMA:
-        schema = {"name": response_format.name or "reply", "schema": response_format.schema or {}}
-        body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    response_format = _response_format(prompt.response_format)
+    if response_format is not None:
+        body["response_format"] = response_format
     body.update(extra)
+    body.update(params.extra)  # the catalog lets callers set these: theirs over the default
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _response_format(fmt: ResponseFormat) -> JsonObject | None:
+    """The body's `response_format` (None for free text); `strict` only when the caller said."""
+    if fmt.type is ResponseFormatType.JSON_OBJECT:
+        return {"type": "json_object"}
+    if fmt.type is not ResponseFormatType.JSON_SCHEMA:
+        return None
+    schema: JsonObject = {"name": fmt.name or "reply", "schema": fmt.schema or {}}
+    if fmt.strict is not None:
+        schema["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": schema}
 
 
 def estimate_tokens(prompt: Prompt, *, tools: bool) -> int:
@@ -132,7 +153,7 @@ def estimate_tokens(prompt: Prompt, *, tools: bool) -> int:
     ASCII text counts one token per 3 characters and every other character one token, plus 4
     per message and call and the tools' JSON: generous for English and for CJK text alike.
     """
-    total = 3
+    total = 3 + _estimate(prompt.raw)
     for message in prompt.messages:
         total += 4 + _estimate(message.content) + _estimate(message.name)
         for call in message.tool_calls:
@@ -233,11 +254,13 @@ class ChunkFolder:
             if choice.get("index", 0) != 0:  # n is never sent, so other choices are not ours
                 continue
             delta = choice.get("delta") or {}
-            piece.text += delta.get("content") or ""
+            piece.text += delta.get("content") or choice.get("text") or ""  # chat, or legacy
             piece.reasoning += delta.get("reasoning_content") or delta.get("reasoning") or ""
             piece.calls.extend(self._call(c) for c in delta.get("tool_calls") or ())
             logprobs = choice.get("logprobs")
-            if logprobs:
+            if logprobs and "tokens" in logprobs:  # a text completion's legacy shape
+                piece.logprobs.extend(legacy_logprobs(logprobs))
+            elif logprobs:
                 piece.logprobs.extend(token_logprob(t) for t in logprobs.get("content") or ())
             reason = choice.get("finish_reason")
             if reason is not None:
@@ -266,22 +289,23 @@ class ChunkFolder:
 def finish_reason(reason: str) -> FinishReason:
     """Our finish reason for an upstream one (see the module docstring)."""
     mapped = FINISH_REASONS.get(reason)
-    if mapped is None or reason == "content_filter":
+    if mapped is None:
         logger.warning("Upstream finished with %r; reported as stop", reason[:40])
     return mapped or FinishReason.STOP
 
 
-def embeddings_body(model: str, texts: Sequence[str], dimensions: int | None) -> JsonObject:
-    """The JSON body of `POST /embeddings`: the texts as a list, vectors asked for as floats
-    (every OpenAI-compatible server sends floats; not all of them send base64)."""
-    body: JsonObject = {"model": model, "input": list(texts), "encoding_format": "float"}
+def embeddings_body(model: str, texts: EmbedInputs, dimensions: int | None) -> JsonObject:
+    """The JSON body of `POST /embeddings`: the texts (or token arrays) as a list, vectors
+    asked for as floats (every OpenAI-compatible server sends floats; not all send base64)."""
+    inputs = [t if isinstance(t, str) else list(t) for t in texts]
+    body: JsonObject = {"model": model, "input": inputs, "encoding_format": "float"}
     if dimensions is not None:
         body["dimensions"] = dimensions
     return body
 
 
 def embeddings_from_openai(
-    payload: Any, texts: Sequence[str], dimensions: int | None
+    payload: Any, texts: EmbedInputs, dimensions: int | None
 ) -> EmbeddingBatch:
     """An upstream's embeddings response to `texts` as an EmbeddingBatch, in input order.
 
@@ -312,7 +336,7 @@ def embeddings_from_openai(
     usage = payload.get("usage")
     tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     if not isinstance(tokens, int) or tokens < 0:
-        tokens = sum(map(_estimate, texts))
+        tokens = sum(_estimate(t) if isinstance(t, str) else len(t) for t in texts)
     return EmbeddingBatch(vectors=tuple(vectors[i] for i in range(count)), prompt_tokens=tokens)
 
 
@@ -334,6 +358,20 @@ def token_logprob(item: Mapping[str, Any]) -> TokenLogprob:
     top = tuple(_top_logprob(t) for t in item.get("top_logprobs") or ())
     token, logprob, raw = _logprob_fields(item)
     return TokenLogprob(token=token, logprob=logprob, token_bytes=raw, top=top)
+
+
+def legacy_logprobs(logprobs: Mapping[str, Any]) -> list[TokenLogprob]:
+    """A text completion's `logprobs` (`tokens`, `token_logprobs`, `top_logprobs` as one
+    {token: logprob} object per position) as TokenLogprobs (raises on a wrong shape)."""
+    tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
+    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
+    out = []
+    for token, value, top in zip(tokens, values, tops, strict=True):
+        alternatives = tuple(
+            TopLogprob(str(t), float(lp), str(t).encode("utf-8")) for t, lp in (top or {}).items()
+        )
+        out.append(TokenLogprob(str(token), float(value), str(token).encode("utf-8"), alternatives))
+    return out
 
 
 def _top_logprob(item: Mapping[str, Any]) -> TopLogprob:

@@ -213,9 +213,15 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX turns_by_request_id ON turns (request_id) WHERE request_id <> ''",
         ),
     ),
-    # Placeholders for the migrations of parallel work (m008: issue 22, m009: issue 24), so
-    # this branch's numbering has no gap; dropped when those land (they replace these).
-    Migration(name="m008_reserved", sqlite=("SELECT 1",), postgres=("SELECT 1",)),
+    Migration(
+        name="m008_message_parts",
+        # A message's content parts (text and image URLs) as JSON, '' for a text message, so
+        # a thread's later turns see its images again.
+        sqlite=("ALTER TABLE messages ADD COLUMN parts TEXT NOT NULL DEFAULT ''",),
+        postgres=("ALTER TABLE messages ADD COLUMN parts TEXT NOT NULL DEFAULT ''",),
+    ),
+    # A placeholder for the migration of parallel work (m009: issue 24), so the numbering has
+    # no gap; dropped when it lands (it replaces this).
     Migration(name="m009_reserved", sqlite=("SELECT 1",), postgres=("SELECT 1",)),
     Migration(
         name="m010_thread_retention",

@@ -40,11 +40,11 @@ from core.storage.postgres_pool import (
 from core.types import Message
 
 _SELECT_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
     " FROM messages WHERE owner = $1 AND thread_id = $2 ORDER BY seq"
 )
 _SELECT_TURN_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
     " FROM messages WHERE owner = $1 AND thread_id = $2 AND seq >= $3 AND seq < $4 ORDER BY seq"
 )
 _TURN_COLUMNS = (
@@ -101,7 +101,8 @@ _INSERT_TURN = (
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
-    " tool_call_id, created, reasoning) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " tool_call_id, created, reasoning, parts)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = $1 AND thread_id = $2 RETURNING 1"
 _LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, false)"

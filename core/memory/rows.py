@@ -18,7 +18,7 @@ from core.memory import migrations
 from core.memory.base import StoredMessage, StoredTurn, ThreadSummary, TurnRecord
 from core.memory.lifecycle import thread_options
 from core.storage.schema import Schema
-from core.types import FinishReason, Message, Role, ToolCall, Usage
+from core.types import ContentPart, FinishReason, Message, Role, ToolCall, Usage
 
 MessageParams = tuple[str, str, str, str, str]
 
@@ -31,8 +31,8 @@ def message_to_params(message: Message) -> MessageParams:
 
 
 def turn_message_params(owner: str, base_seq: int, record: TurnRecord) -> list[tuple[Any, ...]]:
-    """(owner, thread_id, seq, turn_id, *message_to_params, created, reasoning) of each of the
-    turn's messages, numbered from `base_seq`, for an INSERT."""
+    """(owner, thread_id, seq, turn_id, *message_to_params, created, reasoning, parts JSON) of
+    each of the turn's messages, numbered from `base_seq`, for an INSERT."""
     return [
         (
             owner,
@@ -42,14 +42,28 @@ def turn_message_params(owner: str, base_seq: int, record: TurnRecord) -> list[t
             *message_to_params(m),
             record.created,
             m.reasoning,
+            parts_to_json(m.parts),
         )
         for seq, m in enumerate(record.messages, start=base_seq)
     ]
 
 
+def parts_to_json(parts: tuple[ContentPart, ...]) -> str:
+    """A message's parts as a JSON list of [text, image_url, detail]; '' for none."""
+    if not parts:
+        return ""
+    rows = [[p.text, p.image_url, p.detail] for p in parts]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def parts_from_json(text: str) -> tuple[ContentPart, ...]:
+    return tuple(ContentPart(*row) for row in json.loads(text)) if text else ()
+
+
 def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
-    """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning)."""
-    seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning = row
+    """Decode (seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning,
+    parts)."""
+    seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts = row
     calls = (
         tuple(
             ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"])
@@ -65,6 +79,7 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
         tool_calls=calls,
         tool_call_id=tool_call_id,
         reasoning=reasoning,
+        parts=parts_from_json(parts),
     )
     return StoredMessage(seq=seq, message=message, turn_id=turn_id, created=created)
 

@@ -24,11 +24,11 @@ from core.storage.sqlite_pool import SqliteBackedStore
 from core.types import Message
 
 _SELECT_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
     " FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
 )
 _SELECT_TURN_MESSAGES = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
     " FROM messages WHERE owner = ? AND thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 _TURN_COLUMNS = (
@@ -78,7 +78,7 @@ _INSERT_TURN = (
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (owner, thread_id, seq, turn_id, role, content, name, tool_calls,"
-    " tool_call_id, created, reasoning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " tool_call_id, created, reasoning, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DELETE_THREAD = "DELETE FROM threads WHERE owner = ? AND thread_id = ?"
 _SELECT_TURN_CALLERS = (

@@ -28,7 +28,7 @@ class Embedder:
         spec = self._catalog.get(request.model)
         validate_embed(request, spec, self._limits)
         backend = self._catalog.backend(spec.name)
-        batch = await backend.embed(request.inputs, request.dimensions)
+        batch = await backend.embed(request.token_inputs or request.inputs, request.dimensions)
         return Embeddings(model=spec.name, batch=batch)
 
 
@@ -36,7 +36,10 @@ def validate_embed(request: EmbedRequest, spec: ModelSpec, limits: Limits) -> No
     """Raises InvalidArgumentError for the first problem found in `request`."""
     if spec.embeddings is None:
         _fail(f"The model {spec.name!r} does not compute embeddings.", "model")
-    _check_inputs(request.inputs, limits)
+    if request.token_inputs:
+        _check_token_inputs(request, limits)
+    else:
+        _check_inputs(request.inputs, limits)
     dimensions = request.dimensions
     if dimensions is not None:
         if not spec.embeddings.shortening:
@@ -65,6 +68,28 @@ def _check_inputs(inputs: tuple[str, ...], limits: Limits) -> None:
             )
     if sum(map(len, inputs)) > limits.max_embed_total_chars:
         _fail(f"inputs hold more than {limits.max_embed_total_chars} characters.", "inputs")
+
+
+def _check_token_inputs(request: EmbedRequest, limits: Limits) -> None:
+    """Token arrays: bounded as texts are (a token per character at most); the ids' range is
+    the backend's to check, as only it knows its vocabulary."""
+    if request.inputs:
+        _fail("Set inputs or token_inputs, not both.", "token_inputs")
+    inputs = request.token_inputs
+    if len(inputs) > limits.max_embed_inputs:
+        _fail(f"token_inputs has more than {limits.max_embed_inputs} entries.", "token_inputs")
+    for i, ids in enumerate(inputs):
+        if not ids:
+            _fail(f"token_inputs[{i}] must not be empty.", f"token_inputs[{i}]")
+        if len(ids) > limits.max_embed_input_chars:
+            _fail(
+                f"token_inputs[{i}] has more than {limits.max_embed_input_chars} tokens.",
+                f"token_inputs[{i}]",
+            )
+        if min(ids) < 0:
+            _fail(f"token_inputs[{i}] holds a negative token id.", f"token_inputs[{i}]")
+    if sum(map(len, inputs)) > limits.max_embed_total_chars:
+        _fail(f"token_inputs hold more than {limits.max_embed_total_chars} tokens.", "token_inputs")
 
 
 def _fail(message: str, field: str) -> NoReturn:

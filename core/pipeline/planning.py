@@ -10,6 +10,8 @@ generation:
    sends no tools at all.
 3. Context: the oldest whole history turns are dropped until instructions, history and the new
    messages fit the window minus the reply's reserve.
+A text completion (`Turn.prompt`) skips 2 and 3: its raw text is the whole prompt.
+
 4. Budget: a requested (or default) max_tokens must fit beside the prompt; an unset one stays
    unset, so the backend uses the room left (embedded model) or the upstream its own default,
    which every upstream accepts. Limits against the model's output cap are validation's.
@@ -83,6 +85,10 @@ async def plan_turn(
         return await backend.count_tokens(Prompt(messages=messages))
 
     params = with_defaults(with_defaults(turn.params, prep.defaults), spec.defaults)
+    if turn.prompt:  # a text completion: the raw text, no template, instructions or tools
+        raw = Prompt(messages=(), raw=turn.prompt)
+        check_room(await backend.count_tokens(raw), params, spec.context_window)
+        return TurnPlan(prompt=raw, params=params, new_parser=None, trimmed=0)
     tools = turn.tools or prep.tools
     instruction, parser, tools = _tool_plan(turn, spec, backend.supports_tools, tools)
     reserve = (params.max_tokens or 1) + (await count((instruction,)) if instruction else 0)

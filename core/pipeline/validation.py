@@ -53,7 +53,10 @@ def check_previous_turn(turn: Turn) -> None:
 def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
     """Raises InvalidArgumentError for the first problem found in `turn` (its mode's ids are
     check_mode's, which runs first: the mode decides the model)."""
-    _check_messages(turn.messages, limits)
+    if turn.prompt:
+        _check_prompt(turn)
+    else:
+        _check_messages(turn.messages, limits)
     if turn.previous_turn_id:
         check_previous_turn(turn)
     if turn.thread_id:
@@ -63,6 +66,7 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
             if "\x00" in message.content:  # PostgreSQL text cannot store it; refuse up front
                 _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
     _check_params(turn.params, spec, limits)
+    _check_images(turn.messages, spec)
     _check_tools(turn, limits)
     check_metadata(turn.metadata, limits)
     if len(turn.user) > limits.max_user_chars:
@@ -90,6 +94,27 @@ def _fail(message: str, field: str) -> None:
     raise InvalidArgumentError(message, field=field)
 
 
+MAX_PROMPT_CHARS = 100_000
+
+
+def _check_prompt(turn: Turn) -> None:
+    """A text completion: the raw prompt alone, with sampling settings and nothing that needs
+    messages (a thread, tools, a format, a mode)."""
+    others = {
+        "messages": bool(turn.messages),
+        "thread_id": bool(turn.thread_id),
+        "previous_turn_id": bool(turn.previous_turn_id),
+        "tools": bool(turn.tools),
+        "response_format": turn.response_format.type is not ResponseFormatType.TEXT,
+        "mode": turn.mode is not ChatMode.NORMAL,
+    }
+    for field, present in others.items():
+        if present:
+            _fail(f"A prompt (text completion) cannot be combined with {field}.", field)
+    if len(turn.prompt) > MAX_PROMPT_CHARS:
+        _fail(f"prompt is longer than {MAX_PROMPT_CHARS} characters.", "prompt")
+
+
 def _check_messages(messages: tuple[Message, ...], limits: Limits) -> None:
     if not messages:
         _fail("messages must contain at least one message.", "messages")
@@ -115,7 +140,11 @@ def _check_message(message: Message, field: str, limits: Limits) -> None:
         )
     if len(message.name) > limits.max_name_chars:
         _fail(f"{field}.name is longer than {limits.max_name_chars} characters.", f"{field}.name")
-    if message.role in (Role.USER, Role.SYSTEM) and not message.content.strip():
+    if (
+        message.role in (Role.USER, Role.SYSTEM)
+        and not message.content.strip()
+        and not message.parts
+    ):
         _fail(f"{field}.content must not be empty.", f"{field}.content")
     if message.role is Role.TOOL and not message.tool_call_id:
         _fail(f"{field}.tool_call_id is required on tool messages.", f"{field}.tool_call_id")
@@ -136,6 +165,40 @@ def _json_or_none(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return None
+
+
+MAX_IMAGES = 16
+MAX_IMAGE_DATA_BYTES = 20 * 1024 * 1024  # of data: URLs, in all
+MAX_IMAGE_URL_CHARS = 8192  # an https URL
+DATA_URL = re.compile(r"data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+")
+
+
+def _check_images(messages: tuple[Message, ...], spec: ModelSpec) -> None:
+    """Image parts: user messages only, a model that takes them, https or data: URLs (never
+    fetched here: they go to the model as given), bounded in count and in data size."""
+    count, data = 0, 0
+    for i, message in enumerate(messages):
+        if message.parts and message.role is not Role.USER:
+            _fail(f"messages[{i}].parts are allowed on user messages only.", f"messages[{i}].parts")
+        for j, part in enumerate(message.parts):
+            if not part.image_url:
+                continue
+            field = f"messages[{i}].parts[{j}]"
+            if not spec.vision:
+                _fail(f"The model {spec.name!r} does not take image parts (image_url).", field)
+            url = part.image_url
+            if url.startswith("data:"):
+                if not DATA_URL.fullmatch(url):
+                    _fail(f"{field} must be a base64 data: URL of an image MIME type.", field)
+                data += len(url)
+            elif not url.startswith("https://") or len(url) > MAX_IMAGE_URL_CHARS:
+                _fail(f"{field} must be an https URL of at most {MAX_IMAGE_URL_CHARS} characters"
+                      " or a data: URL.", field)  # fmt: skip
+            count += 1
+    if count > MAX_IMAGES:
+        _fail(f"A request may carry at most {MAX_IMAGES} images.", "messages")
+    if data > MAX_IMAGE_DATA_BYTES:
+        _fail(f"Image data: URLs may hold at most {MAX_IMAGE_DATA_BYTES} bytes in all.", "messages")
 
 
 # Each sampling field's range: (low, high, low excluded), OpenAI's where OpenAI defines one.
@@ -161,15 +224,35 @@ def _check_params(params: GenerationParams, spec: ModelSpec, limits: Limits) -> 
     n, cap = params.max_tokens, spec.output_limit
     if n is not None and not 1 <= n <= cap:
         what = "output limit" if spec.max_output_tokens else "context window"
-        _fail(
-            f"max_tokens must be between 1 and the model's {what} ({cap}).",
-            f"{field}.max_tokens",
-        )
+        name = params.max_tokens_field or "max_tokens"
+        _fail(f"{name} must be between 1 and the model's {what} ({cap}).", f"{field}.{name}")
     _check_choices(params, limits)
+    _check_extra(params, spec)
     if len(params.stop) > limits.max_stop:
         _fail(f"stop has more than {limits.max_stop} entries.", f"{field}.stop")
     if any(not 0 < len(s) <= limits.max_stop_chars for s in params.stop):
         _fail(f"each stop string must be 1-{limits.max_stop_chars} characters.", f"{field}.stop")
+
+
+MAX_EXTRA_PARAMS = 16
+MAX_EXTRA_BYTES = 16_384  # the extra fields' JSON, in all
+
+
+def _check_extra(params: GenerationParams, spec: ModelSpec) -> None:
+    """Provider fields: only those the model's catalog entry lists, bounded in count and size."""
+    field = "generation_config.extra_params"
+    for name in params.extra:
+        if name not in spec.extra_params:
+            allowed = ", ".join(sorted(spec.extra_params)) or "none"
+            _fail(
+                f"The model {spec.name!r} does not take the parameter {name!r} "
+                f"(its extra parameters: {allowed}).",
+                f"{field}.{name}",
+            )
+    if len(params.extra) > MAX_EXTRA_PARAMS:
+        _fail(f"extra_params has more than {MAX_EXTRA_PARAMS} fields.", field)
+    if params.extra and len(json.dumps(params.extra)) > MAX_EXTRA_BYTES:
+        _fail(f"extra_params is larger than {MAX_EXTRA_BYTES} bytes of JSON.", field)
 
 
 def _check_choices(params: GenerationParams, limits: Limits) -> None:
@@ -211,6 +294,8 @@ def _check_tools(turn: Turn, limits: Limits) -> None:
             "tool_choice.function_name",
         )
     fmt = turn.response_format
+    if fmt.strict is not None and fmt.type is not ResponseFormatType.JSON_SCHEMA:
+        _fail("response_format.strict applies to JSON_SCHEMA only.", "response_format.strict")
     if fmt.type is ResponseFormatType.JSON_SCHEMA:
         if fmt.schema is None:
             _fail(

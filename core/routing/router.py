@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from core import deadlines
-from core.backends.base import Backend
+from core.backends.base import Backend, EmbedInputs
 from core.errors import (
     BackendTimeoutError,
     BackendUnavailableError,
@@ -329,7 +329,7 @@ class Router:
     async def count_tokens(self, prompt: Prompt) -> int:
         return await self.deployments[0].backend.count_tokens(prompt)
 
-    async def embed(self, texts: Sequence[str], dimensions: int | None) -> EmbeddingBatch:
+    async def embed(self, texts: EmbedInputs, dimensions: int | None) -> EmbeddingBatch:
         """One embedding call on the first usable deployment in strategy order, the next
         ones tried on a failure the policy retries."""
         now, last = self._clock(), None

@@ -1,11 +1,10 @@
-"""All protobuf ↔ domain conversions of the core (the only core module besides the servicer
-that imports chatrpc.v1). Decoding checks structure (enums, required sub-fields); ranges and
-limits are checked by core.pipeline.validation."""
+"""All protobuf ↔ domain conversions of the core (with core/server/convert_content.py, the only
+core modules besides the servicer that import chatrpc.v1). Decoding checks structure (enums,
+required sub-fields); ranges and limits are checked by core.pipeline.validation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -15,14 +14,18 @@ from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
+from core.server.convert_content import (
+    content_from_pb,
+    embed_request_from_pb as embed_request_from_pb,
+    params_from_pb,
+    part_to_pb,
+)
 from core.server.deployments import Deployment, deployment_to_pb
 from core.types import (
     ChatMode,
     Choice,
     Embeddings,
-    EmbedRequest,
     FinishReason,
-    GenerationParams,
     JsonObject,
     LogprobsDelta,
     Message,
@@ -81,6 +84,7 @@ _FINISH_PB = {
     FinishReason.STOP: pb.FINISH_REASON_STOP,
     FinishReason.LENGTH: pb.FINISH_REASON_LENGTH,
     FinishReason.TOOL_CALLS: pb.FINISH_REASON_TOOL_CALLS,
+    FinishReason.CONTENT_FILTER: pb.FINISH_REASON_CONTENT_FILTER,
 }
 
 
@@ -90,7 +94,7 @@ def request_to_turn(request: ChatRequestPb) -> Turn:
         messages=tuple(_message(m, f"messages[{i}]") for i, m in enumerate(request.messages)),
         model=request.model,
         thread_id=request.thread_id,
-        params=_params(request.generation_config),
+        params=params_from_pb(request.generation_config),
         tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(request.tools)),
         tool_choice=_tool_choice(request.tool_choice),
         parallel_tool_calls=(
@@ -105,6 +109,7 @@ def request_to_turn(request: ChatRequestPb) -> Turn:
         metadata=tuple(sorted(request.metadata.items())),
         previous_turn_id=request.previous_turn_id,
         store=request.store if request.HasField("store") else True,
+        prompt=request.prompt,
     )
 
 
@@ -118,27 +123,23 @@ def _enum(table: dict[Any, Any], value: int, field: str) -> Any:
 def _message(message: pb.Message, field: str) -> Message:
     if message.role == pb.ROLE_UNSPECIFIED:
         raise InvalidArgumentError(f"{field}.role is required.", field=f"{field}.role")
+    content, parts = content_from_pb(message, field)
     return Message(
         role=_enum(_ROLES, message.role, f"{field}.role"),
-        content=message.content,
+        content=content,
         name=message.name,
         tool_calls=tuple(ToolCall(c.id, c.name, c.arguments) for c in message.tool_calls),
         tool_call_id=message.tool_call_id,
+        parts=parts,
     )
-
-
-_OPTIONAL_PARAMS = tuple(f.name for f in fields(GenerationParams) if f.name != "stop")
-
-
-def _params(config: pb.GenerationConfig) -> GenerationParams:
-    """GenerationConfig → GenerationParams: the fields share their names; unset stays None."""
-    values = {n: getattr(config, n) for n in _OPTIONAL_PARAMS if config.HasField(n)}  # type: ignore[arg-type]
-    return GenerationParams(stop=tuple(config.stop), **values)
 
 
 def _tool(tool: pb.Tool, field: str) -> ToolSpec:
     return ToolSpec(
-        name=tool.name, description=tool.description, parameters=_struct(tool.parameters)
+        name=tool.name,
+        description=tool.description,
+        parameters=_struct(tool.parameters),
+        strict=tool.strict if tool.HasField("strict") else None,
     )
 
 
@@ -150,7 +151,8 @@ def _tool_choice(choice: pb.ToolChoice) -> ToolChoice:
 def _response_format(fmt: pb.ResponseFormat) -> ResponseFormat:
     kind = _enum(_FORMATS, fmt.type, "response_format.type")
     schema = _struct(fmt.json_schema) if fmt.HasField("json_schema") else None
-    return ResponseFormat(type=kind, name=fmt.schema_name, schema=schema)
+    strict = fmt.strict if fmt.HasField("strict") else None
+    return ResponseFormat(type=kind, name=fmt.schema_name, schema=schema, strict=strict)
 
 
 def _struct(value: struct_pb2.Struct) -> JsonObject:
@@ -164,7 +166,8 @@ def _timestamp(seconds: int) -> timestamp_pb2.Timestamp:
 def message_to_pb(message: Message) -> pb.Message:
     return pb.Message(
         role=_ROLES_PB[message.role],
-        content=message.content,
+        content="" if message.parts else message.content,
+        parts=[part_to_pb(p) for p in message.parts],
         name=message.name,
         tool_calls=[
             pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
@@ -377,15 +380,7 @@ def model_to_pb(
         create_time=_timestamp(spec.created),
         embedding_dimensions=spec.embeddings.dimensions if spec.embeddings else 0,
         deployments=[deployment_to_pb(d, now) for d in deployments],
-    )
-
-
-def embed_request_from_pb(request: pb.EmbedRequest) -> EmbedRequest:
-    return EmbedRequest(
-        inputs=tuple(request.inputs),
-        model=request.model,
-        dimensions=request.dimensions if request.HasField("dimensions") else None,
-        user=request.user,
+        vision=spec.vision,
     )
 
 

@@ -139,7 +139,7 @@ async def test_without_upstream_usage_the_prompt_is_estimated_and_deltas_counted
     [
         ("stop", FinishReason.STOP),
         ("length", FinishReason.LENGTH),
-        ("content_filter", FinishReason.STOP),
+        ("content_filter", FinishReason.CONTENT_FILTER),
         ("something_new", FinishReason.STOP),
     ],
 )

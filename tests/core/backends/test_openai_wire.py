@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from core.backends.openai_wire import ChunkFolder, SseSplitter
-from core.types import FinishReason
+from core.backends.openai_wire import ChunkFolder, SseSplitter, request_body
+from core.types import (
+    FinishReason,
+    GenerationParams,
+    Message,
+    Prompt,
+    ResponseFormat,
+    ResponseFormatType,
+    Role,
+    ToolSpec,
+)
 
 
 def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
@@ -59,3 +68,45 @@ def test_logprobs_of_the_chunks_are_kept_in_order_with_their_bytes():
         ("x", -2.0, b"x"),
     ]
     assert out.logprobs[1].top[0].token == "x"
+
+
+def _body(params: GenerationParams, *, field: str = "", **prompt: object) -> dict:
+    messages = (Message(Role.USER, "hi"),)
+    return request_body(
+        "m",
+        Prompt(messages=messages, **prompt),  # type: ignore[arg-type]
+        params,
+        tools=True,
+        repetition_penalty=False,
+        extra={"enable_thinking": True},
+        max_tokens_field=field,
+    )
+
+
+def test_the_cap_goes_under_the_configured_name_else_under_the_callers():
+    asked = GenerationParams(max_tokens=9, max_tokens_field="max_completion_tokens")
+    assert _body(asked)["max_completion_tokens"] == 9 and "max_tokens" not in _body(asked)
+    plain = GenerationParams(max_tokens=9)
+    assert _body(plain)["max_tokens"] == 9
+    renamed = _body(plain, field="max_completion_tokens")
+    assert renamed["max_completion_tokens"] == 9 and "max_tokens" not in renamed
+    assert "max_tokens" not in _body(GenerationParams())
+
+
+def test_strict_is_sent_only_when_said_and_caller_extras_win_over_the_operators():
+    tool = ToolSpec("f", parameters={"type": "object"}, strict=True)
+    fmt = ResponseFormat(ResponseFormatType.JSON_SCHEMA, "s", {"type": "object"}, strict=False)
+    params = GenerationParams(extra={"enable_thinking": False, "top_k": 20})
+    body = _body(params, tools=(tool,), response_format=fmt)
+    assert body["tools"][0]["function"]["strict"] is True
+    assert body["response_format"]["json_schema"]["strict"] is False
+    assert (body["enable_thinking"], body["top_k"]) == (False, 20)
+    unsaid = _body(GenerationParams(), tools=(ToolSpec("f"),))
+    assert "strict" not in unsaid["tools"][0]["function"]
+    assert unsaid["enable_thinking"] is True
+
+
+def test_content_filter_is_its_own_finish_reason():
+    folder = ChunkFolder()
+    folder.fold([chunk({"content": "x"}), chunk({}, "content_filter")])
+    assert folder.finish is FinishReason.CONTENT_FILTER

@@ -30,6 +30,12 @@ def deep_struct(depth: int) -> struct_pb2.Struct:
     return struct
 
 
+def _struct(value: dict) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
 BAD_INPUTS = {
     "no messages": ({"messages": []}, "messages"),
     "last from assistant": ({"messages": [USER, ASSISTANT]}, "messages[1]"),
@@ -108,6 +114,22 @@ BAD_INPUTS = {
     "json_schema without schema": (
         {"response_format": pb.ResponseFormat(type=pb.RESPONSE_FORMAT_TYPE_JSON_SCHEMA)},
         "response_format.json_schema",
+    ),
+    "strict on a text format": (
+        {"response_format": pb.ResponseFormat(type=pb.RESPONSE_FORMAT_TYPE_TEXT, strict=True)},
+        "response_format.strict",
+    ),
+    "both names of the output cap": (
+        config(max_tokens=5, max_completion_tokens=5),
+        "generation_config.max_completion_tokens",
+    ),
+    "max_completion_tokens above the window": (
+        config(max_completion_tokens=10**6),
+        "generation_config.max_completion_tokens",
+    ),
+    "a provider parameter the model does not take": (
+        config(extra_params=_struct({"enable_thinking": False})),
+        "generation_config.extra_params.enable_thinking",
     ),
     "mode app without app_id": ({"mode": pb.CHAT_MODE_APP}, "app_id"),
     "mode out of range": ({"mode": 42}, "mode"),
