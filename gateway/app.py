@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
 import chatrpc
-from gateway import __version__
+from gateway import __version__, openapi
 from gateway.admin import routes as admin_face
 from gateway.dbgpt import routes as dbgpt_face
 from gateway.http import deployments, service
@@ -88,7 +88,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,  # no unauthenticated schema dump (reference/reliability.md S15)
+        # No unauthenticated schema dump (reference/reliability.md S15): /openapi.json and
+        # /docs are gateway/openapi.py's, behind the key.
+        openapi_url=None,
         redirect_slashes=False,  # one spelling per route; `/v1/models/` is 404, not a redirect
         # FastAPI's own OpenTelemetry spans are the gateway's (gateway/http/observability.py); its
         # OTel log records of validation failures would carry request values: off.
@@ -98,8 +100,8 @@ def create_app(
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
     app.include_router(playground.router)  # static files; its requests to /v1 carry a key
     # Each face is one router; every route in them takes the request's context, the API-key
-    # check included.
-    for face in (openai_face, dbgpt_face, threads_face, deployments):
+    # check included (the OpenAPI document's too).
+    for face in (openai_face, dbgpt_face, threads_face, deployments, openapi):
         app.include_router(face.router, dependencies=[Depends(request_context)])
     if settings.admin_routes:  # the admin face: off unless asked, out of OpenAPI unless asked
         app.include_router(

@@ -56,12 +56,14 @@ TRANSPORT_MESSAGE = "The model service refused the request."
 # The core names fields of the gRPC contract; OpenAI clients know them by their HTTP names.
 _PARAM_PREFIXES = (
     ("generation_config.choice_count", "n"),
+    ("generation_config.extra_params.", ""),  # a provider field is a top-level body field
     ("generation_config.", ""),
     ("tool_choice.function_name", "tool_choice.function.name"),
     ("response_format.json_schema", "response_format.json_schema.schema"),
     ("previous_turn_id", "previous_response_id"),  # the Responses API's names for these
     ("turn_id", "response_id"),
     ("inputs", "input"),  # Embed's repeated field; `inputs[2]` → `input[2]`
+    ("token_inputs", "input"),  # its token-array twin
 )
 
 
@@ -75,7 +77,7 @@ def field_to_param(field: str | None) -> str | None:
     if field.startswith("tools[") and field.count(".") == 1:
         head, tail = field.split(".")
         return f"{head}.function.{tail}"
-    return field
+    return field.replace(".parts", ".content")  # a message's parts are its content list
 
 
 class ClientDisconnected(Exception):

@@ -12,8 +12,10 @@ from gateway.http.errors import RequestError
 from gateway.openai.types import (
     ChatCompletionRequest,
     ChatMessage,
+    ImagePart,
     NamedToolChoice,
     ResponseFormat,
+    TextPart,
     Tool,
 )
 
@@ -29,8 +31,12 @@ def chat_request(
             "stream_options is only allowed when stream is true.", param="stream_options"
         )
     config = generation_config(request, request.max_completion_tokens)
+    if request.max_completion_tokens is not None:  # the upstream hears the name the client used
+        config["max_completion_tokens"] = config.pop("max_tokens")
     if request.n is not None:
         config["choice_count"] = request.n  # the core checks the range (README: at most 8)
+    if request.model_extra:
+        config["extra_params"] = extra_params(request.model_extra)
     mode = mode_fields(request.chat_mode, request.chat_param)
     return chatrpc.ChatRequest(
         messages=tuple(message_to_sdk(m) for m in request.messages),
@@ -50,10 +56,11 @@ def chat_request(
 def generation_config(request: BaseModel, max_tokens: int | None) -> chatrpc.GenerationConfig:
     """The GenerationConfig keys `request` sets (the HTTP field names are the contract's);
     `max_tokens` is the request's other spelling of it, which must agree."""
+    declared = type(request).model_fields  # never a field the client added (extra_params)
     config: dict[str, Any] = {
         name: value
         for name in chatrpc.GenerationConfig.__optional_keys__
-        if (value := getattr(request, name, None)) is not None
+        if name in declared and (value := getattr(request, name)) is not None
     }
     if max_tokens is not None and config.setdefault("max_tokens", max_tokens) != max_tokens:
         raise RequestError("max_tokens and max_completion_tokens disagree.", param="max_tokens")
@@ -122,10 +129,18 @@ def _shallow(schema: JsonObject | None, param: str) -> JsonObject | None:
     return schema
 
 
+def extra_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """A request's fields beyond OpenAI's, for the core to accept (those the model's catalog
+    entry allows) or refuse by name."""
+    for name, value in fields.items():
+        _shallow({name: value}, name)
+    return dict(fields)
+
+
 def _tool(tool: Tool, index: int) -> chatrpc.Tool:
     function = tool.function
     parameters = _shallow(function.parameters, f"tools[{index}].function.parameters")
-    return chatrpc.Tool(function.name, function.description or "", parameters)
+    return chatrpc.Tool(function.name, function.description or "", parameters, function.strict)
 
 
 def _tool_choice(choice: str | NamedToolChoice | None) -> chatrpc.ToolChoice | None:
@@ -144,13 +159,19 @@ def _response_format(fmt: ResponseFormat | None) -> chatrpc.ResponseFormat | Non
         chatrpc.ResponseFormatType(fmt.type),
         schema.name if schema else "",
         _shallow(schema.schema_ or {}, "response_format.json_schema.schema") if schema else None,
+        schema.strict if schema else None,
     )
 
 
 def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
     content = message.content
+    parts: tuple[chatrpc.ContentPart, ...] = ()
     if isinstance(content, list):
-        content = "".join(part.text for part in content)
+        if any(isinstance(part, ImagePart) for part in content):
+            parts = tuple(_part(part) for part in content)
+            content = ""
+        else:
+            content = "".join(part.text for part in content if isinstance(part, TextPart))
     calls = tuple(
         chatrpc.ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
         for c in message.tool_calls or ()
@@ -162,4 +183,11 @@ def message_to_sdk(message: ChatMessage) -> chatrpc.Message:
         name=message.name or "",
         tool_calls=calls,
         tool_call_id=message.tool_call_id or "",
+        parts=parts,
     )
+
+
+def _part(part: TextPart | ImagePart) -> chatrpc.ContentPart:
+    if isinstance(part, TextPart):
+        return chatrpc.ContentPart(text=part.text)
+    return chatrpc.ContentPart.image(part.image_url.url, part.image_url.detail or "")

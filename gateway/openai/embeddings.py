@@ -1,7 +1,9 @@
 """POST /v1/embeddings: OpenAI's embeddings over the core's Embed RPC.
 
-`input` is one string or a list of strings (token arrays are refused by name: the core embeds
-text). `encoding_format` "float" answers JSON numbers; "base64" answers each vector as the
+`input` is one string or a list of strings, or token ids: one list of integers or a list of
+them (LangChain's OpenAIEmbeddings sends these by default), which the core feeds to the
+embedded model as they are (ids checked against its vocabulary) or passes to an upstream.
+`encoding_format` "float" answers JSON numbers; "base64" answers each vector as the
 base64 of its little-endian float32 bytes, as OpenAI does (the openai SDK asks for base64
 and decodes it itself when its caller gives no encoding_format). `dimensions` and every
 range are the core's to check; `user` is passed on, not stored.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter
 
@@ -33,7 +35,7 @@ async def create_embeddings(context: Context) -> JsonResponse:
     """One embedding vector per input text, in input order, with the inputs' token count."""
     body = await context.body(EmbeddingRequest)
     result = await context.client.embed(
-        input_texts(body.input),
+        embed_inputs(body.input),
         model=body.model,
         dimensions=body.dimensions,
         user=body.user or "",
@@ -45,18 +47,24 @@ async def create_embeddings(context: Context) -> JsonResponse:
     )
 
 
-def input_texts(value: str | list[str | int | list[int]]) -> list[str]:
-    """The texts of `input`; a 400 naming `input` for token arrays."""
+def embed_inputs(value: str | list[str | int | list[int]]) -> list[str] | list[list[int]]:
+    """The texts of `input`, or its token arrays; a 400 naming `input` for a mixed list."""
     if isinstance(value, str):
         return [value]
     texts = [item for item in value if isinstance(item, str)]
-    if len(texts) != len(value):
+    if len(texts) == len(value):
+        return texts
+    if all(isinstance(item, int) for item in value):
+        return [cast("list[int]", value)]  # one token array
+    arrays = [item for item in value if isinstance(item, list)]
+    if len(arrays) != len(value):
         raise RequestError(
-            "Token arrays are not supported as 'input': send a string or a list of strings.",
+            "'input' must be a string, a list of strings, a list of integers or a list of "
+            "lists of integers.",
             param="input",
             code="invalid_value",
         )
-    return texts
+    return arrays
 
 
 def embeddings_to_openai(result: chatrpc.Embeddings, encoding: Encoding) -> JsonObject:

@@ -15,12 +15,13 @@ from typing import Any
 
 import chatrpc
 from gateway.http.errors import RequestError
-from gateway.openai.convert import generation_config
+from gateway.openai.convert import extra_params, generation_config
 from gateway.openai.responses_types import (
     CreateResponseRequest,
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionToolChoice,
+    InputImage,
     InputItem,
     MessageItem,
     TextFormatJsonObject,
@@ -91,13 +92,17 @@ def request_to_turn(request: CreateResponseRequest) -> tuple[chatrpc.ChatRequest
     thread_id = ""
     if request.store and previous is None:
         thread_id = THREAD_PREFIX + secrets.token_hex(12)  # a new conversation
+    config = generation_config(request, request.max_output_tokens)
+    if request.model_extra:
+        config["extra_params"] = extra_params(request.model_extra)
     turn = chatrpc.ChatRequest(
         messages=tuple(messages),
         model=request.model,
         thread_id=thread_id,
-        generation_config=generation_config(request, request.max_output_tokens),
+        generation_config=config,
         tools=tuple(
-            chatrpc.Tool(t.name, t.description or "", t.parameters) for t in request.tools or ()
+            chatrpc.Tool(t.name, t.description or "", t.parameters, t.strict)
+            for t in request.tools or ()
         ),
         tool_choice=_tool_choice(request.tool_choice),
         parallel_tool_calls=request.parallel_tool_calls,
@@ -141,10 +146,18 @@ def input_to_messages(items: str | list[InputItem]) -> list[chatrpc.Message]:
 
 def _message(item: MessageItem) -> chatrpc.Message:
     content = item.content
-    if not isinstance(content, str):
-        content = "".join(part.text for part in content)
     role = chatrpc.Role.SYSTEM if item.role == "developer" else chatrpc.Role(item.role)
-    return chatrpc.Message(role, content)
+    if isinstance(content, str):
+        return chatrpc.Message(role, content)
+    if any(isinstance(part, InputImage) for part in content):
+        parts = tuple(
+            chatrpc.ContentPart.image(p.image_url, p.detail or "")
+            if isinstance(p, InputImage)
+            else chatrpc.ContentPart(text=p.text)
+            for p in content
+        )
+        return chatrpc.Message(role, parts=parts)
+    return chatrpc.Message(role, "".join(p.text for p in content if not isinstance(p, InputImage)))
 
 
 def _tool_choice(choice: str | FunctionToolChoice | None) -> chatrpc.ToolChoice | None:
@@ -158,7 +171,9 @@ def _tool_choice(choice: str | FunctionToolChoice | None) -> chatrpc.ToolChoice 
 def _response_format(request: CreateResponseRequest) -> chatrpc.ResponseFormat | None:
     fmt = request.text.format if request.text else None
     if isinstance(fmt, TextFormatJsonSchema):
-        return chatrpc.ResponseFormat(chatrpc.ResponseFormatType.JSON_SCHEMA, fmt.name, fmt.schema_)
+        return chatrpc.ResponseFormat(
+            chatrpc.ResponseFormatType.JSON_SCHEMA, fmt.name, fmt.schema_, fmt.strict
+        )
     if isinstance(fmt, TextFormatJsonObject):
         return chatrpc.ResponseFormat(chatrpc.ResponseFormatType.JSON_OBJECT)
     return None
@@ -233,11 +248,19 @@ class Outcome:
     usage: chatrpc.Usage | None = None
     error: JsonObject | None = None
     completed_at: int | None = None
+    finish: chatrpc.FinishReason | None = None  # says why an incomplete response stopped
 
 
 def status_of(finish: chatrpc.FinishReason) -> str:
-    """`incomplete` when the reply hit max_output_tokens (or the window), else `completed`."""
-    return "incomplete" if finish == chatrpc.FinishReason.LENGTH else "completed"
+    """`incomplete` when the reply hit max_output_tokens (or the window) or the upstream's
+    content filter, else `completed`."""
+    return "incomplete" if finish in _INCOMPLETE else "completed"
+
+
+_INCOMPLETE = {
+    chatrpc.FinishReason.LENGTH: "max_output_tokens",
+    chatrpc.FinishReason.CONTENT_FILTER: "content_filter",
+}
 
 
 def response_body(
@@ -259,7 +282,9 @@ def response_body(
         "completed_at": outcome.completed_at,
         "error": outcome.error,
         "incomplete_details": (
-            {"reason": "max_output_tokens"} if outcome.status == "incomplete" else None
+            {"reason": _INCOMPLETE.get(outcome.finish or chatrpc.FinishReason.LENGTH)}
+            if outcome.status == "incomplete"
+            else None
         ),
         "instructions": echo.instructions,
         "max_output_tokens": echo.max_output_tokens,
@@ -304,7 +329,9 @@ def stored_turn_to_openai(turn: chatrpc.StoredTurn) -> JsonObject:
         model=turn.model,
         thread_id=turn.thread_id,
         output=reply_items(turn.turn_id, turn.reply, status),
-        outcome=Outcome(status=status, usage=turn.usage, completed_at=turn.created),
+        outcome=Outcome(
+            status=status, usage=turn.usage, completed_at=turn.created, finish=turn.finish_reason
+        ),
     )
 
 

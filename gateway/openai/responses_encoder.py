@@ -77,7 +77,12 @@ class ResponseEncoder:
             model=reply.model,
             thread_id=reply.thread_id,
             output=reply_items(reply.id, message, status),
-            outcome=Outcome(status=status, usage=reply.usage, completed_at=reply.created),
+            outcome=Outcome(
+                status=status,
+                usage=reply.usage,
+                completed_at=reply.created,
+                finish=reply.finish_reason,
+            ),
         )
 
     def frames(self, event: chatrpc.StreamEvent) -> bytes | None:
@@ -93,9 +98,12 @@ class ResponseEncoder:
         if isinstance(event, chatrpc.StreamFinish):
             self._finish = event.finish_reason
             return self._items_done()
-        status = status_of(self._finish or chatrpc.FinishReason.STOP)
-        self._outcome = Outcome(status=status, usage=event, completed_at=self._start.created)
-        kind = "response.completed" if status == "completed" else "response.incomplete"
+        finish = self._finish or chatrpc.FinishReason.STOP
+        self._outcome = Outcome(
+            status=status_of(finish), usage=event, completed_at=self._start.created, finish=finish
+        )
+        completed = self._outcome.status == "completed"
+        kind = "response.completed" if completed else "response.incomplete"
         return self._event(kind, response=self.body())
 
     def failed(self, exc: chatrpc.ChatServiceError) -> bytes:

@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     Tag,
 )
 
 from gateway.http.body import StrictModel as _Strict
-from gateway.openai.types import Number
+from gateway.openai.types import Int32, Number
 
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
 
@@ -40,7 +40,16 @@ class OutputText(_Strict):
     logprobs: list[Any] | None = None
 
 
-TextPart = Annotated[InputText | OutputText, Field(discriminator="type")]
+class InputImage(_Strict):
+    """An image part of a user message, by URL (https or data:; never fetched by us). Images
+    uploaded as files (`file_id`) are not served."""
+
+    type: Literal["input_image"]
+    image_url: StrictStr
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+TextPart = Annotated[InputText | OutputText | InputImage, Field(discriminator="type")]
 
 
 class _Item(_Strict):
@@ -141,7 +150,10 @@ class TextConfig(_Strict):
 
 
 class CreateResponseRequest(_Strict):
-    """POST /v1/responses. Fields outside this model are refused with a 400 naming them."""
+    """POST /v1/responses. Fields outside this model go to the core as provider parameters
+    (`extra_params`), as on chat completions: refused by name unless the model allows them."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
 
     model: StrictStr = ""
     input: StrictStr | list[InputItem]
@@ -149,7 +161,7 @@ class CreateResponseRequest(_Strict):
     previous_response_id: StrictStr | None = None
     store: StrictBool = True
     stream: StrictBool = False
-    max_output_tokens: StrictInt | None = None
+    max_output_tokens: Int32 | None = None
     temperature: Number | None = None
     top_p: Number | None = None
     tools: list[FunctionTool] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from gateway.http.body import StrictModel as _Strict
 
@@ -22,10 +22,26 @@ ChatModeName = Literal["chat_normal", "chat_app", "chat_knowledge", "chat_flow"]
 
 
 class TextPart(_Strict):
-    """A text content part; the only part type served."""
+    """A text content part."""
 
     type: Literal["text"]
     text: StrictStr
+
+
+class ImageUrl(_Strict):
+    url: StrictStr
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Strict):
+    """An image content part (an https or data: URL, never fetched by us); the core accepts
+    it for vision models only."""
+
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class FunctionCall(_Strict):
@@ -45,7 +61,7 @@ class ChatMessage(_Strict):
     """One message; `developer` is OpenAI's newer name for `system`."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: StrictStr | list[TextPart] | None = None
+    content: StrictStr | list[ContentPart] | None = None
     name: StrictStr | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None
@@ -114,7 +130,11 @@ class Sampling(_Strict):
 
 
 class ChatCompletionRequest(Sampling):
-    """POST /v1/chat/completions. Fields outside this model are refused with a 400 naming them."""
+    """POST /v1/chat/completions. Fields outside this model go to the core as provider
+    parameters (`extra_params`): it accepts those the model's catalog entry lists and refuses
+    any other with a 400 naming it."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
 
     messages: list[ChatMessage]
     stream_options: StreamOptions | None = None
@@ -135,11 +155,11 @@ class ChatCompletionRequest(Sampling):
 
 
 class EmbeddingRequest(_Strict):
-    """POST /v1/embeddings. `input` is a string or a list; token arrays (lists of integers)
-    parse here so that the route can refuse them by name (not with a type error)."""
+    """POST /v1/embeddings. `input` is a string or a list of them, or token ids (a list of
+    integers, or a list of such lists); integers are bounded as the contract's int32."""
 
     model: StrictStr = ""
-    input: StrictStr | list[StrictStr | StrictInt | list[StrictInt]]
+    input: StrictStr | list[StrictStr | Int32 | list[Int32]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: StrictInt | None = None
+    dimensions: Int32 | None = None
     user: StrictStr | None = None

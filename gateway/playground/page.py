@@ -15,7 +15,7 @@ from typing import Final
 from fastapi import APIRouter
 from starlette.responses import Response
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # a page for people, not part of the API
 
 HERE = Path(__file__).resolve().parent
 CONTENT_SECURITY_POLICY: Final = (

@@ -42,7 +42,7 @@ def space_json(space: chatrpc.Space) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/spaces")
+@router.post("/v1/spaces", status_code=201)
 async def create_space(context: Context) -> JsonResponse:
     """Creates a knowledge space owned by the caller; 409 if the id exists."""
     body = await context.body(SpaceRequest)
@@ -67,7 +67,7 @@ async def delete_space(space_id: str, context: Context) -> JsonResponse:
     return JsonResponse({"id": space_id, "object": "knowledge.space.deleted", "deleted": True})
 
 
-@router.post("/v1/spaces/{space_id}/documents")
+@router.post("/v1/spaces/{space_id}/documents", status_code=201)
 async def add_document(space_id: str, context: Context) -> JsonResponse:
     """Adds (or replaces, by `source`) a text or Markdown document; it is chunked and indexed."""
     body = await context.body(DocumentRequest)

@@ -128,9 +128,11 @@ async def test_the_async_sdk_embeds_through_the_upstream(async_openai_client, up
 @pytest.mark.parametrize(
     ("body", "param", "message"),
     [
-        ({"model": UPSTREAM, "input": [1, 2, 3]}, "input", "Token arrays are not supported"),
-        ({"model": UPSTREAM, "input": [[1, 2], [3]]}, "input", "Token arrays are not supported"),
-        ({"model": UPSTREAM, "input": ["ok", 7]}, "input", "Token arrays are not supported"),
+        ({"model": UPSTREAM, "input": ["ok", 7]}, "input", "a list of lists of integers"),
+        ({"model": UPSTREAM, "input": [[1, 2], 3]}, "input", "a list of lists of integers"),
+        ({"model": UPSTREAM, "input": [[1, 2], []]}, "input[1]", "must not be empty"),
+        ({"model": UPSTREAM, "input": [[1, -2]]}, "input[0]", "negative token id"),
+        ({"model": EMBEDDED, "input": [[1, 10**9]]}, "input[0]", "outside the model's vocab"),
         ({"model": UPSTREAM, "input": []}, "input", "at least one"),
         ({"model": UPSTREAM, "input": ""}, "input[0]", "must not be empty"),
         ({"model": UPSTREAM, "input": ["a", ""]}, "input[1]", "must not be empty"),
@@ -185,3 +187,31 @@ def test_a_large_batch_fits_the_grpc_messages(openai_client, upstream):
     assert len(result.data) == 700 and result.data[699].embedding == fake_embedding(
         texts[699], 1536
     )
+
+
+def test_token_arrays_embed_as_the_texts_they_encode_on_the_embedded_model(
+    openai_client, real_llama, openapi, gateway
+):
+    texts = ["green tea", "black tea"]
+    ids = [real_llama.tokenize(t.encode("utf-8")) for t in texts]
+    by_text = openai_client.embeddings.create(model=EMBEDDED, input=texts, encoding_format="float")
+    by_tokens = openai_client.embeddings.create(model=EMBEDDED, input=ids, encoding_format="float")
+    assert [d.embedding for d in by_tokens.data] == [d.embedding for d in by_text.data]
+    assert by_tokens.usage.prompt_tokens == sum(map(len, ids))
+    one = openai_client.embeddings.create(model=EMBEDDED, input=ids[0], encoding_format="float")
+    assert one.data[0].embedding == by_text.data[0].embedding
+    openapi.validate(
+        post(gateway, {"model": EMBEDDED, "input": ids}).json(), "CreateEmbeddingResponse"
+    )
+
+
+def test_token_arrays_pass_through_to_the_upstream(openai_client, upstream):
+    result = openai_client.embeddings.create(
+        model=UPSTREAM, input=[[1, 2, 3], [42]], encoding_format="float"
+    )
+    (request,) = upstream.requests
+    assert request.body["input"] == [[1, 2, 3], [42]]
+    assert [d.embedding for d in result.data] == [
+        fake_embedding("1 2 3", 1536),
+        fake_embedding("42", 1536),
+    ]

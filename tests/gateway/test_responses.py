@@ -374,7 +374,7 @@ def test_a_failure_after_the_first_token_is_a_response_failed_event(
     [
         ({"input": "hi", "frequency": 1}, "frequency"),
         (
-            {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
+            {"input": [{"role": "user", "content": [{"type": "input_file"}]}]},
             "input[0].content[0]",
         ),
         ({"input": "hi", "tools": [{"type": "web_search"}]}, "tools[0].type"),
