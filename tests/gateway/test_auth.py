@@ -61,6 +61,7 @@ def routes(gateway: GatewayThread) -> list[tuple[str, str]]:
 
 VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
     "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
+    "/v1/completions": {"prompt": "hi"},
     "/api/v2/chat/completions": {"messages": "hi"},
     "/v1/spaces": {"id": "s-1"},
     "/v1/responses": {"input": "hi"},
