@@ -20,12 +20,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from gateway.admin.keys import KeyRequest, RotateRequest
 from gateway.dbgpt.types import DbgptChatRequest
 from gateway.http.context import Context
 from gateway.http.responses import JsonResponse
 from gateway.openai.completions_convert import CompletionRequest
 from gateway.openai.responses_types import CreateResponseRequest
 from gateway.openai.types import ChatCompletionRequest, EmbeddingRequest
+from gateway.threads.data import NDJSON, EraseRequest, SearchRequest, UpdateRequest
 from gateway.threads.spaces import DocumentRequest, SpaceRequest
 
 router = APIRouter()
@@ -39,7 +41,14 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/responses"): CreateResponseRequest,
     ("post", "/v1/spaces"): SpaceRequest,
     ("post", "/v1/spaces/{space_id}/documents"): DocumentRequest,
+    ("post", "/v1/threads/search"): SearchRequest,
+    ("post", "/v1/threads/{thread_id}"): UpdateRequest,
+    ("post", "/v1/data/erase"): EraseRequest,
+    ("post", "/v1/admin/keys"): KeyRequest,  # the admin face: in the document when configured
+    ("post", "/v1/admin/keys/{name}/rotate"): RotateRequest,
 }
+# Routes whose success is not one JSON document: JSON lines.
+JSON_LINES = frozenset({"/v1/threads/{thread_id}/export", "/v1/data/export"})
 _REF = "#/components/schemas/{model}"
 # Routes that answer `stream: true` with server-sent events.
 STREAMING = frozenset(
@@ -106,10 +115,13 @@ def _document_answers(document: dict[str, Any]) -> None:
                 "description": "An error, in OpenAI's envelope.",
                 "content": {"application/json": {"schema": error}},
             }
-            if path in STREAMING:
+            if path in STREAMING or path in JSON_LINES:
                 ok = answers.setdefault("200", {"description": "Successful Response"})
                 content = ok.setdefault("content", {})
-                content["text/event-stream"] = {"schema": {"type": "string"}}
+                if path in JSON_LINES:  # not one JSON document
+                    content.clear()
+                kind = "text/event-stream" if path in STREAMING else NDJSON
+                content[kind] = {"schema": {"type": "string"}}
 
 
 async def _verified(context: Context) -> None:

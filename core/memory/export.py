@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.memory import rows as columns
+from core.types import ContentPart
 
 
 def _line(value: dict[str, Any]) -> bytes:
@@ -85,7 +86,17 @@ def message_line(thread_id: str, row: Sequence[Any]) -> bytes:
             "reasoning": message.reasoning,
             "created": stored.created,
         }
+        | _parts(message.parts)
     )
+
+
+def _parts(parts: tuple[ContentPart, ...]) -> dict[str, Any]:
+    """A message's image parts, in order with its text parts (only on messages that have them)."""
+    if not parts:
+        return {}
+    return {
+        "parts": [{"text": p.text, "image_url": p.image_url, "detail": p.detail} for p in parts]
+    }
 
 
 def thread_chunk(

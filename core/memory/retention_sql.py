@@ -75,8 +75,8 @@ EXPORT_TURNS: Final = (
     " instructions, request_id FROM turns WHERE owner = ? AND thread_id = ? ORDER BY first_seq"
 )
 EXPORT_MESSAGES: Final = (
-    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning"
-    " FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning,"
+    " parts FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
 )
 
 
