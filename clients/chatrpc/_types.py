@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict
 if TYPE_CHECKING:  # a protobuf-free module: the type only (chatrpc._deployments)
     from chatrpc._deployments import Deployment
 
+from chatrpc._mcp import McpApprovalResponse, McpItem, McpTool
+
 REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
 
 
@@ -183,6 +185,8 @@ class ChatRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)  # recorded with the turn
     previous_turn_id: str = ""  # continue the thread of this stored turn (its latest turn)
     store: bool | None = None  # None: true; False reads a thread's history, stores nothing
+    mcp_tools: Sequence[McpTool] = ()  # MCP servers whose tools the service runs
+    mcp_approvals: Sequence[McpApprovalResponse] = ()  # answers to the last turn's requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +296,7 @@ class Reply:
     server_metadata: Mapping[str, str] = field(default_factory=dict)
     reasoning: str = ""
     choices: tuple[Choice, ...] = ()
+    mcp_items: tuple[McpItem, ...] = ()  # with mcp_tools: each item in its final state
 
     @property
     def replica(self) -> str:
@@ -360,8 +365,8 @@ class StreamFinish:
     choice_index: int = 0
 
 
-StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage
-"""What `chat_stream()` yields: StreamStart, MessageDelta* and StreamFinish per choice, Usage."""
+StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage | McpItem
+"""What `chat_stream()` yields: StreamStart, MessageDelta*, StreamFinish per choice, Usage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +398,7 @@ class ThreadMessage:
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """A stored conversation thread (`messages` is empty in list results)."""
+    """A stored conversation thread (`messages` and `metadata` are empty in list results)."""
 
     thread_id: str
     created: int

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.openai import chat, embeddings, models, responses
+from gateway.openai import background, chat, conversations, embeddings, models, responses
 
 router = APIRouter()
-for _module in (chat, embeddings, models, responses):
+for _module in (background, chat, conversations, embeddings, models, responses):
     router.include_router(_module.router)
