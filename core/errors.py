@@ -20,7 +20,8 @@ its leaves say why (`reason`). A class knows its `status` by inheriting it, so t
     ├── ConflictError                   ABORTED              CONFLICT
     │   ├── ThreadBusyError                                  THREAD_BUSY
     │   ├── IdempotencyKeyReusedError                        IDEMPOTENCY_KEY_REUSED
-    │   └── ThreadChangedError                               THREAD_CHANGED
+    │   ├── ThreadChangedError                               THREAD_CHANGED
+    │   └── ThreadExistsError                                THREAD_EXISTS
     ├── UnauthenticatedError            UNAUTHENTICATED      UNAUTHENTICATED
     ├── PermissionDeniedError           PERMISSION_DENIED    PERMISSION_DENIED
     ├── ResourceExhaustedError          RESOURCE_EXHAUSTED   RATE_LIMITED
@@ -30,6 +31,7 @@ its leaves say why (`reason`). A class knows its `status` by inheriting it, so t
     ├── UnavailableError                UNAVAILABLE          UNAVAILABLE
     │   ├── ModelNotReadyError                               MODEL_NOT_READY
     │   ├── BackendUnavailableError                          BACKEND_UNAVAILABLE
+    │   ├── ReplicaLostError                                 REPLICA_LOST
     │   └── StorageError                                     STORAGE_UNAVAILABLE
     └── DeadlineExceededError           DEADLINE_EXCEEDED    DEADLINE_EXCEEDED
         └── BackendTimeoutError                              BACKEND_TIMEOUT
@@ -141,6 +143,12 @@ class TurnNotLatestError(FailedPreconditionError):
     reason = "TURN_NOT_LATEST"
 
 
+class ThreadExistsError(ConflictError):
+    """A thread with the id to create already exists (the caller's own: ids are per owner)."""
+
+    reason = "THREAD_EXISTS"
+
+
 class UnauthenticatedError(ChatError):
     """No valid API key was presented."""
 
@@ -209,6 +217,13 @@ class BackendUnavailableError(UnavailableError):
         self.retry_after = retry_after
 
 
+class ReplicaLostError(UnavailableError):
+    """The replica running a background turn stopped (its lease expired) before the turn
+    finished; nothing of it was stored as complete."""
+
+    reason = "REPLICA_LOST"
+
+
 class DeadlineExceededError(ChatError):
     """The call's deadline (the client's, or the server's maximum) passed before the reply
     was complete; generation stopped and nothing of the turn was stored."""
@@ -238,3 +253,19 @@ class StorageError(UnavailableError):
     """Thread memory cannot be read or written now; retrying later may succeed."""
 
     reason = "STORAGE_UNAVAILABLE"
+
+
+def error_for_reason(reason: str, message: str) -> ChatError:
+    """The error of the class whose `reason` this is, with `message` (a stored failure, such as
+    a background turn's, raised again for its watchers); a generic ChatError if none matches
+    or the class needs more than a message."""
+    pending: list[type[ChatError]] = [ChatError]
+    while pending:
+        cls = pending.pop()
+        if cls.reason == reason:
+            try:
+                return cls(message)
+            except TypeError:  # InvalidArgumentError needs its field, which is not stored
+                break
+        pending.extend(cls.__subclasses__())
+    return ChatError(message)

@@ -96,6 +96,9 @@ class Settings:
     metrics_port: int | None = None
     log_format: str = "text"  # or "json": one JSON object per line
     limits: Limits = field(default_factory=Limits)
+    background: BackgroundSettings = field(default_factory=lambda: BackgroundSettings())
+    # MCP servers the core may run tools of (core/mcp/config.py); "" registers none.
+    mcp_file: str = ""
     # API keys: "required" (fail closed: no keys configured means every call is refused) or
     # "disabled" (one default owner; `make run` uses it for local use).
     auth: str = "required"
@@ -159,6 +162,8 @@ class Settings:
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
             ),
             **_retention_and_keys(env, defaults),
+            background=_background(env),
+            mcp_file=env.get("CHATRPC_MCP_FILE", defaults.mcp_file),
             environ=MappingProxyType(dict(env)),
             auth=env.get("CHATRPC_AUTH", defaults.auth),
             api_keys_file=env.get("CHATRPC_API_KEYS_FILE", defaults.api_keys_file),
@@ -181,6 +186,30 @@ def _retention_and_keys(env: Mapping[str, str], defaults: Settings) -> dict[str,
             env, "CHATRPC_KEY_REFRESH_SECONDS", defaults.key_refresh_seconds
         ),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundSettings:
+    """Background turns (core.server.background): the lease a replica holds on each turn it
+    runs (renewed every third of it; a turn whose replica stops ends failed once it
+    expires), how long an event log is kept after its turn's last write, and how often a
+    watcher on another replica looks for new events."""
+
+    lease_seconds: float = 30.0
+    log_seconds: float = 3600.0
+    poll_seconds: float = 0.1
+
+
+def _background(env: Mapping[str, str]) -> BackgroundSettings:
+    defaults = BackgroundSettings()
+    settings = BackgroundSettings(
+        lease_seconds=_float(env, "CHATRPC_BACKGROUND_LEASE_SECONDS", defaults.lease_seconds),
+        log_seconds=_float(env, "CHATRPC_BACKGROUND_LOG_SECONDS", defaults.log_seconds),
+        poll_seconds=_float(env, "CHATRPC_BACKGROUND_POLL_SECONDS", defaults.poll_seconds),
+    )
+    if min(settings.lease_seconds, settings.log_seconds, settings.poll_seconds) <= 0:
+        raise ConfigError("CHATRPC_BACKGROUND_*_SECONDS must be positive")
+    return settings
 
 
 def _replica_id(value: str) -> str:
@@ -358,6 +387,28 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "CHATRPC_TLS_CLIENT_CA_FILE",
         "tls_client_ca_file",
         "with TLS: require client certificates signed by this CA (mutual TLS)",
+    ),
+    EnvVar(
+        "CHATRPC_BACKGROUND_LEASE_SECONDS",
+        "background.lease_seconds",
+        "a background turn's lease: its replica renews it, and a turn whose replica stopped"
+        " ends failed once it expires",
+    ),
+    EnvVar(
+        "CHATRPC_BACKGROUND_LOG_SECONDS",
+        "background.log_seconds",
+        "a background turn's event log is deleted this long after the turn's last write",
+    ),
+    EnvVar(
+        "CHATRPC_BACKGROUND_POLL_SECONDS",
+        "background.poll_seconds",
+        "how often a watcher on another replica looks for a background turn's new events",
+    ),
+    EnvVar(
+        "CHATRPC_MCP_FILE",
+        "mcp_file",
+        "TOML file of the MCP servers the core runs tools of, and the URL allow-list"
+        " (docs/agents.md)",
     ),
     EnvVar(
         "CHATRPC_STORE_REASONING",

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.mcp_items import McpApproval, McpItem, McpToolRequest
+
 JsonObject = dict[str, Any]
 
 # Thread, app, space and flow ids (and the file names of apps and flows).
@@ -178,6 +180,8 @@ class Turn:
     previous_turn_id: str = ""  # continue the thread of this stored turn (its latest)
     store: bool = True  # False: a thread's history is read, the turn is not stored
     prompt: str = ""  # a raw text to continue instead of messages (no chat template)
+    mcp_tools: tuple[McpToolRequest, ...] = ()  # servers whose tools the core runs (core.mcp)
+    mcp_approvals: tuple[McpApproval, ...] = ()  # answers to the previous turn's requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +313,7 @@ class TurnQueued:
 
 
 ChoiceEvent = TextDelta | ReasoningDelta | LogprobsDelta | ToolCallDelta | TurnFinish
-ReplyEvent = TurnStart | ChoiceEvent | TurnUsage
+ReplyEvent = TurnStart | ChoiceEvent | TurnUsage | McpItem
 ChatEvent = TurnQueued | ReplyEvent
 
 
@@ -352,6 +356,7 @@ class Reply:
     usage: Usage
     trimmed: int = 0
     sources: tuple[Source, ...] = ()
+    mcp_items: tuple[McpItem, ...] = ()  # each MCP item in its final state, in order begun
 
     @property
     def content(self) -> str:

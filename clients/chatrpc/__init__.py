@@ -15,6 +15,7 @@ Example:
 
 from chatrpc._admin import AsyncAdminClient, KeyWithSecret, VirtualKey
 from chatrpc._async_client import AsyncClient
+from chatrpc._background import BackgroundChat, BackgroundEvent, BackgroundStatus
 from chatrpc._base import TurnOptions
 from chatrpc._channel import replica_service_config, replica_target
 from chatrpc._client import Client
@@ -33,6 +34,15 @@ from chatrpc._errors import (
     RequestCancelledError,
     UnavailableError,
     UnimplementedError,
+)
+from chatrpc._mcp import (
+    McpApprovalMode,
+    McpApprovalResponse,
+    McpItem,
+    McpItemStatus,
+    McpItemType,
+    McpTool,
+    McpToolInfo,
 )
 from chatrpc._types import (
     CallHooks,
@@ -75,6 +85,9 @@ __all__ = [
     "AsyncAdminClient",
     "AsyncClient",
     "AuthenticationError",
+    "BackgroundChat",
+    "BackgroundEvent",
+    "BackgroundStatus",
     "CallHooks",
     "ChatMode",
     "ChatRequest",
@@ -94,6 +107,13 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "KeyWithSecret",
+    "McpApprovalMode",
+    "McpApprovalResponse",
+    "McpItem",
+    "McpItemStatus",
+    "McpItemType",
+    "McpTool",
+    "McpToolInfo",
     "Message",
     "MessageDelta",
     "Model",

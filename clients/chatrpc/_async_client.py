@@ -10,13 +10,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _messages, _types as t
+from chatrpc._background import AsyncBackgroundMethods
 from chatrpc._data import DataCalls
 from chatrpc._data_client import AsyncThreadDataMethods
 from chatrpc._errors import from_rpc_error
+from chatrpc._thread_edits import AsyncThreadEditMethods
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class AsyncClient(AsyncThreadDataMethods):
+class AsyncClient(AsyncThreadDataMethods, AsyncBackgroundMethods, AsyncThreadEditMethods):
     """Asyncio client for chatrpc.v1.ChatService; the same methods, arguments and results as
     `Client` (see its docstrings), awaited.
 

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 from google.protobuf import json_format, struct_pb2
 
-from chatrpc import _types as t
+from chatrpc import _mcp, _types as t
 from chatrpc._deployments import deployments_from_pb
 from chatrpc._messages import (
     EmbedInputs,
@@ -80,6 +80,8 @@ class TurnOptions(t.GenerationConfig, total=False):
     previous_turn_id: str
     store: bool
     prompt: str  # a text completion: continue this text (then messages is empty)
+    mcp_tools: Sequence[_mcp.McpTool]
+    mcp_approvals: Sequence[_mcp.McpApprovalResponse]
 
 
 _CONFIG_KEYS = t.GenerationConfig.__optional_keys__
@@ -113,6 +115,8 @@ def chat_request(messages: Messages | t.ChatRequest, options: TurnOptions) -> t.
         previous_turn_id=options.get("previous_turn_id", ""),
         store=options.get("store"),
         prompt=options.get("prompt", ""),
+        mcp_tools=tuple(options.get("mcp_tools") or ()),
+        mcp_approvals=tuple(options.get("mcp_approvals") or ()),
     )
 
 
@@ -161,6 +165,8 @@ def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     if request.store is not None:
         message.store = request.store
     message.prompt = request.prompt
+    message.mcp_tools.extend(_mcp.mcp_tool_to_pb(tool) for tool in request.mcp_tools)
+    message.mcp_approvals.extend(_mcp.mcp_approval_to_pb(a) for a in request.mcp_approvals)
     return message
 
 
@@ -279,6 +285,7 @@ def reply_from_pb(response: pb.ChatResponse) -> t.Reply:
         sources=sources_from_pb(response.sources),
         reasoning=response.message.reasoning,
         choices=tuple(_choice_from_pb(c) for c in response.choices),
+        mcp_items=_mcp.mcp_items_from_pb(response.mcp_items),
     )
 
 
@@ -304,6 +311,8 @@ def event_from_pb(response: pb.StreamChatResponse) -> t.StreamEvent:
         finish = response.finish
         reason = _FINISH.get(finish.finish_reason, t.FinishReason.STOP)
         return t.StreamFinish(reason, finish.choice_index)
+    if kind == "mcp_item":
+        return _mcp.mcp_item_from_pb(response.mcp_item)
     return usage_from_pb(response.usage)
 
 
@@ -346,24 +355,24 @@ def stored_turn_from_pb(turn: pb.StoredTurn) -> t.StoredTurn:
     )
 
 
-def thread_from_pb(thread: pb.Thread) -> t.Thread:
-    messages = tuple(
-        t.ThreadMessage(
-            seq=m.seq,
-            message=message_from_pb(m.message),
-            turn_id=m.turn_id,
-            created=m.create_time.seconds,
-            user=m.user,
-            metadata=dict(m.metadata),
-        )
-        for m in thread.messages
+def thread_message_from_pb(m: pb.ThreadMessage) -> t.ThreadMessage:
+    return t.ThreadMessage(
+        seq=m.seq,
+        message=message_from_pb(m.message),
+        turn_id=m.turn_id,
+        created=m.create_time.seconds,
+        user=m.user,
+        metadata=dict(m.metadata),
     )
+
+
+def thread_from_pb(thread: pb.Thread) -> t.Thread:
     return t.Thread(
         thread_id=thread.thread_id,
         created=thread.create_time.seconds,
         updated=thread.update_time.seconds,
         message_count=thread.message_count,
-        messages=messages,
+        messages=tuple(thread_message_from_pb(m) for m in thread.messages),
         user=thread.user,
         metadata=dict(thread.metadata),
     )
@@ -403,7 +412,12 @@ class UnaryCall(Generic[R]):
     parse: Callable[[Any], R]
 
 
-def _nothing(response: object) -> None:
+def _page(response: pb.ListThreadsResponse) -> t.ThreadPage:
+    threads = tuple(thread_from_pb(thread) for thread in response.threads)
+    return t.ThreadPage(threads=threads, next_page_token=response.next_page_token)
+
+
+def nothing(response: object) -> None:
     return None
 
 
@@ -423,7 +437,7 @@ class Calls:
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:
-        return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), _nothing)
+        return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), nothing)
 
     @staticmethod
     def get_turn(turn_id: str) -> UnaryCall[t.StoredTurn]:
@@ -432,7 +446,7 @@ class Calls:
 
     @staticmethod
     def delete_turn(turn_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteTurn", pb.DeleteTurnRequest(turn_id=turn_id), _nothing)
+        return UnaryCall("DeleteTurn", pb.DeleteTurnRequest(turn_id=turn_id), nothing)
 
     @staticmethod
     def create_space(space_id: str, name: str, description: str) -> UnaryCall[t.Space]:
@@ -447,7 +461,7 @@ class Calls:
 
     @staticmethod
     def delete_space(space_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), _nothing)
+        return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), nothing)
 
     @staticmethod
     def embed(

@@ -10,13 +10,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chatrpc import _base, _channel, _messages, _types as t
+from chatrpc._background import BackgroundMethods
 from chatrpc._data import DataCalls
 from chatrpc._data_client import ThreadDataMethods
-from chatrpc._errors import from_rpc_error
+from chatrpc._errors import from_rpc_error, trailers_of
+from chatrpc._thread_edits import ThreadEditMethods
 from chatrpc.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc as pb_grpc
 
 
-class Client(ThreadDataMethods):
+class Client(ThreadDataMethods, BackgroundMethods, ThreadEditMethods):
     """Synchronous client for chatrpc.v1.ChatService.
 
     Args:
@@ -150,7 +152,7 @@ class Client(ThreadDataMethods):
                 yield _base.with_server_metadata(_base.event_from_pb(response), metadata)
             self._finished("StreamChat", call.trailing_metadata())
         except grpc.RpcError as exc:
-            self._finished("StreamChat", _trailers_of(exc))
+            self._finished("StreamChat", trailers_of(exc))
             raise from_rpc_error(exc) from None
         finally:
             call.cancel()  # a no-op once the stream has ended
@@ -341,7 +343,7 @@ class Client(ThreadDataMethods):
                 wait_for_ready=False,
             )
         except grpc.RpcError as exc:
-            self._finished(call.method, _trailers_of(exc))
+            self._finished(call.method, trailers_of(exc))
             raise from_rpc_error(exc) from None
         self._finished(call.method, rpc.trailing_metadata())
         return _base.with_server_metadata(call.parse(response), rpc.initial_metadata())
@@ -374,8 +376,3 @@ def _open(
     if credentials is None:
         return grpc.insecure_channel(target, options=options)
     return grpc.secure_channel(target, credentials, options=options)
-
-
-def _trailers_of(error: grpc.RpcError) -> Iterable[tuple[str, object]] | None:
-    """The trailing metadata of a failed call (a grpc.Call), if the error carries it."""
-    return error.trailing_metadata() if isinstance(error, grpc.Call) else None

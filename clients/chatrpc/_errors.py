@@ -22,6 +22,8 @@ in TRANSPORT_REASONS, its `reason` names what was refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -175,3 +177,8 @@ def from_rpc_error(error: grpc.RpcError) -> ChatServiceError:
     return cls(
         message, code=code, reason=reason, metadata=metadata, retry_after=retry_after, domain=domain
     )
+
+
+def trailers_of(error: grpc.RpcError) -> Iterable[tuple[str, object]] | None:
+    """The trailing metadata of a failed call (a grpc.Call), if the error carries it."""
+    return error.trailing_metadata() if isinstance(error, grpc.Call) else None

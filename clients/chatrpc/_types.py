@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict
 if TYPE_CHECKING:  # a protobuf-free module: the type only (chatrpc._deployments)
     from chatrpc._deployments import Deployment
 
+from chatrpc._mcp import McpApprovalResponse, McpItem, McpTool
 from chatrpc._parts import ContentPart as ContentPart, Tool as Tool
 
 REPLICA_METADATA = "x-chatrpc-replica"  # the core replica that served a call (initial metadata)
@@ -182,6 +183,8 @@ class ChatRequest:
     previous_turn_id: str = ""  # continue the thread of this stored turn (its latest turn)
     store: bool | None = None  # None: true; False reads a thread's history, stores nothing
     prompt: str = ""  # a raw text to continue instead of messages (a text completion)
+    mcp_tools: Sequence[McpTool] = ()  # MCP servers whose tools the service runs
+    mcp_approvals: Sequence[McpApprovalResponse] = ()  # answers to the last turn's requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,7 @@ class Reply:
     server_metadata: Mapping[str, str] = field(default_factory=dict)
     reasoning: str = ""
     choices: tuple[Choice, ...] = ()
+    mcp_items: tuple[McpItem, ...] = ()  # with mcp_tools: each item in its final state
 
     @property
     def replica(self) -> str:
@@ -359,8 +363,8 @@ class StreamFinish:
     choice_index: int = 0
 
 
-StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage
-"""What `chat_stream()` yields: StreamStart, MessageDelta* and StreamFinish per choice, Usage."""
+StreamEvent: TypeAlias = StreamStart | MessageDelta | StreamFinish | Usage | McpItem
+"""What `chat_stream()` yields: StreamStart, MessageDelta*, StreamFinish per choice, Usage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +397,7 @@ class ThreadMessage:
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """A stored conversation thread (`messages` is empty in list results)."""
+    """A stored conversation thread (`messages` and `metadata` are empty in list results)."""
 
     thread_id: str
     created: int

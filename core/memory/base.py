@@ -9,6 +9,7 @@ from typing import ClassVar, Protocol
 
 from core.errors import IdempotencyKeyReusedError, InvalidArgumentError, TurnNotLatestError
 from core.keys.base import KeyStore
+from core.memory.background import BackgroundLog
 from core.memory.lifecycle import Erasure, RetentionPolicy, SweepResult, ThreadFilter
 from core.types import FinishReason, Message, Role, Usage
 
@@ -145,8 +146,9 @@ class ThreadLifecycle(Protocol):
         ...
 
 
-class MemoryStore(ThreadLifecycle, KeyStore, Protocol):
-    """Conversation memory: threads keyed by (owner, thread_id), written one whole turn at a time.
+class MemoryStore(ThreadLifecycle, KeyStore, BackgroundLog, Protocol):
+    """Conversation memory: threads keyed by (owner, thread_id), written one whole turn at a time,
+    and the logs of background turns (core.memory.background).
 
     The database also holds the virtual keys and their spend (core.keys.base.KeyStore).
 
@@ -224,6 +226,30 @@ class MemoryStore(ThreadLifecycle, KeyStore, Protocol):
 
     async def delete_thread(self, owner: str, thread_id: str) -> None:
         """Delete the thread with its messages and turns; unknown → ThreadNotFoundError."""
+        ...
+
+    async def create_thread(
+        self,
+        owner: str,
+        thread_id: str,
+        messages: tuple[Message, ...],
+        metadata: tuple[tuple[str, str], ...],
+    ) -> Thread:
+        """Create a thread holding `messages` (seq 0, 1, …; no turn) with `metadata`;
+        ThreadExistsError, writing nothing, if the owner has a thread by that id."""
+        ...
+
+    async def append_messages(
+        self, owner: str, thread_id: str, messages: tuple[Message, ...]
+    ) -> tuple[StoredMessage, ...]:
+        """Append `messages` (no turn) at the thread's head, atomically; unknown →
+        ThreadNotFoundError. The thread's latest turn is then no longer its head."""
+        ...
+
+    async def hide_message(self, owner: str, thread_id: str, seq: int) -> None:
+        """Leave the message at `seq` out of the thread's history and listing from now on (its
+        seq stays taken: later messages and turns keep theirs). Unknown thread →
+        ThreadNotFoundError; no visible message at `seq` → NotFoundError."""
         ...
 
     async def aclose(self) -> None:

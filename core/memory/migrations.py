@@ -220,9 +220,79 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         sqlite=("ALTER TABLE messages ADD COLUMN parts TEXT NOT NULL DEFAULT ''",),
         postgres=("ALTER TABLE messages ADD COLUMN parts TEXT NOT NULL DEFAULT ''",),
     ),
-    # A placeholder for the migration of parallel work (m009: issue 24), so the numbering has
-    # no gap; dropped when it lands (it replaces this).
-    Migration(name="m009_reserved", sqlite=("SELECT 1",), postgres=("SELECT 1",)),
+    Migration(
+        name="m009_background_and_conversations",
+        # Background turns and their numbered event logs (core.memory.background): a stream
+        # resumes from any replica; logs expire on their own clock, apart from threads. And
+        # what conversations need of a thread: messages hidden from its history (a deleted
+        # item keeps its seq, so later seqs and turns stay put); its metadata is m010's.
+        sqlite=(
+            """CREATE TABLE background_runs (
+                owner TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                status TEXT NOT NULL,
+                lease_owner TEXT NOT NULL,
+                lease_expires REAL NOT NULL,
+                created REAL NOT NULL,
+                updated REAL NOT NULL,
+                expires REAL NOT NULL,
+                last_sequence INTEGER NOT NULL,
+                client_state BLOB NOT NULL,
+                error_reason TEXT NOT NULL,
+                error_message TEXT NOT NULL,
+                PRIMARY KEY (owner, run_id)
+            )""",
+            # The sweep's two scans: active runs by lease, ended runs by expiry.
+            "CREATE INDEX background_runs_by_lease ON background_runs (lease_expires)"
+            " WHERE status IN ('queued', 'in_progress')",
+            "CREATE INDEX background_runs_by_expiry ON background_runs (expires)",
+            """CREATE TABLE background_events (
+                owner TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                payload BLOB NOT NULL,
+                PRIMARY KEY (owner, run_id, seq),
+                FOREIGN KEY (owner, run_id) REFERENCES background_runs (owner, run_id)
+                    ON DELETE CASCADE
+            )""",
+            "ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        ),
+        postgres=(
+            """CREATE TABLE background_runs (
+                owner TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                thread_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                status TEXT NOT NULL,
+                lease_owner TEXT NOT NULL,
+                lease_expires DOUBLE PRECISION NOT NULL,
+                created DOUBLE PRECISION NOT NULL,
+                updated DOUBLE PRECISION NOT NULL,
+                expires DOUBLE PRECISION NOT NULL,
+                last_sequence BIGINT NOT NULL,
+                client_state BYTEA NOT NULL,
+                error_reason TEXT NOT NULL,
+                error_message TEXT NOT NULL,
+                PRIMARY KEY (owner, run_id)
+            )""",
+            # The sweep's two scans: active runs by lease, ended runs by expiry.
+            "CREATE INDEX background_runs_by_lease ON background_runs (lease_expires)"
+            " WHERE status IN ('queued', 'in_progress')",
+            "CREATE INDEX background_runs_by_expiry ON background_runs (expires)",
+            """CREATE TABLE background_events (
+                owner TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                payload BYTEA NOT NULL,
+                PRIMARY KEY (owner, run_id, seq),
+                FOREIGN KEY (owner, run_id) REFERENCES background_runs (owner, run_id)
+                    ON DELETE CASCADE
+            )""",
+            "ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
     Migration(
         name="m010_thread_retention",
         # What retention, search and erasure read from a thread without scanning its turns: its

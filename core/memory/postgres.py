@@ -29,6 +29,8 @@ from core.errors import (
 )
 from core.keys.stores import PostgresKeys
 from core.memory import base, rows as columns
+from core.memory.background_postgres import PostgresBackgroundLog
+from core.memory.edits_postgres import PostgresThreadEdits
 from core.memory.postgres_lifecycle import PostgresLifecycle, thread_lock_key
 from core.memory.rows import ThreadTables
 from core.storage.postgres_pool import (
@@ -41,7 +43,12 @@ from core.types import Message
 
 _SELECT_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
-    " FROM messages WHERE owner = $1 AND thread_id = $2 ORDER BY seq"
+    " FROM messages WHERE owner = $1 AND thread_id = $2 AND hidden = 0 ORDER BY seq"
+)
+# Every message, hidden ones too (flagged last): their seqs count toward the head.
+_SELECT_HISTORY = (
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts,"
+    " hidden FROM messages WHERE owner = $1 AND thread_id = $2 ORDER BY seq"
 )
 _SELECT_TURN_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
@@ -169,6 +176,7 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
     """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
     now = time.time()
     head = base_seq + len(record.messages)
+    won = None
     if base_seq == 0:
         won = await conn.fetchval(
             _CREATE_THREAD,
@@ -179,7 +187,7 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
             *columns.thread_params(record),
             record.created,
         )
-    else:
+    if won is None:  # or a thread created empty (create_thread)
         won = await conn.fetchval(_ADVANCE_THREAD, now, head, owner, record.thread_id, base_seq)
     if won is None:
         raise ThreadChangedError("the thread gained another turn; reload it and retry")
@@ -187,7 +195,14 @@ async def _write_turn(conn: Any, owner: str, base_seq: int, record: base.TurnRec
     await conn.executemany(_INSERT_MESSAGE, columns.turn_message_params(owner, base_seq, record))
 
 
-class PostgresStore(ThreadTables, PostgresLifecycle, PostgresKeys, PostgresBackedStore):
+class PostgresStore(
+    ThreadTables,
+    PostgresLifecycle,
+    PostgresKeys,
+    PostgresBackgroundLog,
+    PostgresThreadEdits,
+    PostgresBackedStore,
+):
     """MemoryStore on PostgreSQL; see the module docstring for the concurrency model.
 
     Open with `await PostgresStore.open(url)` (or core.memory.open_store); the options
@@ -248,8 +263,8 @@ class PostgresStore(ThreadTables, PostgresLifecycle, PostgresKeys, PostgresBacke
     async def load_history(self, owner: str, thread_id: str) -> tuple[tuple[Message, ...], int]:
         base.require_owner(owner)
         with self._pool.errors():
-            rows = await self._pool.fetch(_SELECT_MESSAGES, owner, thread_id)
-        return tuple(columns.row_to_stored_message(r).message for r in rows), len(rows)
+            rows = await self._pool.fetch(_SELECT_HISTORY, owner, thread_id)
+        return columns.rows_to_history(rows)
 
     async def commit_turn(
         self, owner: str, base_seq: int, record: base.TurnRecord

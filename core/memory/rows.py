@@ -84,6 +84,13 @@ def row_to_stored_message(row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(seq=seq, message=message, turn_id=turn_id, created=created)
 
 
+def rows_to_history(rows: Sequence[Sequence[Any]]) -> tuple[tuple[Message, ...], int]:
+    """A thread's history and head seq from its _SELECT_HISTORY rows (the message columns,
+    then `hidden`): hidden messages are left out of the history but count toward the head."""
+    history = tuple(row_to_stored_message(r[:10]).message for r in rows if not r[10])
+    return history, len(rows)
+
+
 def turn_to_params(owner: str, base_seq: int, record: TurnRecord) -> tuple[Any, ...]:
     """(owner, turn_id, thread_id, model, finish_reason, prompt_tokens, completion_tokens,
     idempotency_key, request_hash, created, first_seq, message_count, end_user, metadata JSON,
@@ -167,10 +174,14 @@ def with_turn_callers(
 
 
 def row_to_summary(row: Sequence[Any]) -> ThreadSummary:
-    """Decode (thread_id, created, updated, message_count)."""
-    thread_id, created, updated, message_count = row
+    """Decode (thread_id, created, updated, message_count[, metadata JSON])."""
+    thread_id, created, updated, message_count = row[:4]
     return ThreadSummary(
-        thread_id=thread_id, created=created, updated=updated, message_count=message_count
+        thread_id=thread_id,
+        created=created,
+        updated=updated,
+        message_count=message_count,
+        metadata=metadata_from_json(row[4]) if len(row) > 4 else (),
     )
 
 
@@ -196,6 +207,16 @@ def thread_params(record: TurnRecord) -> tuple[str, str, float | None, int | Non
         options.ttl_seconds,
         options.keep_latest,
     )
+
+
+def new_message_params(
+    owner: str, thread_id: str, base_seq: int, messages: Sequence[Message], created: float
+) -> list[tuple[Any, ...]]:
+    """turn_message_params for messages that belong to no turn (a thread's own: turn_id "")."""
+    return [
+        (owner, thread_id, seq, "", *message_to_params(m), created, m.reasoning)
+        for seq, m in enumerate(messages, start=base_seq)
+    ]
 
 
 def encode_page_token(last: ThreadSummary) -> str:

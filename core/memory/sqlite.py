@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from core.errors import ThreadChangedError, ThreadNotFoundError, TurnNotFoundError
 from core.keys.stores import SqliteKeys
 from core.memory import base, rows as columns
+from core.memory.background_sqlite import SqliteBackgroundLog
+from core.memory.edits_sqlite import SqliteThreadEdits
 from core.memory.rows import ThreadTables
 from core.memory.sqlite_lifecycle import SqliteLifecycle
 from core.storage.schema import transaction
@@ -25,7 +27,12 @@ from core.types import Message
 
 _SELECT_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
-    " FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
+    " FROM messages WHERE owner = ? AND thread_id = ? AND hidden = 0 ORDER BY seq"
+)
+# Every message, hidden ones too (flagged last): their seqs count toward the head.
+_SELECT_HISTORY = (
+    "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts,"
+    " hidden FROM messages WHERE owner = ? AND thread_id = ? ORDER BY seq"
 )
 _SELECT_TURN_MESSAGES = (
     "SELECT seq, turn_id, role, content, name, tool_calls, tool_call_id, created, reasoning, parts"
@@ -135,6 +142,7 @@ def _write_turn(
     """Advance the thread's head from base_seq and insert the turn; ThreadChangedError if moved."""
     now = time.time()
     head = base_seq + len(record.messages)
+    cursor = None
     if base_seq == 0:
         cursor = conn.execute(
             _CREATE_THREAD,
@@ -148,7 +156,7 @@ def _write_turn(
                 record.created,
             ),
         )
-    else:
+    if cursor is None or cursor.rowcount != 1:  # or a thread created empty (create_thread)
         cursor = conn.execute(_ADVANCE_THREAD, (now, head, owner, record.thread_id, base_seq))
     if cursor.rowcount != 1:
         raise ThreadChangedError("the thread gained another turn; reload it and retry")
@@ -179,8 +187,7 @@ def _commit_turn(
 def _load_history(
     conn: sqlite3.Connection, owner: str, thread_id: str
 ) -> tuple[tuple[Message, ...], int]:
-    rows = conn.execute(_SELECT_MESSAGES, (owner, thread_id)).fetchall()
-    return tuple(columns.row_to_stored_message(r).message for r in rows), len(rows)
+    return columns.rows_to_history(conn.execute(_SELECT_HISTORY, (owner, thread_id)).fetchall())
 
 
 def _get_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> base.Thread:
@@ -224,7 +231,14 @@ def _delete_thread(conn: sqlite3.Connection, owner: str, thread_id: str) -> None
             raise ThreadNotFoundError("thread not found")
 
 
-class SqliteStore(ThreadTables, SqliteLifecycle, SqliteKeys, SqliteBackedStore):
+class SqliteStore(
+    ThreadTables,
+    SqliteLifecycle,
+    SqliteKeys,
+    SqliteBackgroundLog,
+    SqliteThreadEdits,
+    SqliteBackedStore,
+):
     """MemoryStore on one SQLite file; see the module docstring for the concurrency model.
 
     Open with `await SqliteStore.open(url)` (or core.memory.open_store); the options

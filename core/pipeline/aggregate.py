@@ -6,6 +6,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 
 from core.errors import ChatError
+from core.mcp_items import McpItem
 from core.types import (
     ChatEvent,
     Choice,
@@ -58,6 +59,7 @@ class ReplyBuilder:
         self._start: TurnStart | None = None
         self._choices: dict[int, _ChoiceParts] = {}
         self._usage: Usage | None = None
+        self._mcp: dict[str, McpItem] = {}  # by id, in the order begun; the latest state
 
     def _choice(self, index: int) -> _ChoiceParts:
         parts = self._choices.get(index)
@@ -83,6 +85,8 @@ class ReplyBuilder:
             self._choice(event.choice).finish = event.finish_reason
         elif isinstance(event, TurnUsage):
             self._usage = event.usage
+        elif isinstance(event, McpItem):
+            self._mcp[event.item_id] = event
 
     def build(self) -> Reply:
         start, usage = self._start, self._usage
@@ -99,6 +103,7 @@ class ReplyBuilder:
             usage=usage,
             trimmed=start.trimmed,
             sources=start.sources,
+            mcp_items=tuple(self._mcp.values()),
         )
 
 

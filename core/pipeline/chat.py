@@ -6,15 +6,19 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from dataclasses import replace
 
 from core.backends.base import Backend, Queueing
 from core.catalog import ModelCatalog, ModelSpec
 from core.errors import UnimplementedError
+from core.mcp.client import McpConnector
+from core.mcp.config import McpConfig, McpServer, resolve
+from core.mcp.loop import McpLoop, Step, Transcript, check_approvals
 from core.modes.steps import Modes, Preparation
 from core.pipeline.aggregate import ReplyBuilder
 from core.pipeline.generation import GenerationEvent, choice_events, generation_events
 from core.pipeline.metering import metered, tracer
-from core.pipeline.planning import Context, plan_turn
+from core.pipeline.planning import Context, TurnPlan, plan_turn
 from core.pipeline.threads import ThreadMemory, TurnSession, replay_events
 from core.pipeline.validation import check_mode, validate_turn
 from core.routing.router import Router
@@ -26,6 +30,8 @@ from core.types import (
     GenerationParams,
     Message,
     Prompt,
+    ToolChoice,
+    ToolSpec,
     Turn,
     TurnFinish,
     TurnQueued,
@@ -53,8 +59,10 @@ class ChatPipeline:
         modes: Modes | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_reply_id,
+        mcp: McpConnector | None = None,
     ) -> None:
         self._catalog = catalog
+        self._mcp = mcp or McpConnector(McpConfig())
         self._memory = memory
         self._modes = modes or Modes()
         self._limits = limits or Limits()
@@ -76,6 +84,7 @@ class ChatPipeline:
             spec = self._catalog.get(turn.model or self._modes.model_for(steps))
             note(model=spec.name, thread_id=turn.thread_id)
             validate_turn(turn, spec, self._limits)
+            servers = resolve(turn.mcp_tools, self._mcp.config)  # before any connection
         if (turn.thread_id or turn.previous_turn_id) and self._memory is None:
             raise UnimplementedError("This server has no thread memory.", field="thread_id")
         backend = self._catalog.backend(spec.name)
@@ -84,9 +93,10 @@ class ChatPipeline:
             return await _side_answer(backend, messages)
 
         if self._memory is None or not (turn.thread_id or turn.previous_turn_id):  # stateless
+            check_approvals(turn, (), turn.messages)
             prep = await self._modes.prepare(steps, turn, caller.owner, ask)
             context = Context(tuple(prep.instructions), (), turn.messages)
-            async for event in self._generate(turn, spec, backend, prep, context):
+            async for event in self._generate(turn, spec, backend, prep, context, servers):
                 yield event
             return
         head: int | None = None
@@ -98,11 +108,12 @@ class ChatPipeline:
                 for event in replay_events(session.replay):
                     yield event
                 return
+            check_approvals(turn, session.history, session.new)
             prep = await self._modes.prepare(steps, turn, caller.owner, ask)
             context = Context(
                 (*prep.instructions, *session.instructions), session.history, session.new
             )
-            events = self._generate(turn, spec, backend, prep, context)
+            events = self._generate(turn, spec, backend, prep, context, servers, session.transcript)
             async for event in self._stored(events, session) if turn.store else events:
                 yield event
 
@@ -123,17 +134,20 @@ class ChatPipeline:
             yield event
 
     async def _generate(
-        self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
+        self,
+        turn: Turn,
+        spec: ModelSpec,
+        backend: Backend,
+        prep: Preparation,
+        context: Context,
+        servers: tuple[McpServer, ...] = (),
+        transcript: Transcript | None = None,
     ) -> AsyncIterator[ChatEvent]:
         plan = await plan_turn(turn, spec, backend, prep, context)
 
         async def generate(params: GenerationParams) -> AsyncGenerator[GenerationEvent, None]:
-            async with aclosing(backend.stream(plan.prompt, params)) as chunks:
-                events = generation_events(
-                    chunks, plan.readers(), parallel_tool_calls=turn.parallel_tool_calls
-                )
-                async for event in events:
-                    yield event
+            async for event in _generation(backend, plan, params, turn.parallel_tool_calls):
+                yield event
 
         # One admission for every choice: they run one after another on the model.
         async with _admitted(backend) as position:  # a full queue refuses before any output
@@ -147,8 +161,13 @@ class ChatPipeline:
                 trimmed=plan.trimmed,
                 sources=tuple(prep.sources),
             )
-            async with aclosing(choice_events(generate, plan.params)) as events:
-                outputs = metered(events, spec.name)
+            events = (
+                self._mcp_events(turn, spec, backend, prep, context, servers, transcript)
+                if servers or turn.mcp_approvals
+                else choice_events(generate, plan.params)
+            )
+            async with aclosing(events) as running:
+                outputs = metered(running, spec.name)
                 if isinstance(backend, Router):
                     # A router knows who answers at the first output: the start leaves with
                     # it, so its headers (initial metadata) can name the deployment, and a
@@ -160,6 +179,53 @@ class ChatPipeline:
                     yield start
                 async for event in outputs:
                     yield event
+
+    def _mcp_events(
+        self,
+        turn: Turn,
+        spec: ModelSpec,
+        backend: Backend,
+        prep: Preparation,
+        context: Context,
+        servers: tuple[McpServer, ...],
+        transcript: Transcript | None,
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """The turn's events through the MCP tool loop (core.mcp.loop)."""
+        loop = McpLoop(
+            self._mcp, servers, turn, (context.history, context.new), transcript or Transcript()
+        )
+        return loop.run(_steps(turn, spec, backend, prep, context, loop))
+
+
+def _steps(
+    turn: Turn,
+    spec: ModelSpec,
+    backend: Backend,
+    prep: Preparation,
+    context: Context,
+    loop: McpLoop,
+) -> Step:
+    """The MCP loop's generations: each planned anew over the messages the loop has added."""
+
+    async def step(tools: tuple[ToolSpec, ...], choice: ToolChoice) -> AsyncIterator[ChatEvent]:
+        transcript = loop.transcript
+        step_turn = replace(turn, tools=tools, tool_choice=choice)
+        new = (*transcript.lead, *context.new, *transcript.steps)
+        plan = await plan_turn(step_turn, spec, backend, prep, replace(context, new=new))
+        async for event in _generation(backend, plan, plan.params, turn.parallel_tool_calls):
+            yield event
+
+    return step
+
+
+async def _generation(
+    backend: Backend, plan: TurnPlan, params: GenerationParams, parallel: bool
+) -> AsyncGenerator[GenerationEvent, None]:
+    """One generation of `plan`'s prompt with `params`: its events."""
+    async with aclosing(backend.stream(plan.prompt, params)) as chunks:
+        events = generation_events(chunks, plan.readers(), parallel_tool_calls=parallel)
+        async for event in events:
+            yield event
 
 
 def _admitted(backend: Backend) -> AbstractAsyncContextManager[int]:

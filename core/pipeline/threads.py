@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 
 from core.errors import IdempotencyKeyReusedError, ThreadBusyError, TurnNotFoundError
+from core.mcp.loop import Transcript
 from core.memory.base import MemoryStore, TurnRecord, check_latest, not_latest
 from core.pipeline.metering import queued, store_operation, tracer
 from core.types import (
@@ -83,6 +84,7 @@ class TurnSession:
     digest: str = ""
     replay: TurnRecord | None = None
     store_reasoning: bool = False
+    transcript: Transcript = field(default_factory=Transcript)  # MCP calls and their results
     _store: MemoryStore | None = field(default=None, repr=False)
 
     async def commit(self, reply: Reply) -> None:
@@ -95,10 +97,13 @@ class TurnSession:
             tool_calls=reply.tool_calls,
             reasoning=reply.reasoning if self.store_reasoning else "",
         )
+        lead, steps = tuple(self.transcript.lead), tuple(self.transcript.steps)
+        # A turn that ended waiting for approval: its reply is the waiting calls (the last step).
+        waiting = bool(steps) and steps[-1].role is Role.ASSISTANT
         record = TurnRecord(
             turn_id=reply.id,
             thread_id=self.thread_id,
-            messages=(*self.new, answer),
+            messages=(*lead, *self.new, *steps) if waiting else (*lead, *self.new, *steps, answer),
             model=reply.model,
             finish_reason=reply.finish_reason,
             usage=reply.usage,

@@ -55,8 +55,10 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
     check_mode's, which runs first: the mode decides the model)."""
     if turn.prompt:
         _check_prompt(turn)
-    else:
-        _check_messages(turn.messages, limits)
+    elif turn.messages or not turn.mcp_approvals:  # approvals alone may continue a turn
+        # With approvals, the messages may end with the assistant's calls that wait for them.
+        _check_messages(turn.messages, limits, closed=not turn.mcp_approvals)
+    _check_mcp(turn)
     if turn.previous_turn_id:
         check_previous_turn(turn)
     if turn.thread_id:
@@ -75,6 +77,19 @@ def validate_turn(turn: Turn, spec: ModelSpec, limits: Limits) -> None:
         thread_options(turn.metadata)  # a thread's retention keys, checked before model work
 
 
+MAX_MCP_SERVERS = 8
+
+
+def _check_mcp(turn: Turn) -> None:
+    if len(turn.mcp_tools) > MAX_MCP_SERVERS:
+        _fail(f"mcp_tools has more than {MAX_MCP_SERVERS} servers.", "mcp_tools")
+    if turn.mcp_tools and (turn.params.choice_count or 1) > 1:
+        _fail("MCP tools run for one choice only.", "generation_config.choice_count")
+    for i, tool in enumerate(turn.mcp_tools):
+        if any(len(k) > 256 or len(v) > 8192 for k, v in tool.headers):
+            _fail("MCP headers are limited to 256/8192 characters.", f"mcp_tools[{i}].headers")
+
+
 def check_metadata(metadata: tuple[tuple[str, str], ...], limits: Limits) -> None:
     """A turn's or a thread's metadata within the limits (count, key and value sizes)."""
     if len(metadata) > limits.max_metadata:
@@ -88,6 +103,17 @@ def check_metadata(metadata: tuple[tuple[str, str], ...], limits: Limits) -> Non
             _fail(
                 f"metadata[{key!r}] is longer than {limits.max_metadata_value_chars}.", "metadata"
             )
+
+
+def check_thread_messages(messages: tuple[Message, ...], limits: Limits) -> None:
+    """Messages written to a thread outside a turn: each as a turn's, at most max_messages,
+    none holding NUL (PostgreSQL text cannot store it)."""
+    if len(messages) > limits.max_messages:
+        _fail(f"messages has more than {limits.max_messages} entries.", "messages")
+    for i, message in enumerate(messages):
+        _check_message(message, f"messages[{i}]", limits)
+        if "\x00" in message.content:
+            _fail("Messages stored in a thread cannot contain NUL.", f"messages[{i}].content")
 
 
 def _fail(message: str, field: str) -> None:
@@ -105,6 +131,7 @@ def _check_prompt(turn: Turn) -> None:
         "thread_id": bool(turn.thread_id),
         "previous_turn_id": bool(turn.previous_turn_id),
         "tools": bool(turn.tools),
+        "mcp_tools": bool(turn.mcp_tools),
         "response_format": turn.response_format.type is not ResponseFormatType.TEXT,
         "mode": turn.mode is not ChatMode.NORMAL,
     }
@@ -115,7 +142,7 @@ def _check_prompt(turn: Turn) -> None:
         _fail(f"prompt is longer than {MAX_PROMPT_CHARS} characters.", "prompt")
 
 
-def _check_messages(messages: tuple[Message, ...], limits: Limits) -> None:
+def _check_messages(messages: tuple[Message, ...], limits: Limits, closed: bool = True) -> None:
     if not messages:
         _fail("messages must contain at least one message.", "messages")
     if len(messages) > limits.max_messages:
@@ -126,7 +153,7 @@ def _check_messages(messages: tuple[Message, ...], limits: Limits) -> None:
         total += len(message.content)
     if total > limits.max_total_chars:
         _fail(f"messages hold more than {limits.max_total_chars} characters.", "messages")
-    if messages[-1].role is Role.ASSISTANT:
+    if closed and messages[-1].role is Role.ASSISTANT:
         _fail("The last message must not be from the assistant.", f"messages[{len(messages) - 1}]")
     if not any(m.role in (Role.USER, Role.TOOL) for m in messages):
         _fail("messages must contain a user or tool message.", "messages")

@@ -21,6 +21,8 @@ from core.errors import ConfigError
 from core.keys.budgets import Budgets
 from core.keys.directory import KeyDirectory
 from core.knowledge.base import KnowledgeStore
+from core.mcp.client import McpConnector
+from core.mcp.config import load_mcp_config
 from core.memory.base import MemoryStore
 from core.memory.lifecycle import RetentionPolicy
 from core.memory.sweeper import Sweeper
@@ -31,6 +33,7 @@ from core.pipeline.embeddings import Embedder
 from core.pipeline.threads import ThreadMemory
 from core.quotas import Quotas
 from core.server.admin import AdminServicer
+from core.server.background import BackgroundChats
 from core.server.guard import Guard
 from core.server.observe import RpcObserver
 from core.server.reflection import enable_reflection
@@ -81,9 +84,13 @@ class CoreServer:
     sweeper: Sweeper | None = None
     keys: KeyDirectory | None = None
     budgets: Budgets | None = None
+    background: BackgroundChats | None = None  # background turns (core.server.background)
 
     async def stop_background(self) -> None:
-        """Stops this replica's sweeper and key reloads; lets its spend writes land."""
+        """Stops this replica's sweeper and key reloads; lets its spend writes land; ends its
+        background turns (failed: REPLICA_LOST) rather than leave them to their lease."""
+        if self.background is not None:
+            await self.background.aclose()
         if self.sweeper is not None:
             await self.sweeper.aclose()
         if self.keys is not None:
@@ -121,23 +128,16 @@ async def create_server(
 ) -> CoreServer:
     """Wires the pipeline (apps and flows from the settings' folders, thread memory over
     `threads`) and binds the server (port 0 picks a free port); health starts NOT_SERVING."""
-    apps = load_apps(Path(settings.apps_dir))
-    modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
-    memory = (
-        ThreadMemory(
-            threads, wait=settings.thread_wait_seconds, store_reasoning=settings.store_reasoning
-        )
-        if threads
-        else None
-    )
-    pipeline = ChatPipeline(catalog, settings.limits, memory=memory, modes=modes)
+    pipeline = _pipeline(settings, catalog, threads, knowledge)
     embedder = Embedder(catalog, settings.limits)
+    background = _background(settings, pipeline, threads)
     servicer = ChatServicer(
         pipeline,
         catalog,
         threads=threads,
         knowledge=knowledge,
         embedder=embedder,
+        background=background,
         max_deadline=settings.max_deadline,
         limits=settings.limits,
     )
@@ -167,6 +167,7 @@ async def create_server(
         sweeper=_sweeper(settings, threads),
         keys=directory,
         budgets=budgets,
+        background=background,
     )
     await core.set_serving(False)
     return core
@@ -226,6 +227,38 @@ def _sweeper(settings: Settings, threads: MemoryStore | None) -> Sweeper | None:
     )
     sweeper.start()
     return sweeper
+
+
+def _pipeline(
+    settings: Settings,
+    catalog: ModelCatalog,
+    threads: MemoryStore | None,
+    knowledge: KnowledgeStore | None,
+) -> ChatPipeline:
+    """The pipeline: apps and flows from the settings' folders, thread memory over `threads`,
+    the MCP servers the settings register."""
+    apps = load_apps(Path(settings.apps_dir))
+    modes = Modes(apps, load_flows(Path(settings.flows_dir), apps), knowledge)
+    memory = (
+        ThreadMemory(
+            threads, wait=settings.thread_wait_seconds, store_reasoning=settings.store_reasoning
+        )
+        if threads
+        else None
+    )
+    mcp = McpConnector(load_mcp_config(settings.mcp_file, settings.environ))
+    return ChatPipeline(catalog, settings.limits, memory=memory, modes=modes, mcp=mcp)
+
+
+def _background(
+    settings: Settings, pipeline: ChatPipeline, threads: MemoryStore | None
+) -> BackgroundChats | None:
+    """Background turns, logged in the thread store (none without one), their sweeper started."""
+    if threads is None:
+        return None
+    chats = BackgroundChats(pipeline, threads, settings.background, replica_id=settings.replica_id)
+    chats.start_sweeper()
+    return chats
 
 
 def _add_port(server: grpc.aio.Server, settings: Settings) -> int:

@@ -13,6 +13,7 @@ from chatrpc.v1 import chat_service_pb2 as pb
 from core.catalog import ModelSpec
 from core.errors import InvalidArgumentError
 from core.knowledge.base import Document, Space
+from core.mcp_items import McpItem
 from core.memory.base import StoredMessage, StoredTurn, Thread, ThreadPage, ThreadSummary
 from core.server.convert_content import (
     content_from_pb,
@@ -21,6 +22,7 @@ from core.server.convert_content import (
     part_to_pb,
 )
 from core.server.deployments import Deployment, deployment_to_pb
+from core.server.mcp_convert import mcp_approvals_from_pb, mcp_item_to_pb, mcp_tools_from_pb
 from core.types import (
     ChatMode,
     Choice,
@@ -110,6 +112,8 @@ def request_to_turn(request: ChatRequestPb) -> Turn:
         previous_turn_id=request.previous_turn_id,
         store=request.store if request.HasField("store") else True,
         prompt=request.prompt,
+        mcp_tools=mcp_tools_from_pb(request.mcp_tools),
+        mcp_approvals=mcp_approvals_from_pb(request.mcp_approvals),
     )
 
 
@@ -132,6 +136,11 @@ def _message(message: pb.Message, field: str) -> Message:
         tool_call_id=message.tool_call_id,
         parts=parts,
     )
+
+
+def messages_from_pb(messages: Iterable[pb.Message]) -> tuple[Message, ...]:
+    """Messages of a thread request (CreateThread, AppendThreadMessages), decoded."""
+    return tuple(_message(m, f"messages[{i}]") for i, m in enumerate(messages))
 
 
 def _tool(tool: pb.Tool, field: str) -> ToolSpec:
@@ -159,7 +168,7 @@ def _struct(value: struct_pb2.Struct) -> JsonObject:
     return dict(json_format.MessageToDict(value))
 
 
-def _timestamp(seconds: int) -> timestamp_pb2.Timestamp:
+def timestamp(seconds: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=seconds)
 
 
@@ -210,8 +219,8 @@ def usage_to_pb(usage: Usage) -> pb.Usage:
 def summary_to_pb(summary: ThreadSummary, messages: Iterable[pb.ThreadMessage] = ()) -> pb.Thread:
     return pb.Thread(
         thread_id=summary.thread_id,
-        create_time=_timestamp(int(summary.created)),
-        update_time=_timestamp(int(summary.updated)),
+        create_time=timestamp(int(summary.created)),
+        update_time=timestamp(int(summary.updated)),
         message_count=summary.message_count,
         messages=messages,
         user=summary.user,
@@ -236,7 +245,7 @@ def stored_message_to_pb(stored: StoredMessage) -> pb.ThreadMessage:
         seq=stored.seq,
         message=message_to_pb(stored.message),
         turn_id=stored.turn_id,
-        create_time=_timestamp(int(stored.created)),
+        create_time=timestamp(int(stored.created)),
         user=stored.user,
         metadata=dict(stored.metadata),
     )
@@ -248,7 +257,7 @@ def stored_turn_to_pb(stored: StoredTurn) -> pb.StoredTurn:
         turn_id=record.turn_id,
         thread_id=record.thread_id,
         model=record.model,
-        create_time=_timestamp(int(record.created)),
+        create_time=timestamp(int(record.created)),
         input_messages=[message_to_pb(m) for m in record.messages[:-1]],
         reply=message_to_pb(record.messages[-1]),
         finish_reason=_FINISH_PB[record.finish_reason],
@@ -285,7 +294,7 @@ def space_to_pb(space: Space) -> pb.Space:
         space_id=space.space_id,
         name=space.name,
         description=space.description,
-        create_time=_timestamp(int(space.created)),
+        create_time=timestamp(int(space.created)),
         document_count=space.document_count,
     )
 
@@ -296,7 +305,7 @@ def document_to_pb(document: Document) -> pb.Document:
         space_id=document.space_id,
         source=document.source,
         title=document.title,
-        create_time=_timestamp(int(document.created)),
+        create_time=timestamp(int(document.created)),
         chunk_count=document.chunk_count,
     )
 
@@ -321,7 +330,7 @@ def reply_to_pb(reply: Reply) -> pb.ChatResponse:
     return pb.ChatResponse(
         id=reply.id,
         model=reply.model,
-        create_time=_timestamp(reply.created),
+        create_time=timestamp(reply.created),
         thread_id=reply.thread_id,
         message=choices[0].message,
         finish_reason=choices[0].finish_reason,
@@ -329,6 +338,7 @@ def reply_to_pb(reply: Reply) -> pb.ChatResponse:
         trimmed_message_count=reply.trimmed,
         sources=sources_to_pb(reply.sources),
         choices=choices,
+        mcp_items=[mcp_item_to_pb(item) for item in reply.mcp_items],
     )
 
 
@@ -337,7 +347,7 @@ def event_to_pb(event: ReplyEvent) -> pb.StreamChatResponse:
         start = pb.StreamStart(
             id=event.id,
             model=event.model,
-            create_time=_timestamp(event.created),
+            create_time=timestamp(event.created),
             thread_id=event.thread_id,
             trimmed_message_count=event.trimmed,
             sources=sources_to_pb(event.sources),
@@ -350,6 +360,8 @@ def event_to_pb(event: ReplyEvent) -> pb.StreamChatResponse:
         return pb.StreamChatResponse(finish=finish)
     if isinstance(event, TurnUsage):
         return pb.StreamChatResponse(usage=usage_to_pb(event.usage))
+    if isinstance(event, McpItem):
+        return pb.StreamChatResponse(mcp_item=mcp_item_to_pb(event))
     return pb.StreamChatResponse(delta=_delta_to_pb(event))
 
 
@@ -377,7 +389,7 @@ def model_to_pb(
         backend=spec.backend,
         context_window=spec.context_window,
         ready=ready,
-        create_time=_timestamp(spec.created),
+        create_time=timestamp(spec.created),
         embedding_dimensions=spec.embeddings.dimensions if spec.embeddings else 0,
         deployments=[deployment_to_pb(d, now) for d in deployments],
         vision=spec.vision,

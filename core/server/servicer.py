@@ -21,9 +21,15 @@ from core.memory.base import MemoryStore
 from core.pipeline.aggregate import fold
 from core.pipeline.chat import ChatPipeline
 from core.pipeline.embeddings import Embedder
-from core.pipeline.validation import check_thread_id, check_turn_id
+from core.pipeline.validation import (
+    check_metadata,
+    check_thread_id,
+    check_thread_messages,
+    check_turn_id,
+)
 from core.server import convert
 from core.server.admin import spend_report
+from core.server.background import BackgroundChats, run_to_pb
 from core.server.rpc import current_call, server_stream, unary
 from core.server.thread_data import ThreadDataRpcs
 from core.settings import Limits
@@ -44,6 +50,7 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
         embedder: Embedder,
         threads: MemoryStore | None = None,
         knowledge: KnowledgeStore | None = None,
+        background: BackgroundChats | None = None,
         max_deadline: float = 600.0,
         limits: Limits | None = None,
     ) -> None:
@@ -52,6 +59,7 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
         self._catalog = catalog
         self._threads = threads
         self._knowledge = knowledge
+        self._background = background
         self._limits = limits or Limits()
         self.max_deadline = max_deadline  # seconds; any longer deadline a client sends is cut
 
@@ -107,6 +115,44 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
         return pb.DeleteTurnResponse()
 
     @unary
+    async def CreateThread(
+        self, request: pb.CreateThreadRequest, caller: Caller
+    ) -> pb.CreateThreadResponse:
+        thread_id = check_thread_id(request.thread_id)
+        messages = convert.messages_from_pb(request.messages)
+        metadata = tuple(sorted(request.metadata.items()))
+        check_thread_messages(messages, self._limits)
+        check_metadata(metadata, self._limits)
+        thread = await self._thread_store().create_thread(
+            caller.owner, thread_id, messages, metadata
+        )
+        return pb.CreateThreadResponse(thread=convert.thread_to_pb(thread))
+
+    @unary
+    async def AppendThreadMessages(
+        self, request: pb.AppendThreadMessagesRequest, caller: Caller
+    ) -> pb.AppendThreadMessagesResponse:
+        thread_id = check_thread_id(request.thread_id)
+        messages = convert.messages_from_pb(request.messages)
+        if not messages:
+            raise InvalidArgumentError("messages must not be empty.", field="messages")
+        check_thread_messages(messages, self._limits)
+        stored = await self._thread_store().append_messages(caller.owner, thread_id, messages)
+        return pb.AppendThreadMessagesResponse(
+            messages=[convert.stored_message_to_pb(m) for m in stored]
+        )
+
+    @unary
+    async def DeleteThreadMessage(
+        self, request: pb.DeleteThreadMessageRequest, caller: Caller
+    ) -> pb.DeleteThreadMessageResponse:
+        thread_id = check_thread_id(request.thread_id)
+        if request.seq < 0:
+            raise InvalidArgumentError("seq must be >= 0.", field="seq")
+        await self._thread_store().hide_message(caller.owner, thread_id, request.seq)
+        return pb.DeleteThreadMessageResponse()
+
+    @unary
     async def CreateSpace(
         self, request: pb.CreateSpaceRequest, caller: Caller
     ) -> pb.CreateSpaceResponse:
@@ -151,6 +197,46 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
             raise InvalidArgumentError("days must be 0-366", field="days")
         key = caller.key or caller.owner
         return await spend_report(self._thread_store(), key, request.days or 31)
+
+    @unary
+    async def StartBackgroundChat(
+        self, request: pb.StartBackgroundChatRequest, caller: Caller
+    ) -> pb.StartBackgroundChatResponse:
+        turn = convert.request_to_turn(request.turn)
+        run = await self._runs().start(turn, caller, request.client_state)
+        return pb.StartBackgroundChatResponse(chat=run_to_pb(run))
+
+    @unary
+    async def GetBackgroundChat(
+        self, request: pb.GetBackgroundChatRequest, caller: Caller
+    ) -> pb.GetBackgroundChatResponse:
+        run = await self._runs().get(caller.owner, check_turn_id(request.chat_id, "chat_id"))
+        return pb.GetBackgroundChatResponse(chat=run_to_pb(run))
+
+    @server_stream
+    async def WatchBackgroundChat(
+        self, request: pb.WatchBackgroundChatRequest, caller: Caller
+    ) -> AsyncIterator[pb.WatchBackgroundChatResponse]:
+        chat_id = check_turn_id(request.chat_id, "chat_id")
+        if request.after_sequence < 0:
+            raise InvalidArgumentError("after_sequence must be >= 0.", field="after_sequence")
+        events = self._runs().watch(
+            caller.owner, chat_id, request.after_sequence, follow=request.follow
+        )
+        async for event in events:
+            yield event
+
+    @unary
+    async def CancelBackgroundChat(
+        self, request: pb.CancelBackgroundChatRequest, caller: Caller
+    ) -> pb.CancelBackgroundChatResponse:
+        run = await self._runs().cancel(caller.owner, check_turn_id(request.chat_id, "chat_id"))
+        return pb.CancelBackgroundChatResponse(chat=run_to_pb(run))
+
+    def _runs(self) -> BackgroundChats:
+        if self._background is None:
+            raise UnimplementedError("This server has no thread memory.", field="thread_id")
+        return self._background
 
     def _thread_store(self) -> MemoryStore:
         if self._threads is None:

@@ -48,11 +48,17 @@ class Migration:
 
 
 def check_migrations(migrations: tuple[Migration, ...]) -> None:
-    """Raise ValueError unless names are well-formed, unique and numbered 001, 002, … in order."""
-    for number, migration in enumerate(migrations, start=1):
+    """Raise ValueError unless names are well-formed, unique and numbered in increasing order.
+
+    Gaps are allowed: numbers are handed out to changes developed side by side, and one may
+    land before a lower number does (migrations are applied by name, so the lower one still
+    runs when it lands)."""
+    previous = 0
+    for position, migration in enumerate(migrations, start=1):
         match = _NAME.fullmatch(migration.name)
-        if match is None or int(match.group(1)) != number:
-            raise ValueError(f"migration #{number} is misnamed: {migration.name!r}")
+        if match is None or int(match.group(1)) <= previous:
+            raise ValueError(f"migration #{position} is misnamed: {migration.name!r}")
+        previous = int(match.group(1))
         if not migration.sqlite or not migration.postgres:
             raise ValueError(f"migration {migration.name} lacks a dialect")
 

@@ -182,8 +182,9 @@ class ChatEncoder:
         if isinstance(event, chatrpc.StreamFinish):
             finish = b'"' + event.finish_reason.value.encode() + b'"'
             return self._chunk(self._choice(b"{}", finish, event.choice_index))
-        if self._shape.include_usage:
+        if isinstance(event, chatrpc.Usage) and self._shape.include_usage:
             return self._usage_head + orjson.dumps(usage_to_openai(event)) + b"}"
+        # McpItems: chat completions send no MCP tools
         return None
 
     def _delta(self, event: chatrpc.MessageDelta) -> bytes | None:

@@ -151,7 +151,7 @@ async def chained(
                 elif isinstance(event, chatrpc.Usage):
                     prompt_tokens += event.prompt_tokens
                     completion_tokens += event.completion_tokens
-                else:
+                elif isinstance(event, chatrpc.MessageDelta | chatrpc.StreamFinish):
                     yield replace(event, choice_index=event.choice_index + i * n)
         finally:
             await events.aclose()

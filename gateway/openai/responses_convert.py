@@ -16,10 +16,12 @@ from typing import Any
 import chatrpc
 from gateway.http.errors import RequestError
 from gateway.openai.convert import extra_params, generation_config
+from gateway.openai.responses_mcp import mcp_tools, split_mcp_input, tool_echo
 from gateway.openai.responses_types import (
     CreateResponseRequest,
     FunctionCallItem,
     FunctionCallOutputItem,
+    FunctionTool,
     FunctionToolChoice,
     InputImage,
     InputItem,
@@ -81,16 +83,20 @@ class Echo:
     store: bool = True
     user: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    background: bool = False
+    conversation: str | None = None
 
 
 def request_to_turn(request: CreateResponseRequest) -> tuple[chatrpc.ChatRequest, Echo]:
     """The SDK request for a Responses request, and the settings its Response repeats."""
-    messages = _instructions(request.instructions) + input_to_messages(request.input)
-    if not messages:
+    mcp = split_mcp_input(request.input)
+    messages = _instructions(request.instructions) + input_to_messages(mcp.items)
+    if not messages and not mcp.approvals:
         raise RequestError("input must contain at least one item.", param="input")
     previous = request.previous_response_id
-    thread_id = ""
-    if request.store and previous is None:
+    conversation = conversation_of(request)
+    thread_id = conversation or ""
+    if request.store and previous is None and conversation is None:
         thread_id = THREAD_PREFIX + secrets.token_hex(12)  # a new conversation
     config = generation_config(request, request.max_output_tokens)
     if request.model_extra:
@@ -103,7 +109,10 @@ def request_to_turn(request: CreateResponseRequest) -> tuple[chatrpc.ChatRequest
         tools=tuple(
             chatrpc.Tool(t.name, t.description or "", t.parameters, t.strict)
             for t in request.tools or ()
+            if isinstance(t, FunctionTool)
         ),
+        mcp_tools=mcp_tools(request.tools or [], mcp.listed),
+        mcp_approvals=mcp.approvals,
         tool_choice=_tool_choice(request.tool_choice),
         parallel_tool_calls=request.parallel_tool_calls,
         response_format=_response_format(request),
@@ -113,6 +122,16 @@ def request_to_turn(request: CreateResponseRequest) -> tuple[chatrpc.ChatRequest
         store=request.store,
     )
     return turn, _echo(request)
+
+
+def conversation_of(request: CreateResponseRequest) -> str | None:
+    """The id of the request's `conversation`, which excludes previous_response_id."""
+    value = request.conversation
+    if value is not None and request.previous_response_id is not None:
+        raise RequestError(
+            "Send conversation or previous_response_id, not both.", param="conversation"
+        )
+    return value if value is None or isinstance(value, str) else value.id
 
 
 def _instructions(text: str | None) -> list[chatrpc.Message]:
@@ -138,6 +157,10 @@ def input_to_messages(items: str | list[InputItem]) -> list[chatrpc.Message]:
         elif isinstance(item, FunctionCallOutputItem):
             messages.append(
                 chatrpc.Message(chatrpc.Role.TOOL, item.output, tool_call_id=item.call_id)
+            )
+        elif not isinstance(item, MessageItem):  # MCP items: only a response's input has them
+            raise RequestError(
+                f"An {item.type} item belongs in a response's input only.", param="input"
             )
         else:
             messages.append(_message(item))
@@ -184,7 +207,10 @@ def _echo(request: CreateResponseRequest) -> Echo:
     choice = request.tool_choice
     return Echo(
         instructions=request.instructions,
-        tools=[t.model_dump(exclude_none=False) for t in request.tools or ()],
+        tools=[
+            t.model_dump(exclude_none=False) if isinstance(t, FunctionTool) else tool_echo(t)
+            for t in request.tools or ()
+        ],
         tool_choice=choice.model_dump()
         if isinstance(choice, FunctionToolChoice)
         else choice or "auto",
@@ -197,6 +223,8 @@ def _echo(request: CreateResponseRequest) -> Echo:
         store=request.store,
         user=request.user,
         metadata=request.metadata or {},
+        background=bool(request.background),
+        conversation=conversation_of(request),
     )
 
 
@@ -301,6 +329,7 @@ def response_body(
         "top_p": echo.top_p,
         "truncation": "auto",
         "metadata": echo.metadata,
+        "background": echo.background,
     }
     if outcome.usage is not None:  # the schema has no null for these two
         body["usage"] = usage_to_openai(outcome.usage)
@@ -308,6 +337,8 @@ def response_body(
         body["user"] = echo.user
     if thread_id:
         body["thread_id"] = thread_id
+    if echo.conversation is not None:
+        body["conversation"] = {"id": echo.conversation}
     return body
 
 

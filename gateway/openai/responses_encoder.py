@@ -32,6 +32,7 @@ from gateway.openai.responses_convert import (
     status_of,
     text_part,
 )
+from gateway.openai.responses_mcp import McpEncoder, item_json
 
 # HTTP status of a failure → ResponseErrorCode (the schema's closed list of codes)
 _ERROR_CODES = {429: "rate_limit_exceeded", 400: "invalid_prompt"}
@@ -53,8 +54,11 @@ class ResponseEncoder:
 
     end = b""  # the Responses API's streams have no end marker
 
-    def __init__(self, echo: Echo) -> None:
+    def __init__(self, echo: Echo, *, skip_through: int = -1) -> None:
+        """`skip_through`: events numbered up to it are counted but not written (a stream
+        resumed after that event: every replay numbers the same events alike)."""
         self._echo = echo
+        self._skip_through = skip_through
         self._start = chatrpc.StreamStart(id="", model="", created=0)
         self._sequence = 0
         self._items = 0
@@ -63,9 +67,11 @@ class ResponseEncoder:
         self._calls: dict[int, _Call] = {}
         self._finish: chatrpc.FinishReason | None = None
         self._outcome = Outcome()
+        self._mcp = McpEncoder()
 
     def reply(self, reply: chatrpc.Reply) -> JsonObject:
-        """The `response` object of a whole reply: its text, then its function calls."""
+        """The `response` object of a whole reply: its MCP items, its text, then its function
+        calls."""
         status = status_of(reply.finish_reason)
         message = chatrpc.Message(
             chatrpc.Role.ASSISTANT, reply.content, tool_calls=reply.tool_calls
@@ -76,7 +82,8 @@ class ResponseEncoder:
             created=reply.created,
             model=reply.model,
             thread_id=reply.thread_id,
-            output=reply_items(reply.id, message, status),
+            # The MCP steps came first: the reply's text is the model's last step.
+            output=[*map(item_json, reply.mcp_items), *reply_items(reply.id, message, status)],
             outcome=Outcome(
                 status=status,
                 usage=reply.usage,
@@ -98,6 +105,8 @@ class ResponseEncoder:
         if isinstance(event, chatrpc.StreamFinish):
             self._finish = event.finish_reason
             return self._items_done()
+        if isinstance(event, chatrpc.McpItem):
+            return self._mcp.encode(event, self._event, self._next_index) or None
         finish = self._finish or chatrpc.FinishReason.STOP
         self._outcome = Outcome(
             status=status_of(finish), usage=event, completed_at=self._start.created, finish=finish
@@ -115,6 +124,10 @@ class ResponseEncoder:
         }
         self._outcome = Outcome(status="failed", error=error)
         return self._event("response.failed", response=self.body())
+
+    def cancelled(self) -> None:
+        """Marks the response cancelled (it has no stream event of its own: the stream ends)."""
+        self._outcome = Outcome(status="cancelled")
 
     def body(self) -> JsonObject:
         """The response object as the events so far describe it."""
@@ -162,9 +175,12 @@ class ResponseEncoder:
                 )
         return frames or None
 
-    def _open_text(self) -> bytes:
-        self._text, self._text_index = [], self._items
+    def _next_index(self) -> int:
         self._items += 1
+        return self._items - 1
+
+    def _open_text(self) -> bytes:
+        self._text, self._text_index = [], self._next_index()
         item = message_item(message_item_id(self._start.id), "", "in_progress")
         item["content"] = []  # its part is added next
         return self._event(
@@ -234,9 +250,13 @@ class ResponseEncoder:
         for call in self._calls.values():
             arguments = "".join(call.arguments)
             items.append((call.output_index, call_item(call.call_id, call.name, arguments, status)))
+        items += self._mcp.output()
         return [item for _, item in sorted(items, key=lambda pair: pair[0])]
 
     def _event(self, kind: str, **fields: Any) -> bytes:
-        data = orjson.dumps({"type": kind, "sequence_number": self._sequence, **fields})
+        sequence = self._sequence
         self._sequence += 1
+        if sequence <= self._skip_through:
+            return b""
+        data = orjson.dumps({"type": kind, "sequence_number": sequence, **fields})
         return named_frame(kind.encode("ascii"), data)

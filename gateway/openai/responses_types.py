@@ -85,12 +85,67 @@ class FunctionCallOutputItem(_Item):
     output: StrictStr
 
 
+class McpApprovalResponseItem(_Strict):
+    """The caller's answer to an `mcp_approval_request` of the previous response."""
+
+    type: Literal["mcp_approval_response"]
+    approval_request_id: StrictStr
+    approve: StrictBool
+    reason: StrictStr | None = None
+    id: StrictStr | None = None
+
+
+class McpListedTool(_Strict):
+    name: StrictStr
+    description: StrictStr | None = None
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any] | None = None
+
+
+class McpListToolsItem(_Strict):
+    """An earlier response's tool list, sent back: the server is not listed again."""
+
+    type: Literal["mcp_list_tools"]
+    id: StrictStr
+    server_label: StrictStr
+    tools: list[McpListedTool]
+    error: StrictStr | None = None
+
+
+class McpApprovalRequestItem(_Strict):
+    """An earlier response's approval request, sent back (the call waiting for it)."""
+
+    type: Literal["mcp_approval_request"]
+    id: StrictStr
+    server_label: StrictStr
+    name: StrictStr
+    arguments: StrictStr
+
+
+class McpCallItem(_Strict):
+    """An earlier response's MCP call, sent back: a call and its result, for the model."""
+
+    type: Literal["mcp_call"]
+    id: StrictStr
+    server_label: StrictStr
+    name: StrictStr
+    arguments: StrictStr
+    output: StrictStr | None = None
+    error: Any = None
+    status: StrictStr | None = None
+    approval_request_id: StrictStr | None = None
+
+
 # An item's `type` → its model's tag. The tags are the class names, so that an error's param
 # reads "input[0].content" (gateway.http.body.loc_to_param drops capitalised union parts).
 _ITEM_TAGS = {
     "message": "MessageItem",
     "function_call": "FunctionCallItem",
     "function_call_output": "FunctionCallOutputItem",
+    "mcp_approval_response": "McpApprovalResponseItem",
+    "mcp_list_tools": "McpListToolsItem",
+    "mcp_approval_request": "McpApprovalRequestItem",
+    "mcp_call": "McpCallItem",
 }
 
 
@@ -102,7 +157,11 @@ def _item_tag(value: Any) -> str:
 InputItem = Annotated[
     Annotated[MessageItem, Tag("MessageItem")]
     | Annotated[FunctionCallItem, Tag("FunctionCallItem")]
-    | Annotated[FunctionCallOutputItem, Tag("FunctionCallOutputItem")],
+    | Annotated[FunctionCallOutputItem, Tag("FunctionCallOutputItem")]
+    | Annotated[McpApprovalResponseItem, Tag("McpApprovalResponseItem")]
+    | Annotated[McpListToolsItem, Tag("McpListToolsItem")]
+    | Annotated[McpApprovalRequestItem, Tag("McpApprovalRequestItem")]
+    | Annotated[McpCallItem, Tag("McpCallItem")],
     Discriminator(_item_tag),
 ]
 
@@ -117,6 +176,42 @@ class FunctionTool(_Strict):
     description: StrictStr | None = None
     parameters: dict[str, Any] | None = None
     strict: StrictBool | None = None
+
+
+class McpToolFilter(_Strict):
+    """`allowed_tools` or an approval rule as a filter: tool names (read_only is not served)."""
+
+    tool_names: list[StrictStr] | None = None
+
+
+class McpApprovalFilter(_Strict):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpToolParam(_Strict):
+    """An MCP server whose tools the service runs (core/mcp): a registered `server_label`, or
+    an allow-listed `server_url`. `headers` and `authorization` go to that server for this
+    request only; they are never stored, logged or repeated in the response."""
+
+    type: Literal["mcp"]
+    server_label: StrictStr
+    server_url: StrictStr | None = None
+    allowed_tools: list[StrictStr] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    headers: dict[str, StrictStr] | None = None
+    authorization: StrictStr | None = None
+
+
+def _tool_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else value.type
+    return "McpToolParam" if kind == "mcp" else "FunctionTool"  # others fail on `type`
+
+
+RequestTool = Annotated[
+    Annotated[FunctionTool, Tag("FunctionTool")] | Annotated[McpToolParam, Tag("McpToolParam")],
+    Discriminator(_tool_tag),
+]
 
 
 class FunctionToolChoice(_Strict):
@@ -145,6 +240,12 @@ TextFormat = Annotated[
 ]
 
 
+class ConversationRef(_Strict):
+    """`conversation` as an object: the conversation's id."""
+
+    id: StrictStr
+
+
 class TextConfig(_Strict):
     format: TextFormat | None = None
 
@@ -159,21 +260,22 @@ class CreateResponseRequest(_Strict):
     input: StrictStr | list[InputItem]
     instructions: StrictStr | None = None
     previous_response_id: StrictStr | None = None
+    conversation: StrictStr | ConversationRef | None = None
     store: StrictBool = True
     stream: StrictBool = False
     max_output_tokens: Int32 | None = None
     temperature: Number | None = None
     top_p: Number | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[RequestTool] | None = None
     tool_choice: Literal["none", "auto", "required"] | FunctionToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     text: TextConfig | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
-    # Accepted only at the values that describe what we do: older turns of a long
-    # conversation are left out of the prompt to fit the window, and nothing runs in the
-    # background.
+    # Accepted only at the value that describes what we do: older turns of a long
+    # conversation are left out of the prompt to fit the window.
     truncation: Literal["auto"] | None = None
-    background: Literal[False] | None = None
+    # True: the turn runs detached from this request (gateway/openai/responses_background.py).
+    background: StrictBool | None = None
     include: Annotated[list[StrictStr], Field(max_length=0)] | None = None  # nothing extra
     reasoning: None = None

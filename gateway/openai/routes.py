@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.openai import chat, completions, embeddings, models, responses
+from gateway.openai import (
+    background,
+    chat,
+    completions,
+    conversations,
+    embeddings,
+    models,
+    responses,
+)
 
 router = APIRouter()
-for _module in (chat, completions, embeddings, models, responses):
+for _module in (background, chat, completions, conversations, embeddings, models, responses):
     router.include_router(_module.router)

@@ -55,6 +55,7 @@ def routes(gateway: GatewayThread) -> list[tuple[str, str]]:
         for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
             path = route.path.replace("{thread_id}", "t-1").replace("{model:path}", "scripted")
             path = path.replace("{space_id}", "s-1").replace("{response_id}", "resp_1")
+            path = path.replace("{conversation_id}", "conv_1").replace("{item_id}", "msg_1")
             found.append((method, path))
     return found
 
@@ -70,6 +71,10 @@ VALID_BODIES = {  # well-formed, so that only the key can be what is wrong
     "/v1/threads/search": {},
     "/v1/threads/t-1": {"metadata": {}},
     "/v1/data/erase": {"scope": "user", "user": "u-1"},
+    "/v1/conversations": {},
+    "/v1/conversations/conv_1": {"metadata": {}},
+    "/v1/conversations/conv_1/items": {"items": [{"role": "user", "content": "hi"}]},
+    "/v1/responses/resp_1/cancel": {},
 }
 
 BAD_AUTH = {

@@ -11,14 +11,22 @@ import pytest
 from core.errors import StorageError, ThreadBusyError
 from core.memory import open_store
 from core.memory.lifecycle import RetentionPolicy
+from tests.core.memory.background_contract import BackgroundLogContract
 from tests.core.memory.contract import MemoryStoreContract
+from tests.core.memory.edits_contract import ThreadEditsContract
 from tests.core.memory.lifecycle_contract import LifecycleContract, turn
 from tests.core.storage.contract import OnPostgres
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(OnPostgres, MemoryStoreContract, LifecycleContract):
+class TestPostgres(
+    OnPostgres,
+    MemoryStoreContract,
+    LifecycleContract,
+    BackgroundLogContract,
+    ThreadEditsContract,
+):
     """The memory contract on PostgreSQL."""
 
 

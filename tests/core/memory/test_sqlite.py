@@ -13,12 +13,16 @@ import pytest
 from core.errors import StorageError
 from core.memory import open_store
 from core.memory.sqlite import SqliteStore
+from tests.core.memory.background_contract import BackgroundLogContract
 from tests.core.memory.contract import MemoryStoreContract, commit, record
+from tests.core.memory.edits_contract import ThreadEditsContract
 from tests.core.memory.lifecycle_contract import LifecycleContract
 from tests.core.storage.contract import OnSqlite, assert_safe
 
 
-class TestSqlite(OnSqlite, MemoryStoreContract, LifecycleContract):
+class TestSqlite(
+    OnSqlite, MemoryStoreContract, LifecycleContract, BackgroundLogContract, ThreadEditsContract
+):
     """The memory contract on SQLite."""
 
 
