@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 
 from core.backends.base import Backend, Queueing
@@ -61,7 +61,9 @@ class ChatPipeline:
         self._clock = clock
         self._new_id = new_id
 
-    async def run(self, turn: Turn, caller: Caller | None = None) -> AsyncIterator[ChatEvent]:
+    async def run(
+        self, turn: Turn, caller: Caller | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Yields TurnStart, deltas, TurnFinish and TurnUsage; raises ChatError on failure.
         A turn that waits for its model (a full context) is first told so by TurnQueued.
 
@@ -86,8 +88,9 @@ class ChatPipeline:
         if self._memory is None or not (turn.thread_id or turn.previous_turn_id):  # stateless
             prep = await self._modes.prepare(steps, turn, caller.owner, ask)
             context = Context(tuple(prep.instructions), (), turn.messages)
-            async for event in self._generate(turn, spec, backend, prep, context):
-                yield event
+            async with aclosing(self._generate(turn, spec, backend, prep, context)) as events:
+                async for event in events:
+                    yield event
             return
         head: int | None = None
         if turn.previous_turn_id:
@@ -103,28 +106,30 @@ class ChatPipeline:
                 (*prep.instructions, *session.instructions), session.history, session.new
             )
             events = self._generate(turn, spec, backend, prep, context)
-            async for event in self._stored(events, session) if turn.store else events:
-                yield event
+            async with aclosing(self._stored(events, session) if turn.store else events) as out:
+                async for event in out:
+                    yield event
 
     async def _stored(
-        self, events: AsyncIterator[ChatEvent], session: TurnSession
-    ) -> AsyncIterator[ChatEvent]:
+        self, events: AsyncGenerator[ChatEvent, None], session: TurnSession
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Passes `events` on, holding TurnFinish/TurnUsage until the turn is committed."""
         builder = ReplyBuilder()
         held: list[ChatEvent] = []
-        async for event in events:
-            builder.add(event)
-            if isinstance(event, TurnFinish | TurnUsage):
-                held.append(event)
-            else:
-                yield event
+        async with aclosing(events):
+            async for event in events:
+                builder.add(event)
+                if isinstance(event, TurnFinish | TurnUsage):
+                    held.append(event)
+                else:
+                    yield event
         await session.commit(builder.build())
         for event in held:
             yield event
 
     async def _generate(
         self, turn: Turn, spec: ModelSpec, backend: Backend, prep: Preparation, context: Context
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         plan = await plan_turn(turn, spec, backend, prep, context)
 
         async def generate(params: GenerationParams) -> AsyncGenerator[GenerationEvent, None]:
@@ -132,8 +137,9 @@ class ChatPipeline:
                 events = generation_events(
                     chunks, plan.readers(), parallel_tool_calls=turn.parallel_tool_calls
                 )
-                async for event in events:
-                    yield event
+                async with aclosing(events):
+                    async for event in events:
+                        yield event
 
         # One admission for every choice: they run one after another on the model.
         async with _admitted(backend) as position:  # a full queue refuses before any output
@@ -147,8 +153,10 @@ class ChatPipeline:
                 trimmed=plan.trimmed,
                 sources=tuple(prep.sources),
             )
-            async with aclosing(choice_events(generate, plan.params)) as events:
-                outputs = metered(events, spec.name)
+            async with (
+                aclosing(choice_events(generate, plan.params)) as events,
+                aclosing(metered(events, spec.name)) as outputs,
+            ):
                 if isinstance(backend, Router):
                     # A router knows who answers at the first output: the start leaves with
                     # it, so its headers (initial metadata) can name the deployment, and a

@@ -22,8 +22,10 @@ retried elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+import asyncio
+import importlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeAlias, cast
 
 import grpc
@@ -55,6 +57,14 @@ METERED = (*TURNS, "Embed")
 
 Decode = Callable[[bytes], Message]
 
+
+# What grpc.aio's write raises when the call closed under it (the client cancelled, or its
+# connection died); a private class, so looked up, with context.done() as the fallback test.
+_WRITE_FAILED: tuple[type[BaseException], ...] = tuple(
+    getattr(importlib.import_module("grpc._cython.cygrpc"), name)
+    for name in ("ExecuteBatchError",)
+    if hasattr(importlib.import_module("grpc._cython.cygrpc"), name)
+)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
@@ -116,7 +126,7 @@ class Guard(grpc.aio.ServerInterceptor):
         return grpc.unary_stream_rpc_method_handler(
             self._stream(
                 name,
-                cast(Callable[..., AsyncIterator[Message]], handler.unary_stream),
+                cast(Callable[..., AsyncGenerator[Message, None]], handler.unary_stream),
                 decode,
                 turn,
             ),
@@ -155,11 +165,16 @@ class Guard(grpc.aio.ServerInterceptor):
     def _stream(
         self,
         name: str,
-        inner: Callable[[Message, Context], AsyncIterator[Message]],
+        inner: Callable[[Message, Context], AsyncGenerator[Message, None]],
         decode: Decode,
         turn: bool,
-    ) -> Callable[[bytes, Context], AsyncIterator[Message]]:
-        async def behavior(data: bytes, context: Context) -> AsyncIterator[Message]:
+    ) -> Callable[[bytes, Context], Awaitable[None]]:
+        # A coroutine that writes, not an async generator that grpc iterates: when a call is
+        # cancelled while grpc sends a message, grpc drops the generator unclosed and Python
+        # finalises it later in another task, whose context cannot reset the span and request
+        # context set here ("Failed to detach context", logged as an ERROR). Written from
+        # here, the inner stream is closed (aclosing) in the call's own task.
+        async def behavior(data: bytes, context: Context) -> None:
             async with (
                 self._observer.scope(context, name) as rpc,
                 self._admitted(context, turn, rpc.fields.request_id) as call,
@@ -170,12 +185,13 @@ class Guard(grpc.aio.ServerInterceptor):
                 await spend.admit(request)
                 tokens = 0
                 try:
-                    async for response in inner(request, context):
-                        if not call.sent:  # the router's trail is known by the first message
-                            await call.send_headers(**trail(rpc.fields))
-                        tokens += _usage_tokens(response)
-                        spend.observe(response)
-                        yield response
+                    async with aclosing(inner(request, context)) as responses:
+                        async for response in responses:
+                            if not call.sent:  # the router's trail is known by the first message
+                                await call.send_headers(**trail(rpc.fields))
+                            tokens += _usage_tokens(response)
+                            spend.observe(response)
+                            await _write(context, response)
                 finally:
                     if turn:  # without usage (cancelled, failed): what it generated
                         await call.charge(self._quotas, tokens or rpc.fields.generated)
@@ -226,6 +242,17 @@ class Guard(grpc.aio.ServerInterceptor):
 
 def _nothing() -> None:
     return None
+
+
+async def _write(context: Context, response: Message) -> None:
+    """Sends one message; a client that left meanwhile makes this a cancellation, as grpc's
+    own generator-driven handler treats it, not a server error."""
+    try:
+        await context.write(response)
+    except Exception as exc:
+        if isinstance(exc, _WRITE_FAILED) or context.done():
+            raise asyncio.CancelledError from None
+        raise
 
 
 def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:
