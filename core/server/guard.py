@@ -3,8 +3,9 @@
 A grpc.aio server interceptor sees the method and the metadata first; it replaces each
 ChatService handler's deserializer, so that in order:
 
-1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) — one counter,
-   no I/O: a refusal costs well under a millisecond;
+1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) when grpc looks
+   its method up, with a prebuilt refusal that does not even read the request
+   (core.server.shedding);
 2. a peer that sent too many bad keys this minute is refused, then the key is checked (a bad
    one counts against its peer; trusted proxies, the gateway, throttle their own clients);
 3. model work (a turn: Chat, StreamChat; Embed) is counted against its key's limits
@@ -33,12 +34,13 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from chatrpc.v1 import chat_service_pb2 as pb
-from core.errors import OverloadedError, UnauthenticatedError
+from core.errors import UnauthenticatedError
 from core.keys.budgets import Budgets
 from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
 from core.server.observe import RpcObserver
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
+from core.server.shedding import Shedder, overloaded
 from core.server.spend import SpendMeter
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
@@ -94,6 +96,7 @@ class Guard(grpc.aio.ServerInterceptor):
         self._trusted = frozenset(trusted_proxies)
         self._replica = {REPLICA: replica_id} if replica_id else {}
         self._in_flight = 0
+        self._shedder = Shedder(retry_after)
         self._decoders: dict[str, Decode] = {}
         for method in SERVICE.methods:
             cls = message_factory.GetMessageClass(method.input_type)
@@ -115,6 +118,8 @@ class Guard(grpc.aio.ServerInterceptor):
         service, _, name = details.method.lstrip("/").partition("/")
         if handler is None or service != SERVICE.full_name or name not in self._decoders:
             return handler
+        if self._in_flight >= self._max_in_flight:  # full: refused before it costs anything
+            return self._shedder.handler(name, handler.unary_stream is not None)
         decode, turn = self._decoders[name], name in METERED
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -203,12 +208,8 @@ class Guard(grpc.aio.ServerInterceptor):
     async def _admitted(self, context: Context, turn: bool, request_id: str) -> AsyncIterator[Call]:
         """Steps 1-3 of the module docstring; the call's slot is held until it ends. The
         request id goes back with the call's other headers."""
-        if self._in_flight >= self._max_in_flight:
-            raise OverloadedError(
-                "The server is at capacity; retry shortly.",
-                retry_after=self._retry_after,
-                limit="server_in_flight",
-            )
+        if self._in_flight >= self._max_in_flight:  # filled since the call was looked up
+            raise overloaded(self._retry_after)
         self._in_flight += 1
         release: Callable[[], None] = _nothing
         try:
