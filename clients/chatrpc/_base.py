@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 from google.protobuf import json_format, struct_pb2
 
 from chatrpc import _types as t
+from chatrpc._contract import assign, check_map, check_metadata, invalid, new
 from chatrpc._deployments import deployments_from_pb
 from chatrpc.v1 import chat_service_pb2 as pb
 
@@ -135,33 +136,33 @@ def _enum(cls: type[Any], value: object, what: str) -> Any:
 
 def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     """Fills a Chat/StreamChat request (they share their fields) from a ChatRequest."""
-    message.model = request.model
-    message.messages.extend(message_to_pb(m) for m in request.messages)
-    message.thread_id = request.thread_id
+    for name in ("model", "thread_id", "app_id", "space_id", "flow_id", "user"):
+        assign(message, name, getattr(request, name), name)
+    assign(message, "previous_turn_id", request.previous_turn_id, "previous_turn_id")
+    message.messages.extend(
+        message_to_pb(m, f"messages[{i}]") for i, m in enumerate(request.messages)
+    )
     _config_to_pb(request.generation_config, message.generation_config)
-    message.tools.extend(_tool_to_pb(tool) for tool in request.tools)
+    message.tools.extend(_tool_to_pb(tool, f"tools[{i}]") for i, tool in enumerate(request.tools))
     if request.tool_choice is not None:
         choice = request.tool_choice
         mode = _enum(t.ToolChoiceMode, choice.mode, "tool_choice")
         message.tool_choice.mode = _TOOL_CHOICES[mode]
-        message.tool_choice.function_name = choice.function_name
+        assign(message.tool_choice, "function_name", choice.function_name, "tool_choice")
     if request.parallel_tool_calls is not None:
-        message.parallel_tool_calls = request.parallel_tool_calls
+        assign(message, "parallel_tool_calls", request.parallel_tool_calls, "parallel_tool_calls")
     if request.response_format is not None:
         fmt = request.response_format
         message.response_format.type = _FORMATS[_enum(t.ResponseFormatType, fmt.type, "type")]
-        message.response_format.schema_name = fmt.schema_name
+        assign(message.response_format, "schema_name", fmt.schema_name, "response_format")
         if fmt.json_schema is not None:
-            message.response_format.json_schema.CopyFrom(_struct(fmt.json_schema))
+            schema = _struct(fmt.json_schema, "response_format.json_schema")
+            message.response_format.json_schema.CopyFrom(schema)
     message.mode = _MODES[_enum(t.ChatMode, request.mode, "mode")]
-    message.app_id = request.app_id
-    message.space_id = request.space_id
-    message.flow_id = request.flow_id
-    message.user = request.user
+    check_map(request.metadata, "metadata")
     message.metadata.update(request.metadata)
-    message.previous_turn_id = request.previous_turn_id
     if request.store is not None:
-        message.store = request.store
+        assign(message, "store", request.store, "store")
     return message
 
 
@@ -170,33 +171,40 @@ def _config_to_pb(config: t.GenerationConfig, message: pb.GenerationConfig) -> N
     for name, value in config.items():
         if name == "stop":
             stop = cast("str | Sequence[str]", value)
-            message.stop.extend([stop] if isinstance(stop, str) else stop)
+            assign(message, "stop", [stop] if isinstance(stop, str) else stop, "stop")
         elif value is not None:
-            setattr(message, name, value)
+            assign(message, name, value, f"generation_config.{name}")
 
 
-def message_to_pb(message: t.Message) -> pb.Message:
-    return pb.Message(
+def message_to_pb(message: t.Message, path: str = "messages") -> pb.Message:
+    calls = [
+        new(pb.ToolCall, f"{path}.tool_calls[{i}]", id=c.id, name=c.name, arguments=c.arguments)
+        for i, c in enumerate(message.tool_calls)
+    ]
+    return new(
+        pb.Message,
+        path,
         role=_ROLES[_enum(t.Role, message.role, "role")],
         content=message.content,
         name=message.name,
-        tool_calls=[
-            pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
-        ],
+        tool_calls=calls,
         tool_call_id=message.tool_call_id,
     )
 
 
-def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+def _struct(value: Mapping[str, Any], path: str) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    json_format.ParseDict(dict(value), struct)
+    try:
+        json_format.ParseDict(dict(value), struct)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise invalid(path, f"is not JSON the contract can carry ({exc})") from None
     return struct
 
 
-def _tool_to_pb(tool: t.Tool) -> pb.Tool:
-    result = pb.Tool(name=tool.name, description=tool.description)
+def _tool_to_pb(tool: t.Tool, path: str = "tools") -> pb.Tool:
+    result = new(pb.Tool, path, name=tool.name, description=tool.description)
     if tool.parameters is not None:
-        result.parameters.CopyFrom(_struct(tool.parameters))
+        result.parameters.CopyFrom(_struct(tool.parameters, f"{path}.parameters"))
     return result
 
 
@@ -211,6 +219,8 @@ def call_metadata(
     if idempotency_key:
         items.append(("idempotency-key", idempotency_key))
     items.extend(extra)
+    for name, value in items:
+        check_metadata(name, value)
     return tuple(items)
 
 
@@ -441,25 +451,27 @@ class Calls:
 
     @staticmethod
     def get_thread(thread_id: str | int) -> UnaryCall[t.Thread]:
-        request = pb.GetThreadRequest(thread_id=str(thread_id))
+        request = new(pb.GetThreadRequest, thread_id=str(thread_id))
         return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:
-        return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), _nothing)
+        return UnaryCall(
+            "DeleteThread", new(pb.DeleteThreadRequest, thread_id=str(thread_id)), _nothing
+        )
 
     @staticmethod
     def get_turn(turn_id: str) -> UnaryCall[t.StoredTurn]:
-        request = pb.GetTurnRequest(turn_id=turn_id)
+        request = new(pb.GetTurnRequest, turn_id=turn_id)
         return UnaryCall("GetTurn", request, lambda r: stored_turn_from_pb(r.turn))
 
     @staticmethod
     def delete_turn(turn_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteTurn", pb.DeleteTurnRequest(turn_id=turn_id), _nothing)
+        return UnaryCall("DeleteTurn", new(pb.DeleteTurnRequest, turn_id=turn_id), _nothing)
 
     @staticmethod
     def create_space(space_id: str, name: str, description: str) -> UnaryCall[t.Space]:
-        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
+        request = new(pb.CreateSpaceRequest, space_id=space_id, name=name, description=description)
         return UnaryCall("CreateSpace", request, lambda r: space_from_pb(r.space))
 
     @staticmethod
@@ -470,17 +482,19 @@ class Calls:
 
     @staticmethod
     def delete_space(space_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), _nothing)
+        return UnaryCall("DeleteSpace", new(pb.DeleteSpaceRequest, space_id=space_id), _nothing)
 
     @staticmethod
     def embed(
         inputs: str | Sequence[str], model: str, dimensions: int | None, user: str
     ) -> UnaryCall[t.Embeddings]:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
-        request = pb.EmbedRequest(model=model, inputs=texts, dimensions=dimensions, user=user)
+        request = new(pb.EmbedRequest, model=model, inputs=texts, dimensions=dimensions, user=user)
         return UnaryCall("Embed", request, embeddings_from_pb)
 
     @staticmethod
     def add_document(space_id: str, source: str, text: str, title: str) -> UnaryCall[t.Document]:
-        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
+        request = new(
+            pb.AddDocumentRequest, space_id=space_id, source=source, text=text, title=title
+        )
         return UnaryCall("AddDocument", request, lambda r: document_from_pb(r.document))
