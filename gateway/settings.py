@@ -52,6 +52,12 @@ class Settings:
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     # A `: ping` comment on a stream with nothing to send for this many seconds (0: never).
     sse_heartbeat: float = 15.0
+    # A streamed reply's text waiting for a slow client, at most (bytes): beyond it the
+    # gateway stops reading the core's stream until the client catches up.
+    stream_buffer_bytes: int = 1024 * 1024
+    # Seconds one write to a streaming client may stall (the client stopped reading) before
+    # the stream is closed and its turn cancelled (0: never).
+    stream_write_timeout: float = 30.0
     # gRPC keepalive pings to the core: a hung core fails calls after about the sum.
     core_keepalive: float = 5.0
     core_keepalive_timeout: float = 3.0
@@ -107,6 +113,8 @@ class Settings:
                 ),
             ),
             sse_heartbeat=float(env.get(g + "SSE_HEARTBEAT", d.sse_heartbeat)),
+            stream_buffer_bytes=int(env.get(g + "STREAM_BUFFER_BYTES", d.stream_buffer_bytes)),
+            stream_write_timeout=float(env.get(g + "STREAM_WRITE_TIMEOUT", d.stream_write_timeout)),
             core_keepalive=float(env.get(g + "CORE_KEEPALIVE", d.core_keepalive)),
             core_keepalive_timeout=float(
                 env.get(g + "CORE_KEEPALIVE_TIMEOUT", d.core_keepalive_timeout)
@@ -251,6 +259,17 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "CHATRPC_AUTH",
         "auth",
         "`disabled`: no Bearer key needed here (the core still decides)",
+    ),
+    EnvVar(
+        _G + "STREAM_BUFFER_BYTES",
+        "stream_buffer_bytes",
+        "bytes of a streamed reply waiting for a slow client before the core's stream is paused",
+    ),
+    EnvVar(
+        _G + "STREAM_WRITE_TIMEOUT",
+        "stream_write_timeout",
+        "seconds a write to a streaming client may stall before the stream closes and its turn"
+        " is cancelled (`0`: never)",
     ),
     EnvVar(
         _G + "TRUSTED_PROXIES",
