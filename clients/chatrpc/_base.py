@@ -12,10 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
-from google.protobuf import json_format, struct_pb2
-
 from chatrpc import _types as t
-from chatrpc._contract import assign, check_map, check_metadata, invalid, new
+from chatrpc._contract import assign, check_map, check_metadata, new, struct
 from chatrpc._deployments import deployments_from_pb
 from chatrpc.v1 import chat_service_pb2 as pb
 
@@ -136,9 +134,8 @@ def _enum(cls: type[Any], value: object, what: str) -> Any:
 
 def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     """Fills a Chat/StreamChat request (they share their fields) from a ChatRequest."""
-    for name in ("model", "thread_id", "app_id", "space_id", "flow_id", "user"):
+    for name in ("model", "thread_id", "app_id", "space_id", "flow_id", "user", "previous_turn_id"):
         assign(message, name, getattr(request, name), name)
-    assign(message, "previous_turn_id", request.previous_turn_id, "previous_turn_id")
     message.messages.extend(
         message_to_pb(m, f"messages[{i}]") for i, m in enumerate(request.messages)
     )
@@ -156,7 +153,7 @@ def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
         message.response_format.type = _FORMATS[_enum(t.ResponseFormatType, fmt.type, "type")]
         assign(message.response_format, "schema_name", fmt.schema_name, "response_format")
         if fmt.json_schema is not None:
-            schema = _struct(fmt.json_schema, "response_format.json_schema")
+            schema = struct(fmt.json_schema, "response_format.json_schema")
             message.response_format.json_schema.CopyFrom(schema)
     message.mode = _MODES[_enum(t.ChatMode, request.mode, "mode")]
     check_map(request.metadata, "metadata")
@@ -181,30 +178,19 @@ def message_to_pb(message: t.Message, path: str = "messages") -> pb.Message:
         new(pb.ToolCall, f"{path}.tool_calls[{i}]", id=c.id, name=c.name, arguments=c.arguments)
         for i, c in enumerate(message.tool_calls)
     ]
-    return new(
-        pb.Message,
-        path,
-        role=_ROLES[_enum(t.Role, message.role, "role")],
-        content=message.content,
-        name=message.name,
-        tool_calls=calls,
-        tool_call_id=message.tool_call_id,
-    )
-
-
-def _struct(value: Mapping[str, Any], path: str) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    try:
-        json_format.ParseDict(dict(value), struct)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
-        raise invalid(path, f"is not JSON the contract can carry ({exc})") from None
-    return struct
+    role = _ROLES[_enum(t.Role, message.role, "role")]
+    fields = {
+        "content": message.content,
+        "name": message.name,
+        "tool_call_id": message.tool_call_id,
+    }
+    return new(pb.Message, path, role=role, tool_calls=calls, **fields)
 
 
 def _tool_to_pb(tool: t.Tool, path: str = "tools") -> pb.Tool:
     result = new(pb.Tool, path, name=tool.name, description=tool.description)
     if tool.parameters is not None:
-        result.parameters.CopyFrom(_struct(tool.parameters, f"{path}.parameters"))
+        result.parameters.CopyFrom(struct(tool.parameters, f"{path}.parameters"))
     return result
 
 

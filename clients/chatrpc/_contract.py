@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import grpc
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -105,6 +106,16 @@ def new(cls: type[M], path: str = "", **values: Any) -> M:
         else:
             check_value(field, value, where)
     return cls(**values)
+
+
+def struct(value: Mapping[str, Any], path: str) -> struct_pb2.Struct:
+    """A JSON object as the google.protobuf.Struct that carries it (no NaN, valid text)."""
+    result = struct_pb2.Struct()
+    try:
+        json_format.ParseDict(dict(value), result)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise invalid(path, f"is not JSON the contract can carry ({exc})") from None
+    return result
 
 
 def check_map(values: Mapping[str, object], path: str) -> None:
