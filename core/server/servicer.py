@@ -7,7 +7,7 @@ metadata, not as a message: the contract's stream still begins with its start.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from chatrpc.v1 import (
