@@ -13,6 +13,8 @@ For each mode a gateway (`create_app`, uvloop, httptools; no core behind it: onl
    the server closes them, so N are always trying), while one client times sequential
    `GET /health` requests on fresh connections; the same client alone first (baseline).
 
+With `--never-reading N`, clients that never read a long stream instead (bench/never_reading.py).
+
 Everything is bounded: N ≤ 2000, about 40 s per mode. The guarded gateway reads its limits
 from the environment as `python -m gateway` does (for example
 `CHATRPC_GATEWAY_MAX_CONNECTIONS_PER_CLIENT=100`). Figures are printed; RESULTS.md quotes
@@ -213,9 +215,20 @@ def main() -> None:
         help="loopback source address of the slow clients (127.0.0.2: another client than "
         "the timed one, for a per-client limit)",
     )
+    parser.add_argument(
+        "--never-reading",
+        type=int,
+        default=0,
+        help="instead: N clients that never read a 20 000-token stream (bench/never_reading.py)",
+    )
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.mode, args.port)
+        return
+    if args.never_reading:
+        from bench import never_reading
+
+        never_reading.main(max(1, min(args.never_reading, 200)))
         return
     count = max(1, min(args.connections, 2000))
     for mode in args.modes.split(","):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatrpc
 from gateway import __version__, openapi
@@ -24,13 +26,26 @@ from gateway.settings import Settings
 from gateway.threads import routes as threads_face
 from observability.metrics import MetricsServer
 
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
 
 class GatewayApp(FastAPI):
     """FastAPI with the request observer outermost (gateway.http.observability): every response,
-    a 500 from the error middleware included, carries the request id and is counted."""
+    a 500 from the error middleware included, carries the request id and is counted. Around
+    it, the client's address is taken from X-Forwarded-For when the peer is a trusted proxy
+    (uvicorn's middleware: the right-most address that is not a trusted proxy, so entries a
+    client wrote on the left never count), for the throttle, the logs and every other use."""
+
+    trusted_proxies: tuple[str, ...] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return observed(super().build_middleware_stack(), self.router.routes)
+        observed_app = observed(super().build_middleware_stack(), self.router.routes)
+        # uvicorn types an ASGI app by its own TypedDicts, Starlette by plain mappings.
+        inner = cast("ASGI3Application", observed_app)
+        return cast(
+            ASGIApp, ProxyHeadersMiddleware(inner, trusted_hosts=list(self.trusted_proxies))
+        )
 
 
 def open_core_client(settings: Settings) -> chatrpc.AsyncClient:
@@ -96,6 +111,7 @@ def create_app(
         # OTel log records of validation failures would carry request values: off.
         telemetry={"logs": False},
     )
+    app.trusted_proxies = settings.trusted_proxies
     install_handlers(app)
     app.include_router(service.router)  # the unauthenticated allowlist: /, /health, /ready
     app.include_router(playground.router)  # static files; its requests to /v1 carry a key

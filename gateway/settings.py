@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,12 @@ class Settings:
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     # A `: ping` comment on a stream with nothing to send for this many seconds (0: never).
     sse_heartbeat: float = 15.0
+    # A streamed reply's text waiting for a slow client, at most (bytes): beyond it the
+    # gateway stops reading the core's stream until the client catches up.
+    stream_buffer_bytes: int = 1024 * 1024
+    # Seconds one write to a streaming client may stall (the client stopped reading) before
+    # the stream is closed and its turn cancelled (0: never).
+    stream_write_timeout: float = 30.0
     # gRPC keepalive pings to the core: a hung core fails calls after about the sum.
     core_keepalive: float = 5.0
     core_keepalive_timeout: float = 3.0
@@ -64,6 +71,10 @@ class Settings:
     # Keys the core refused, per HTTP client address and minute, before that address is
     # refused with 429 (gateway/http/throttle.py); 0: off.
     bad_keys_per_minute: int = 20
+    # Peers (addresses or CIDRs) whose X-Forwarded-For names the client: from them, the
+    # right-most entry that is not itself a trusted proxy is the client's address (for the
+    # bad-key throttle, the logs); from any other peer the header is ignored.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Prometheus /metrics on its own port (unauthenticated, like /health: it holds no request
     # data); 0 picks a free port, None is off. Off when built in code (tests start many
     # gateways); the process's default is DEFAULT_METRICS_PORT.
@@ -102,6 +113,8 @@ class Settings:
                 ),
             ),
             sse_heartbeat=float(env.get(g + "SSE_HEARTBEAT", d.sse_heartbeat)),
+            stream_buffer_bytes=int(env.get(g + "STREAM_BUFFER_BYTES", d.stream_buffer_bytes)),
+            stream_write_timeout=float(env.get(g + "STREAM_WRITE_TIMEOUT", d.stream_write_timeout)),
             core_keepalive=float(env.get(g + "CORE_KEEPALIVE", d.core_keepalive)),
             core_keepalive_timeout=float(
                 env.get(g + "CORE_KEEPALIVE_TIMEOUT", d.core_keepalive_timeout)
@@ -118,6 +131,7 @@ class Settings:
             bad_keys_per_minute=int(
                 env.get("CHATRPC_GATEWAY_BAD_KEYS_PER_MINUTE", d.bad_keys_per_minute)
             ),
+            trusted_proxies=_hosts(env.get(g + "TRUSTED_PROXIES"), d.trusted_proxies),
             metrics_host=env.get("CHATRPC_GATEWAY_METRICS_HOST", d.metrics_host),
             metrics_port=_port_or_off(env.get("CHATRPC_GATEWAY_METRICS_PORT")),
             log_format=_log_format(env.get("CHATRPC_LOG_FORMAT", d.log_format)),
@@ -135,6 +149,20 @@ def _port_or_off(raw: str | None) -> int | None:
     if raw is None:
         return DEFAULT_METRICS_PORT
     return None if raw.strip().lower() in ("", "off") else int(raw)
+
+
+def _hosts(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of addresses or CIDRs (each checked); unset keeps `default`."""
+    if raw is None:
+        return default
+    hosts = tuple(h.strip() for h in raw.split(",") if h.strip())
+    for host in hosts:
+        try:
+            ipaddress.ip_network(host, strict=False)
+        except ValueError:
+            message = f"CHATRPC_GATEWAY_TRUSTED_PROXIES: {host!r} is no address or CIDR"
+            raise ValueError(message) from None
+    return hosts
 
 
 def _log_format(raw: str) -> str:
@@ -231,6 +259,22 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "CHATRPC_AUTH",
         "auth",
         "`disabled`: no Bearer key needed here (the core still decides)",
+    ),
+    EnvVar(
+        _G + "STREAM_BUFFER_BYTES",
+        "stream_buffer_bytes",
+        "bytes of a streamed reply waiting for a slow client before the core's stream is paused",
+    ),
+    EnvVar(
+        _G + "STREAM_WRITE_TIMEOUT",
+        "stream_write_timeout",
+        "seconds a write to a streaming client may stall before the stream closes and its turn"
+        " is cancelled (`0`: never)",
+    ),
+    EnvVar(
+        _G + "TRUSTED_PROXIES",
+        "trusted_proxies",
+        "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: loopback)",
     ),
     EnvVar(
         _G + "BAD_KEYS_PER_MINUTE",

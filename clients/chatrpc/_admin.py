@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from chatrpc._async_client import AsyncClient
+from chatrpc._contract import assign, new
 from chatrpc._data import SpendReport, spend_from_pb
 from chatrpc._errors import from_rpc_error
 from chatrpc.v1 import admin_service_pb2 as apb, admin_service_pb2_grpc as apb_grpc
@@ -64,9 +65,9 @@ _NUMBERS = (
 
 
 def key_to_pb(key: VirtualKey) -> apb.VirtualKey:
-    message = apb.VirtualKey(name=key.name, owner=key.owner, models=list(key.models))
+    message = new(apb.VirtualKey, name=key.name, owner=key.owner, models=list(key.models))
     for name in _NUMBERS:
-        setattr(message, name, getattr(key, name))
+        assign(message, name, getattr(key, name), name)
     if key.expires:
         message.expire_time.FromNanoseconds(int(key.expires * 1e9))
     return message
@@ -127,7 +128,7 @@ class AsyncAdminClient:
         timeout: float | None = None,
     ) -> KeyWithSecret:
         """A new secret; the old one works for `grace_seconds` more."""
-        request = apb.RotateKeyRequest(name=name, grace_seconds=grace_seconds)
+        request = new(apb.RotateKeyRequest, name=name, grace_seconds=grace_seconds)
         response = await self._call(self._stub.RotateKey, request, api_key, timeout)
         return KeyWithSecret(key_from_pb(response.key), response.secret)
 
@@ -135,7 +136,7 @@ class AsyncAdminClient:
         self, name: str, *, api_key: str | None = None, timeout: float | None = None
     ) -> VirtualKey:
         """Revoke a key on every replica (idempotent)."""
-        request = apb.RevokeKeyRequest(name=name)
+        request = new(apb.RevokeKeyRequest, name=name)
         response = await self._call(self._stub.RevokeKey, request, api_key, timeout)
         return key_from_pb(response.key)
 
@@ -143,7 +144,7 @@ class AsyncAdminClient:
         self, name: str, *, days: int = 0, api_key: str | None = None, timeout: float | None = None
     ) -> SpendReport:
         """The key's spend per day and model, and its totals today and this month."""
-        request = apb.GetSpendRequest(name=name, days=days)
+        request = new(apb.GetSpendRequest, name=name, days=days)
         return spend_from_pb(await self._call(self._stub.GetSpend, request, api_key, timeout))
 
     async def _call(

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
-from google.protobuf import json_format, struct_pb2
-
 from chatrpc import _mcp, _types as t
+from chatrpc._contract import assign, check_map, check_metadata, new, struct
 from chatrpc._deployments import deployments_from_pb
 from chatrpc._messages import (
     EmbedInputs,
@@ -135,36 +134,35 @@ def normalize_messages(messages: Messages) -> list[t.Message]:
 
 def request_to_pb(request: t.ChatRequest, message: RequestT) -> RequestT:
     """Fills a Chat/StreamChat request (they share their fields) from a ChatRequest."""
-    message.model = request.model
-    message.messages.extend(message_to_pb(m) for m in request.messages)
-    message.thread_id = request.thread_id
+    for name in ("model", "thread_id", "app_id", "space_id", "flow_id", "user", "previous_turn_id"):
+        assign(message, name, getattr(request, name), name)
+    message.messages.extend(
+        message_to_pb(m, f"messages[{i}]") for i, m in enumerate(request.messages)
+    )
     _config_to_pb(request.generation_config, message.generation_config)
-    message.tools.extend(_tool_to_pb(tool) for tool in request.tools)
+    message.tools.extend(_tool_to_pb(tool, f"tools[{i}]") for i, tool in enumerate(request.tools))
     if request.tool_choice is not None:
         choice = request.tool_choice
         mode = enum_value(t.ToolChoiceMode, choice.mode, "tool_choice")
         message.tool_choice.mode = _TOOL_CHOICES[mode]
-        message.tool_choice.function_name = choice.function_name
+        assign(message.tool_choice, "function_name", choice.function_name, "tool_choice")
     if request.parallel_tool_calls is not None:
-        message.parallel_tool_calls = request.parallel_tool_calls
+        assign(message, "parallel_tool_calls", request.parallel_tool_calls, "parallel_tool_calls")
     if request.response_format is not None:
         fmt = request.response_format
         message.response_format.type = _FORMATS[enum_value(t.ResponseFormatType, fmt.type, "type")]
-        message.response_format.schema_name = fmt.schema_name
+        assign(message.response_format, "schema_name", fmt.schema_name, "response_format")
         if fmt.json_schema is not None:
-            message.response_format.json_schema.CopyFrom(_struct(fmt.json_schema))
+            schema = struct(fmt.json_schema, "response_format.json_schema")
+            message.response_format.json_schema.CopyFrom(schema)
         if fmt.strict is not None:
             message.response_format.strict = fmt.strict
     message.mode = _MODES[enum_value(t.ChatMode, request.mode, "mode")]
-    message.app_id = request.app_id
-    message.space_id = request.space_id
-    message.flow_id = request.flow_id
-    message.user = request.user
+    check_map(request.metadata, "metadata")
     message.metadata.update(request.metadata)
-    message.previous_turn_id = request.previous_turn_id
     if request.store is not None:
-        message.store = request.store
-    message.prompt = request.prompt
+        assign(message, "store", request.store, "store")
+    assign(message, "prompt", request.prompt, "prompt")
     message.mcp_tools.extend(_mcp.mcp_tool_to_pb(tool) for tool in request.mcp_tools)
     message.mcp_approvals.extend(_mcp.mcp_approval_to_pb(a) for a in request.mcp_approvals)
     return message
@@ -175,23 +173,18 @@ def _config_to_pb(config: t.GenerationConfig, message: pb.GenerationConfig) -> N
     for name, value in config.items():
         if name == "stop":
             stop = cast("str | Sequence[str]", value)
-            message.stop.extend([stop] if isinstance(stop, str) else stop)
+            assign(message, "stop", [stop] if isinstance(stop, str) else stop, "stop")
         elif name == "extra_params":
-            message.extra_params.CopyFrom(_struct(cast("Mapping[str, Any]", value)))
+            value = cast("Mapping[str, Any]", value)
+            message.extra_params.CopyFrom(struct(value, "generation_config.extra_params"))
         elif value is not None:
-            setattr(message, name, value)
+            assign(message, name, value, f"generation_config.{name}")
 
 
-def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    json_format.ParseDict(dict(value), struct)
-    return struct
-
-
-def _tool_to_pb(tool: t.Tool) -> pb.Tool:
-    result = pb.Tool(name=tool.name, description=tool.description)
+def _tool_to_pb(tool: t.Tool, path: str = "tools") -> pb.Tool:
+    result = new(pb.Tool, path, name=tool.name, description=tool.description)
     if tool.parameters is not None:
-        result.parameters.CopyFrom(_struct(tool.parameters))
+        result.parameters.CopyFrom(struct(tool.parameters, f"{path}.parameters"))
     if tool.strict is not None:
         result.strict = tool.strict
     return result
@@ -208,6 +201,8 @@ def call_metadata(
     if idempotency_key:
         items.append(("idempotency-key", idempotency_key))
     items.extend(extra)
+    for name, value in items:
+        check_metadata(name, value)
     return tuple(items)
 
 
@@ -432,25 +427,27 @@ class Calls:
 
     @staticmethod
     def get_thread(thread_id: str | int) -> UnaryCall[t.Thread]:
-        request = pb.GetThreadRequest(thread_id=str(thread_id))
+        request = new(pb.GetThreadRequest, thread_id=str(thread_id))
         return UnaryCall("GetThread", request, lambda r: thread_from_pb(r.thread))
 
     @staticmethod
     def delete_thread(thread_id: str | int) -> UnaryCall[None]:
-        return UnaryCall("DeleteThread", pb.DeleteThreadRequest(thread_id=str(thread_id)), nothing)
+        return UnaryCall(
+            "DeleteThread", new(pb.DeleteThreadRequest, thread_id=str(thread_id)), nothing
+        )
 
     @staticmethod
     def get_turn(turn_id: str) -> UnaryCall[t.StoredTurn]:
-        request = pb.GetTurnRequest(turn_id=turn_id)
+        request = new(pb.GetTurnRequest, turn_id=turn_id)
         return UnaryCall("GetTurn", request, lambda r: stored_turn_from_pb(r.turn))
 
     @staticmethod
     def delete_turn(turn_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteTurn", pb.DeleteTurnRequest(turn_id=turn_id), nothing)
+        return UnaryCall("DeleteTurn", new(pb.DeleteTurnRequest, turn_id=turn_id), nothing)
 
     @staticmethod
     def create_space(space_id: str, name: str, description: str) -> UnaryCall[t.Space]:
-        request = pb.CreateSpaceRequest(space_id=space_id, name=name, description=description)
+        request = new(pb.CreateSpaceRequest, space_id=space_id, name=name, description=description)
         return UnaryCall("CreateSpace", request, lambda r: space_from_pb(r.space))
 
     @staticmethod
@@ -461,7 +458,7 @@ class Calls:
 
     @staticmethod
     def delete_space(space_id: str) -> UnaryCall[None]:
-        return UnaryCall("DeleteSpace", pb.DeleteSpaceRequest(space_id=space_id), nothing)
+        return UnaryCall("DeleteSpace", new(pb.DeleteSpaceRequest, space_id=space_id), nothing)
 
     @staticmethod
     def embed(
@@ -472,5 +469,7 @@ class Calls:
 
     @staticmethod
     def add_document(space_id: str, source: str, text: str, title: str) -> UnaryCall[t.Document]:
-        request = pb.AddDocumentRequest(space_id=space_id, source=source, text=text, title=title)
+        request = new(
+            pb.AddDocumentRequest, space_id=space_id, source=source, text=text, title=title
+        )
         return UnaryCall("AddDocument", request, lambda r: document_from_pb(r.document))

@@ -9,6 +9,7 @@ from typing import Any
 
 from chatrpc import _types as t
 from chatrpc._base import UnaryCall, thread_from_pb
+from chatrpc._contract import check_map, new
 from chatrpc.v1 import admin_service_pb2 as apb, chat_service_pb2 as pb
 
 
@@ -66,7 +67,7 @@ ERASE_SCOPES = {"owner": pb.ERASE_SCOPE_OWNER, "user": pb.ERASE_SCOPE_USER}
 
 
 def export_request(thread_id: str | int) -> pb.ExportThreadsRequest:
-    return pb.ExportThreadsRequest(thread_id=str(thread_id))
+    return new(pb.ExportThreadsRequest, thread_id=str(thread_id))
 
 
 def page_from_pb(response: pb.ListThreadsResponse) -> t.ThreadPage:
@@ -81,23 +82,29 @@ class DataCalls:
     def list_threads(
         page_size: int, page_token: str, user: str = "", metadata: Mapping[str, str] | None = None
     ) -> UnaryCall[t.ThreadPage]:
-        request = pb.ListThreadsRequest(
-            page_size=page_size, page_token=page_token, user=user, metadata=metadata or {}
+        check_map(metadata or {}, "metadata")
+        request = new(
+            pb.ListThreadsRequest,
+            page_size=page_size,
+            page_token=page_token,
+            user=user,
+            metadata=metadata or {},
         )
         return UnaryCall("ListThreads", request, page_from_pb)
 
     @staticmethod
     def update_thread(thread_id: str | int, metadata: Mapping[str, str]) -> UnaryCall[t.Thread]:
-        request = pb.UpdateThreadRequest(thread_id=str(thread_id), metadata=metadata)
+        check_map(metadata, "metadata")
+        request = new(pb.UpdateThreadRequest, thread_id=str(thread_id), metadata=metadata)
         return UnaryCall("UpdateThread", request, lambda r: thread_from_pb(r.thread))
 
     @staticmethod
     def get_key_spend(days: int) -> UnaryCall[SpendReport]:
-        return UnaryCall("GetKeySpend", pb.GetKeySpendRequest(days=days), spend_from_pb)
+        return UnaryCall("GetKeySpend", new(pb.GetKeySpendRequest, days=days), spend_from_pb)
 
     @staticmethod
     def erase_data(scope: str, user: str) -> UnaryCall[Erasure]:
         if scope not in ERASE_SCOPES:
             raise ValueError("scope must be 'owner' or 'user'")
-        request = pb.EraseDataRequest(scope=ERASE_SCOPES[scope], user=user)
+        request = new(pb.EraseDataRequest, scope=ERASE_SCOPES[scope], user=user)
         return UnaryCall("EraseData", request, erasure_from_pb)

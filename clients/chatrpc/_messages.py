@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias, cast
 
 from chatrpc import _types as t
+from chatrpc._contract import new
 from chatrpc.v1 import chat_service_pb2 as pb
 
 # Embed's inputs: one text, texts, one token-id array, or token-id arrays.
@@ -29,14 +30,19 @@ def enum_value(cls: type[Any], value: object, what: str) -> Any:
         raise ValueError(f"unknown {what} {value!r}; expected one of: {known}") from None
 
 
-def message_to_pb(message: t.Message) -> pb.Message:
-    return pb.Message(
+def message_to_pb(message: t.Message, path: str = "messages") -> pb.Message:
+    """A message, each value checked against the field that carries it (chatrpc._contract)."""
+    calls = [
+        new(pb.ToolCall, f"{path}.tool_calls[{i}]", id=c.id, name=c.name, arguments=c.arguments)
+        for i, c in enumerate(message.tool_calls)
+    ]
+    return new(
+        pb.Message,
+        path,
         role=_ROLES[enum_value(t.Role, message.role, "role")],
         content=message.content,
         name=message.name,
-        tool_calls=[
-            pb.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
-        ],
+        tool_calls=calls,
         tool_call_id=message.tool_call_id,
         parts=[part_to_pb(p) for p in message.parts],
     )
@@ -87,12 +93,15 @@ def embed_request(
     inputs: EmbedInputs, model: str, dimensions: int | None, user: str
 ) -> pb.EmbedRequest:
     """Texts go as `inputs`; one list of ints, or a list of them, as `token_inputs`."""
-    request = pb.EmbedRequest(model=model, dimensions=dimensions, user=user)
+    request = new(pb.EmbedRequest, model=model, dimensions=dimensions, user=user)
     items = [inputs] if isinstance(inputs, str) else list(inputs)
     if items and all(isinstance(i, int) for i in items):  # one token array
-        request.token_inputs.add(ids=cast("list[int]", items))
+        request.token_inputs.append(new(pb.TokenIds, "input", ids=cast("list[int]", items)))
     elif items and not isinstance(items[0], str):
-        request.token_inputs.extend(pb.TokenIds(ids=list(cast("Sequence[int]", i))) for i in items)
+        request.token_inputs.extend(
+            new(pb.TokenIds, f"input[{n}]", ids=list(cast("Sequence[int]", i)))
+            for n, i in enumerate(items)
+        )
     else:
         request.inputs.extend(cast("list[str]", items))
     return request

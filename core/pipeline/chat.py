@@ -69,7 +69,9 @@ class ChatPipeline:
         self._clock = clock
         self._new_id = new_id
 
-    async def run(self, turn: Turn, caller: Caller | None = None) -> AsyncIterator[ChatEvent]:
+    async def run(
+        self, turn: Turn, caller: Caller | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Yields TurnStart, deltas, TurnFinish and TurnUsage; raises ChatError on failure.
         A turn that waits for its model (a full context) is first told so by TurnQueued.
 
@@ -96,8 +98,10 @@ class ChatPipeline:
             check_approvals(turn, (), turn.messages)
             prep = await self._modes.prepare(steps, turn, caller.owner, ask)
             context = Context(tuple(prep.instructions), (), turn.messages)
-            async for event in self._generate(turn, spec, backend, prep, context, servers):
-                yield event
+            generated = self._generate(turn, spec, backend, prep, context, servers)
+            async with aclosing(generated) as events:
+                async for event in events:
+                    yield event
             return
         head: int | None = None
         if turn.previous_turn_id:
@@ -114,21 +118,23 @@ class ChatPipeline:
                 (*prep.instructions, *session.instructions), session.history, session.new
             )
             events = self._generate(turn, spec, backend, prep, context, servers, session.transcript)
-            async for event in self._stored(events, session) if turn.store else events:
-                yield event
+            async with aclosing(self._stored(events, session) if turn.store else events) as out:
+                async for event in out:
+                    yield event
 
     async def _stored(
-        self, events: AsyncIterator[ChatEvent], session: TurnSession
-    ) -> AsyncIterator[ChatEvent]:
+        self, events: AsyncGenerator[ChatEvent, None], session: TurnSession
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Passes `events` on, holding TurnFinish/TurnUsage until the turn is committed."""
         builder = ReplyBuilder()
         held: list[ChatEvent] = []
-        async for event in events:
-            builder.add(event)
-            if isinstance(event, TurnFinish | TurnUsage):
-                held.append(event)
-            else:
-                yield event
+        async with aclosing(events):
+            async for event in events:
+                builder.add(event)
+                if isinstance(event, TurnFinish | TurnUsage):
+                    held.append(event)
+                else:
+                    yield event
         await session.commit(builder.build())
         for event in held:
             yield event
@@ -142,12 +148,14 @@ class ChatPipeline:
         context: Context,
         servers: tuple[McpServer, ...] = (),
         transcript: Transcript | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         plan = await plan_turn(turn, spec, backend, prep, context)
 
         async def generate(params: GenerationParams) -> AsyncGenerator[GenerationEvent, None]:
-            async for event in _generation(backend, plan, params, turn.parallel_tool_calls):
-                yield event
+            generation = _generation(backend, plan, params, turn.parallel_tool_calls)
+            async with aclosing(generation) as events:
+                async for event in events:
+                    yield event
 
         # One admission for every choice: they run one after another on the model.
         async with _admitted(backend) as position:  # a full queue refuses before any output
@@ -166,8 +174,10 @@ class ChatPipeline:
                 if servers or turn.mcp_approvals
                 else choice_events(generate, plan.params)
             )
-            async with aclosing(events) as running:
-                outputs = metered(running, spec.name)
+            async with (
+                aclosing(events) as running,
+                aclosing(metered(running, spec.name)) as outputs,
+            ):
                 if isinstance(backend, Router):
                     # A router knows who answers at the first output: the start leaves with
                     # it, so its headers (initial metadata) can name the deployment, and a
@@ -224,8 +234,9 @@ async def _generation(
     """One generation of `plan`'s prompt with `params`: its events."""
     async with aclosing(backend.stream(plan.prompt, params)) as chunks:
         events = generation_events(chunks, plan.readers(), parallel_tool_calls=parallel)
-        async for event in events:
-            yield event
+        async with aclosing(events):
+            async for event in events:
+                yield event
 
 
 def _admitted(backend: Backend) -> AbstractAsyncContextManager[int]:

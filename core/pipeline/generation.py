@@ -101,7 +101,7 @@ async def generation_events(
     readers: Readers = Readers(),
     *,
     parallel_tool_calls: bool = True,
-) -> AsyncIterator[ChoiceEvent | TurnUsage]:
+) -> AsyncGenerator[ChoiceEvent | TurnUsage, None]:
     """The events of one generation (choice 0), ending with TurnFinish and TurnUsage.
 
     Upstream reasoning passes through as ReasoningDelta; with a reasoning parser, text is

@@ -12,7 +12,7 @@ key's token quota (core/server/guard.py), and in the token metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Final
 
@@ -48,7 +48,7 @@ def queued(seconds: float) -> None:
         fields.queued += seconds
 
 
-async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator[ChatEvent]:
+async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncGenerator[ChatEvent, None]:
     """Passes one generation's events on inside the `backend` span, observing its queue wait,
     first output (also a span event), the gaps between outputs and its tokens."""
     fields = current()

@@ -10,8 +10,8 @@ core.deadlines (a backend bounds its upstream request by it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -43,13 +43,14 @@ async def within(when: float) -> AsyncIterator[None]:
             raise DeadlineExceededError("The request's deadline passed.") from None
 
 
-async def until(events: AsyncIterator[T], when: float) -> AsyncIterator[T]:
+async def until(events: AsyncGenerator[T, None], when: float) -> AsyncGenerator[T, None]:
     """`events` while the deadline lasts; past it, DeadlineExceededError (and `events` is
-    cancelled where it waits)."""
-    while True:
-        async with within(when):
-            try:
-                event = await anext(events)
-            except StopAsyncIteration:
-                return
-        yield event
+    cancelled where it waits). Closed, it closes `events` in the same task."""
+    async with aclosing(events):
+        while True:
+            async with within(when):
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    return
+            yield event

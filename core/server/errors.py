@@ -22,11 +22,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from core import errors
+from core.storage.failures import is_driver_failure
 
 logger = logging.getLogger(__name__)
 
 DOMAIN = "chatrpc"
 NO_RETRY = ("grpc-retry-pushback-ms", "-1")  # gRPC's retry filter: do not retry this call
+STORAGE_UNAVAILABLE = "A database cannot be reached now; try again shortly."
 RETRIED_ELSEWHERE: tuple[type[errors.ChatError], ...] = (errors.ModelNotReadyError,)
 
 
@@ -94,7 +96,11 @@ async def status_on_error(
         raise
     except errors.ChatError as exc:
         await _abort(context, error_to_status(exc), trailers(status_code_for(exc), exc))
-    except Exception:
+    except Exception as exc:
+        if is_driver_failure(exc):  # one a store did not map: still retryable, not INTERNAL
+            logger.warning("storage driver failure: %s", type(exc).__name__)
+            error = errors.StorageError(STORAGE_UNAVAILABLE)
+            await _abort(context, error_to_status(error), trailers(status_code_for(error), error))
         logger.exception("unexpected error in %s", type(context).__name__)
         await _abort(context, internal_status(), trailers(grpc.StatusCode.INTERNAL, None))
 

@@ -3,8 +3,9 @@
 A grpc.aio server interceptor sees the method and the metadata first; it replaces each
 ChatService handler's deserializer, so that in order:
 
-1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) — one counter,
-   no I/O: a refusal costs well under a millisecond;
+1. the server's in-flight limit sheds the call (OVERLOADED, with a retry delay) when grpc looks
+   its method up, with a prebuilt refusal that does not even read the request
+   (core.server.shedding);
 2. a peer that sent too many bad keys this minute is refused, then the key is checked (a bad
    one counts against its peer; trusted proxies, the gateway, throttle their own clients);
 3. model work (a turn: Chat, StreamChat; Embed) is counted against its key's limits
@@ -22,8 +23,10 @@ retried elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+import asyncio
+import importlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeAlias, cast
 
 import grpc
@@ -31,12 +34,13 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from chatrpc.v1 import chat_service_pb2 as pb
-from core.errors import OverloadedError, UnauthenticatedError
+from core.errors import UnauthenticatedError
 from core.keys.budgets import Budgets
 from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
 from core.server.observe import RpcObserver
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
+from core.server.shedding import Shedder, overloaded
 from core.server.spend import SpendMeter
 from core.server.wire import chat_request_decoder, decoder
 from core.settings import Limits
@@ -55,6 +59,14 @@ METERED = (*TURNS, "Embed")
 
 Decode = Callable[[bytes], Message]
 
+
+# What grpc.aio's write raises when the call closed under it (the client cancelled, or its
+# connection died); a private class, so looked up, with context.done() as the fallback test.
+_WRITE_FAILED: tuple[type[BaseException], ...] = tuple(
+    getattr(importlib.import_module("grpc._cython.cygrpc"), name)
+    for name in ("ExecuteBatchError",)
+    if hasattr(importlib.import_module("grpc._cython.cygrpc"), name)
+)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
@@ -84,6 +96,7 @@ class Guard(grpc.aio.ServerInterceptor):
         self._trusted = frozenset(trusted_proxies)
         self._replica = {REPLICA: replica_id} if replica_id else {}
         self._in_flight = 0
+        self._shedder = Shedder(retry_after)
         self._decoders: dict[str, Decode] = {}
         for method in SERVICE.methods:
             cls = message_factory.GetMessageClass(method.input_type)
@@ -105,6 +118,8 @@ class Guard(grpc.aio.ServerInterceptor):
         service, _, name = details.method.lstrip("/").partition("/")
         if handler is None or service != SERVICE.full_name or name not in self._decoders:
             return handler
+        if self._in_flight >= self._max_in_flight:  # full: refused before it costs anything
+            return self._shedder.handler(name, handler.unary_stream is not None)
         decode, turn = self._decoders[name], name in METERED
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -116,7 +131,7 @@ class Guard(grpc.aio.ServerInterceptor):
         return grpc.unary_stream_rpc_method_handler(
             self._stream(
                 name,
-                cast(Callable[..., AsyncIterator[Message]], handler.unary_stream),
+                cast(Callable[..., AsyncGenerator[Message, None]], handler.unary_stream),
                 decode,
                 turn,
             ),
@@ -155,11 +170,16 @@ class Guard(grpc.aio.ServerInterceptor):
     def _stream(
         self,
         name: str,
-        inner: Callable[[Message, Context], AsyncIterator[Message]],
+        inner: Callable[[Message, Context], AsyncGenerator[Message, None]],
         decode: Decode,
         turn: bool,
-    ) -> Callable[[bytes, Context], AsyncIterator[Message]]:
-        async def behavior(data: bytes, context: Context) -> AsyncIterator[Message]:
+    ) -> Callable[[bytes, Context], Awaitable[None]]:
+        # A coroutine that writes, not an async generator that grpc iterates: when a call is
+        # cancelled while grpc sends a message, grpc drops the generator unclosed and Python
+        # finalises it later in another task, whose context cannot reset the span and request
+        # context set here ("Failed to detach context", logged as an ERROR). Written from
+        # here, the inner stream is closed (aclosing) in the call's own task.
+        async def behavior(data: bytes, context: Context) -> None:
             async with (
                 self._observer.scope(context, name) as rpc,
                 self._admitted(context, turn, rpc.fields.request_id) as call,
@@ -170,12 +190,13 @@ class Guard(grpc.aio.ServerInterceptor):
                 await spend.admit(request)
                 tokens = 0
                 try:
-                    async for response in inner(request, context):
-                        if not call.sent:  # the router's trail is known by the first message
-                            await call.send_headers(**trail(rpc.fields))
-                        tokens += _usage_tokens(response)
-                        spend.observe(response)
-                        yield response
+                    async with aclosing(inner(request, context)) as responses:
+                        async for response in responses:
+                            if not call.sent:  # the router's trail is known by the first message
+                                await call.send_headers(**trail(rpc.fields))
+                            tokens += _usage_tokens(response)
+                            spend.observe(response)
+                            await _write(context, response)
                 finally:
                     if turn:  # without usage (cancelled, failed): what it generated
                         await call.charge(self._quotas, tokens or rpc.fields.generated)
@@ -187,12 +208,8 @@ class Guard(grpc.aio.ServerInterceptor):
     async def _admitted(self, context: Context, turn: bool, request_id: str) -> AsyncIterator[Call]:
         """Steps 1-3 of the module docstring; the call's slot is held until it ends. The
         request id goes back with the call's other headers."""
-        if self._in_flight >= self._max_in_flight:
-            raise OverloadedError(
-                "The server is at capacity; retry shortly.",
-                retry_after=self._retry_after,
-                limit="server_in_flight",
-            )
+        if self._in_flight >= self._max_in_flight:  # filled since the call was looked up
+            raise overloaded(self._retry_after)
         self._in_flight += 1
         release: Callable[[], None] = _nothing
         try:
@@ -226,6 +243,17 @@ class Guard(grpc.aio.ServerInterceptor):
 
 def _nothing() -> None:
     return None
+
+
+async def _write(context: Context, response: Message) -> None:
+    """Sends one message; a client that left meanwhile makes this a cancellation, as grpc's
+    own generator-driven handler treats it, not a server error."""
+    try:
+        await context.write(response)
+    except Exception as exc:
+        if isinstance(exc, _WRITE_FAILED) or context.done():
+            raise asyncio.CancelledError from None
+        raise
 
 
 def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:

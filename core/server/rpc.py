@@ -11,7 +11,9 @@ they serve.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -19,11 +21,13 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from core.auth import KeyLimits
-from core.errors import InvalidArgumentError
+from core.errors import InvalidArgumentError, StorageError
 from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
 from core.server.deadline import call_deadline, until, within
 from core.types import Caller
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY = "idempotency-key"
 REPLICA = "x-chatrpc-replica"  # initial metadata of every admitted call: the replica serving it
@@ -66,8 +70,14 @@ class Call:
             await self.context.send_initial_metadata(tuple(self.headers.items()))
 
     async def charge(self, quotas: Quotas, tokens: int) -> None:
-        """Adds the turn's tokens to its key's tokens-per-minute window."""
-        await quotas.charge(self.caller.owner, self.limits, tokens)
+        """Adds the turn's tokens to its key's tokens-per-minute window. This runs after the
+        turn, which is stored and whose reply was sent by then: a rate-limit store that fails
+        now is logged, never the call's outcome (a client told "failed" would retry a turn
+        that was stored), and the next turn's admission finds the store down anyway."""
+        try:
+            await quotas.charge(self.caller.owner, self.limits, tokens)
+        except StorageError:
+            logger.warning("tokens of a finished turn not counted: the rate-limit store failed")
 
 
 CALL: ContextVar[Call] = ContextVar("chatrpc_call")
@@ -109,14 +119,16 @@ def unary(
 
 
 def server_stream(
-    method: Callable[[S, Request, Caller], AsyncIterator[Response]],
+    method: Callable[[S, Request, Caller], AsyncGenerator[Response, None]],
 ) -> Callable[[S, Request, Context], AsyncIterator[Response]]:
     """A server-streaming handler around `method`: the guard's caller in, the stream out."""
 
     @functools.wraps(method)
     async def handler(self: S, request: Request, context: Context) -> AsyncIterator[Response]:
         when = call_deadline(context, self.max_deadline)
-        async for response in until(method(self, request, current_call().caller), when):
-            yield response
+        stream = method(self, request, current_call().caller)
+        async with aclosing(until(stream, when)) as responses:
+            async for response in responses:
+                yield response
 
     return handler

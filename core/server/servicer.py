@@ -7,7 +7,7 @@ metadata, not as a message: the contract's stream still begins with its start.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from chatrpc.v1 import (
     admin_service_pb2 as apb,
@@ -71,9 +71,11 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
     @server_stream
     async def StreamChat(
         self, request: pb.StreamChatRequest, caller: Caller
-    ) -> AsyncIterator[pb.StreamChatResponse]:
-        async for event in _announced(self._pipeline.run(convert.request_to_turn(request), caller)):
-            yield convert.event_to_pb(event)
+    ) -> AsyncGenerator[pb.StreamChatResponse, None]:
+        turn = convert.request_to_turn(request)
+        async with aclosing(_announced(self._pipeline.run(turn, caller))) as events:
+            async for event in events:
+                yield convert.event_to_pb(event)
 
     @unary
     async def ListModels(
@@ -216,7 +218,7 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
     @server_stream
     async def WatchBackgroundChat(
         self, request: pb.WatchBackgroundChatRequest, caller: Caller
-    ) -> AsyncIterator[pb.WatchBackgroundChatResponse]:
+    ) -> AsyncGenerator[pb.WatchBackgroundChatResponse, None]:
         chat_id = check_turn_id(request.chat_id, "chat_id")
         if request.after_sequence < 0:
             raise InvalidArgumentError("after_sequence must be >= 0.", field="after_sequence")
@@ -249,10 +251,13 @@ class ChatServicer(ThreadDataRpcs, pb_grpc.ChatServiceServicer):
         return self._knowledge
 
 
-async def _announced(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ReplyEvent]:
+async def _announced(
+    events: AsyncGenerator[ChatEvent, None],
+) -> AsyncGenerator[ReplyEvent, None]:
     """`events` without TurnQueued, which goes out at once as the queue-position metadata."""
-    async for event in events:
-        if isinstance(event, TurnQueued):
-            await current_call().send_headers(**{QUEUE_POSITION: str(event.position)})
-        else:
-            yield event
+    async with aclosing(events):
+        async for event in events:
+            if isinstance(event, TurnQueued):
+                await current_call().send_headers(**{QUEUE_POSITION: str(event.position)})
+            else:
+                yield event

@@ -8,7 +8,7 @@ data goes through the admin API.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from chatrpc.v1 import chat_service_pb2 as pb
 from core.errors import InvalidArgumentError, UnimplementedError
@@ -63,7 +63,7 @@ class ThreadDataRpcs:
     @server_stream
     async def ExportThreads(
         self, request: pb.ExportThreadsRequest, caller: Caller
-    ) -> AsyncIterator[pb.ExportThreadsResponse]:
+    ) -> AsyncGenerator[pb.ExportThreadsResponse, None]:
         thread_id = check_thread_id(request.thread_id) if request.thread_id else ""
         piece: list[bytes] = []
         size = 0

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self, TypedDict
 import asyncpg
 
 from core.errors import ConfigError, StorageError
+from core.storage.failures import is_driver_failure
 from core.storage.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -24,10 +25,13 @@ DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, Timeout
 
 @contextmanager
 def driver_errors(name: str, unavailable: str) -> Iterator[None]:
-    """Turn driver and network failures into StorageError(unavailable); it names no server."""
+    """Turn driver and network failures into StorageError(unavailable); it names no server.
+    Besides asyncpg's documented classes, whatever its code raises counts (failures.py)."""
     try:
         yield
-    except DRIVER_ERRORS as exc:
+    except Exception as exc:
+        if not (isinstance(exc, DRIVER_ERRORS) or is_driver_failure(exc)):
+            raise
         logger.warning("PostgreSQL %s failed: %s", name, type(exc).__name__)
         raise StorageError(unavailable) from exc
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Concatenate, ParamSpec, Self, TypeVar
 
 from core.errors import ConfigError, StorageError
+from core.storage.failures import is_driver_failure
 from core.storage.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,9 @@ class SqlitePool:
             raise StorageError(f"{self._name} is closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:
+            if not (isinstance(exc, sqlite3.Error | OSError) or is_driver_failure(exc)):
+                raise
             logger.warning("SQLite %s failed: %s: %s", self._name, type(exc).__name__, exc)
             raise StorageError(self._unavailable) from exc
 

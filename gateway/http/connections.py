@@ -237,6 +237,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": guarded_protocol(settings.connections),
         "timeout_keep_alive": settings.connections.idle_timeout,
         "timeout_graceful_shutdown": int(settings.graceful_shutdown_seconds),
+        # X-Forwarded-For is read by the app itself, from CHATRPC_GATEWAY_TRUSTED_PROXIES
+        # (gateway.app.GatewayApp), not by uvicorn from its loopback default.
+        "proxy_headers": False,
     }
     if settings.ssl_certfile:
         options |= {"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile}

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 import chatrpc
 from gateway.http.context import client_address, gateway_state
@@ -73,7 +74,25 @@ async def _on_http_error(request: Request, exc: Exception) -> JsonResponse:
     type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
     code = {401: "invalid_api_key", 429: "rate_limited"}.get(exc.status_code)
     body = envelope(str(exc.detail), type_, None, code)
-    return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names the methods of the first route that matched
+        headers = {**(headers or {}), "allow": ", ".join(allowed_methods(request))}
+    return JsonResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (a path can have one route per
+    method: GET and DELETE /v1/threads/{id} are two): each method tried against the routes as
+    the router matches them (FastAPI nests included routers), so no route is listed twice."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 async def _on_disconnected(request: Request, exc: Exception) -> Response:

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import anyio
 import orjson
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 import chatrpc
 from gateway.http.errors import service_error_to_http
 from observability.requests import note
 
+logger = logging.getLogger(__name__)
+
 DONE = b"data: [DONE]\n\n"
+DEFAULT_BUFFER_BYTES = 1024 * 1024  # text of one stream waiting for a slow client
 # An SSE comment line: every SSE parser (the openai SDK's included) skips it, and it keeps
 # idle-timeout proxies and the client's read timeout from cutting off a thinking model.
 HEARTBEAT = b": ping\n\n"
@@ -101,9 +105,12 @@ def event_stream(
     encode: Callable[[chatrpc.StreamEvent], bytes | None],
     *,
     heartbeat: float = 0.0,
+    buffer_bytes: int = DEFAULT_BUFFER_BYTES,
 ) -> AsyncIterator[bytes]:
     """write_events() for an `encode` that gives each event's JSON (DataEvents frames it)."""
-    return write_events(head, rest, DataEvents(encode), heartbeat=heartbeat)
+    return write_events(
+        head, rest, DataEvents(encode), heartbeat=heartbeat, buffer_bytes=buffer_bytes
+    )
 
 
 async def write_events(
@@ -112,7 +119,8 @@ async def write_events(
     encoder: EventEncoder,
     *,
     heartbeat: float = 0.0,
-) -> AsyncIterator[bytes]:
+    buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+) -> AsyncGenerator[bytes, None]:
     """Frames `head` and then `rest`; ends with `encoder.end` or the encoder's failure event.
 
     With nothing to send for `heartbeat` seconds (0: never), it sends a HEARTBEAT comment.
@@ -120,10 +128,13 @@ async def write_events(
     A reader task takes the core's messages as they arrive; each write sends everything that
     arrived since the last one (consecutive text deltas as one event). A client that keeps up
     gets each message as soon as it comes, with no timer; a slower client gets fewer, larger
-    writes instead of a backlog. Closing this iterator (the client went away) cancels the
-    reader and `rest`, which cancels the call.
+    writes instead of a backlog. What waits unsent is bounded: past `buffer_bytes` of text
+    the reader stops taking messages until the writer has taken them, so a client that does
+    not read holds back the core's stream (gRPC flow control) instead of growing this buffer;
+    EventStreamResponse's write timeout then ends it. Closing this iterator (the client went
+    away) cancels the reader and `rest`, which cancels the call.
     """
-    arrived = _Arrivals()
+    arrived = _Arrivals(buffer_bytes)
     wake = arrived.wake
     frames = encoder.frames
     reader = asyncio.create_task(arrived.read(rest))
@@ -137,6 +148,7 @@ async def write_events(
                 continue
             wake.clear()
             events = _take(arrived.events)  # then `ended`: set only after the last event
+            arrived.taken()
             batch = b"".join(data for e in events if (data := frames(e)) is not None)
             if not arrived.ended:
                 if batch:
@@ -162,25 +174,46 @@ async def write_events(
 class _Arrivals:
     """What the reader task took from the core that the writer has not sent yet."""
 
-    __slots__ = ("ended", "events", "failure", "wake")
+    __slots__ = ("ended", "events", "failure", "limit", "room", "size", "wake")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0) -> None:
         self.events: deque[chatrpc.StreamEvent] = deque()
         self.wake = asyncio.Event()
         self.failure: Exception | None = None
         self.ended = False
+        self.limit = limit  # bytes of text waiting before the reader pauses (0: no bound)
+        self.size = 0
+        self.room = asyncio.Event()
+
+    def taken(self) -> None:
+        """The writer took every waiting event: the reader may go on."""
+        self.size = 0
+        self.room.set()
 
     async def read(self, rest: AsyncGenerator[chatrpc.StreamEvent, None]) -> None:
-        append, wake = self.events.append, self.wake.set
+        append, wake, limit = self.events.append, self.wake.set, self.limit
         try:
             async for event in rest:
                 append(event)
                 wake()
+                if limit:
+                    self.size += _text_bytes(event)
+                    if self.size >= limit:
+                        self.room.clear()
+                        await self.room.wait()
         except Exception as exc:  # the writer reports it: never a stream that looks complete
             self.failure = exc
         finally:
             self.ended = True
             wake()
+
+
+def _text_bytes(event: chatrpc.StreamEvent) -> int:
+    """About what `event` adds to the buffer: its text's UTF-8 bytes, plus a frame's worth."""
+    if isinstance(event, chatrpc.MessageDelta):
+        text = event.content + event.reasoning + "".join(c.arguments for c in event.tool_calls)
+        return len(text.encode("utf-8", "replace")) + 64
+    return 256
 
 
 async def _woken(wake: asyncio.Event, within: float) -> bool:
@@ -249,17 +282,49 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     def __init__(
-        self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None
+        self,
+        content: AsyncIterator[bytes],
+        headers: dict[str, str] | None = None,
+        *,
+        write_timeout: float = 0.0,
     ) -> None:
         super().__init__(content, headers={**HEADERS, **(headers or {})})
+        self.write_timeout = write_timeout  # seconds one write may stall (0: no limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
 
             async def stream() -> None:
-                await self.stream_response(send)
+                try:
+                    await self.stream_response(_bounded(send, self.write_timeout))
+                except WriteStalled:
+                    # The iterator waits at a yield, not in a call: close it here, in this
+                    # task, so the turn is cancelled now (not when it is collected).
+                    await cast(AsyncGenerator[bytes, None], self.body_iterator).aclose()
                 group.cancel_scope.cancel()
 
             group.start_soon(stream)
             await self.listen_for_disconnect(receive)
             group.cancel_scope.cancel()
+
+
+class WriteStalled(Exception):
+    """A write to the client did not complete within the write timeout."""
+
+
+def _bounded(send: Send, timeout: float) -> Send:
+    """`send`, failing with WriteStalled when one call takes longer than `timeout` seconds: a
+    client that stopped reading (its socket's buffers full) is cut off, and the body iterator
+    closed with it, which cancels the turn (nothing of it is stored)."""
+    if timeout <= 0:
+        return send
+
+    async def bounded(message: Message) -> None:
+        try:
+            with anyio.fail_after(timeout):
+                await send(message)
+        except TimeoutError:
+            logger.info("closing a stream whose client stopped reading for %.0f s", timeout)
+            raise WriteStalled from None
+
+    return bounded

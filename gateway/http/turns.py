@@ -9,7 +9,8 @@ three encoders over this runner.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any, Protocol
 
 from fastapi.responses import Response
@@ -52,9 +53,18 @@ async def run_turn(
     events = client.chat_stream(turn, idempotency_key=key, **context.stream_call)
     # A failure before the first token keeps its HTTP status (see read_head).
     start, head = await context.until_disconnect(read_head(events))
-    heartbeat = context.settings.sse_heartbeat
-    body = traced(write_events(head, events, encoder, heartbeat=heartbeat))
-    return EventStreamResponse(body, headers=turn_headers(start.trimmed, start.server_metadata))
+    settings = context.settings
+    body = traced(
+        write_events(
+            head,
+            events,
+            encoder,
+            heartbeat=settings.sse_heartbeat,
+            buffer_bytes=settings.stream_buffer_bytes,
+        )
+    )
+    headers = turn_headers(start.trimmed, start.server_metadata)
+    return EventStreamResponse(body, headers=headers, write_timeout=settings.stream_write_timeout)
 
 
 def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, str]:
@@ -63,12 +73,13 @@ def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, 
     return {"x-trimmed-messages": str(trimmed), **server_metadata}
 
 
-async def traced(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def traced(body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     """The stream's body inside a `response` span (started, not made current: no context is
     attached across the body's yields)."""
     span = tracer.start_span("response")
     try:
-        async for chunk in body:
-            yield chunk
+        async with aclosing(body) as chunks:  # closed with this one, in the same task
+            async for chunk in chunks:
+                yield chunk
     finally:
         span.end()

@@ -149,9 +149,11 @@ _ITEM_TAGS = {
 }
 
 
-def _item_tag(value: Any) -> str:
-    kind = value.get("type", "message") if isinstance(value, dict) else value.type
-    return _ITEM_TAGS.get(kind, str(kind))
+def _item_tag(value: Any) -> str | None:
+    """The tag of an input item; None (a 400 naming the item) for an item that is not an
+    object or whose `type` is not a string (an object or a list was a TypeError: a 500)."""
+    kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None)
+    return _ITEM_TAGS.get(kind, kind) if isinstance(kind, str) else None
 
 
 InputItem = Annotated[

@@ -20,20 +20,11 @@ from core.catalog import EmbeddingSpec
 from core.settings import Settings as CoreSettings
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.redis_server import redis_server
 from tests.servers import CoreThread, GatewayThread, with_models
 
 ALICE, BOB = "sk-alice-0123456789abcdef", "sk-bob-0123456789abcdef"
 HI = [{"role": "user", "content": "hi"}]
 RATE_HEADERS = ("limit", "remaining", "reset")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as (url, why):
-        if url is None:
-            pytest.skip(why)
-        yield url
 
 
 def key_file(tmp_path: Path, alice: str, **limits: int) -> str:
@@ -70,7 +61,7 @@ class Stack:
         self._exit.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def limited(request, catalog, tmp_path) -> Iterator[Stack]:
     """Alice may make 2 requests a minute; with Redis, her turns alternate between two
     replicas, which share her window."""

@@ -17,6 +17,7 @@ from chatrpc.v1 import admin_service_pb2 as apb, admin_service_pb2_grpc as apb_g
 from core.auth import KeyRing
 from core.catalog import ModelCatalog
 from core.settings import Settings
+from tests import pg
 from tests.servers import CoreThread
 
 pytestmark = pytest.mark.postgres
@@ -91,7 +92,10 @@ def test_a_key_is_seen_rotated_and_revoked_on_every_replica_within_two_seconds(
     assert [k.name for k in listed] == ["team-a"] and listed[0].HasField("revoke_time")
 
     dump = subprocess.run(
-        ["pg_dump", "--data-only", clean_postgres_url], check=True, capture_output=True, text=True
+        [pg.tool("pg_dump"), "--data-only", clean_postgres_url],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "team-a" in dump  # the dump is the keys table's
     for secret in (created.secret, rotated.secret):
