@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from chatrpc.v1 import (
     admin_service_pb2 as apb,
