@@ -74,6 +74,8 @@ class Settings:
     # core still requires an admin key), and listed in the OpenAPI document only if asked.
     admin_routes: bool = False
     admin_in_openapi: bool = False
+    access_log: bool = True  # one INFO line per request (CHATRPC_ACCESS_LOG=off: none)
+    metrics: bool = True  # Prometheus metrics recorded (CHATRPC_METRICS=off: none, no cost)
     # The OTEL_* variables at start-up (observability.tracing reads them).
     otel_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -123,6 +125,8 @@ class Settings:
             log_format=_log_format(env.get("CHATRPC_LOG_FORMAT", d.log_format)),
             admin_routes=env.get(g + "ADMIN_ROUTES", "0") in ("1", "true", "yes"),
             admin_in_openapi=env.get(g + "ADMIN_IN_OPENAPI", "0") in ("1", "true", "yes"),
+            access_log=_switch(env.get("CHATRPC_ACCESS_LOG"), "CHATRPC_ACCESS_LOG", d.access_log),
+            metrics=_switch(env.get("CHATRPC_METRICS"), "CHATRPC_METRICS", d.metrics),
             otel_environ={k: v for k, v in env.items() if k.startswith("OTEL_")},
         )
 
@@ -135,6 +139,18 @@ def _port_or_off(raw: str | None) -> int | None:
     if raw is None:
         return DEFAULT_METRICS_PORT
     return None if raw.strip().lower() in ("", "off") else int(raw)
+
+
+def _switch(raw: str | None, name: str, default: bool) -> bool:
+    """An on/off variable (on, off, true, false, 1, 0, yes, no); unset or empty: default."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {raw!r}")
 
 
 def _log_format(raw: str) -> str:

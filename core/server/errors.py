@@ -92,10 +92,19 @@ async def status_on_error(
         yield
     except grpc.aio.AbortError:
         raise
-    except errors.ChatError as exc:
+    except Exception as exc:
+        await abort_on(context, exc, trailers)
+
+
+async def abort_on(
+    context: grpc.aio.ServicerContext[Any, Any], exc: Exception, trailers: Trailers = _no_trailers
+) -> None:
+    """Ends the call with the status for `exc`, raised inside it (not an AbortError): a domain
+    error's own, else a generic INTERNAL (the exception logged). Raises AbortError."""
+    if isinstance(exc, errors.ChatError):
         await _abort(context, error_to_status(exc), trailers(status_code_for(exc), exc))
-    except Exception:
-        logger.exception("unexpected error in %s", type(context).__name__)
+    else:
+        logger.error("unexpected error in %s", type(context).__name__, exc_info=exc)
         await _abort(context, internal_status(), trailers(grpc.StatusCode.INTERNAL, None))
 
 

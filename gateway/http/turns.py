@@ -13,15 +13,15 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from fastapi.responses import Response
-from opentelemetry import trace
 
 import chatrpc
 from gateway.http.context import RequestContext
 from gateway.http.responses import JsonResponse
 from gateway.http.sse import EventEncoder, EventStreamResponse, read_head, write_events
 from observability.requests import note
+from observability.tracing import QuietTracer
 
-tracer = trace.get_tracer("gateway")
+tracer = QuietTracer("gateway")  # no span objects while nothing records them
 
 
 class TurnEncoder(EventEncoder, Protocol):
