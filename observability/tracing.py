@@ -49,6 +49,7 @@ def tracing_requested(environ: Mapping[str, str]) -> bool:
 
 def configure_tracing(service_name: str, environ: Mapping[str, str]) -> TracerProvider | None:
     """Installs a TracerProvider exporting over OTLP when the environment asks for it."""
+    trace.get_tracer_provider()  # installs the one OTEL_PYTHON_TRACER_PROVIDER names, if any
     if not tracing_requested(environ):
         return None
     protocol = environ.get(
@@ -78,11 +79,21 @@ _recording = False  # once a provider is installed it stays (OpenTelemetry sets 
 
 
 def recording() -> bool:
-    """Whether an SDK tracer provider is installed, so spans are recorded and exported."""
+    """Whether an SDK tracer provider is installed, so spans are recorded and exported.
+
+    Read from the API's own global while none is: get_tracer_provider() also looks up an
+    environment variable each time, a few times per request (configure_tracing() calls it
+    once, which installs a provider that variable names)."""
     global _recording
     if not _recording:
-        _recording = not isinstance(trace.get_tracer_provider(), _SILENT)
+        provider = getattr(trace, "_TRACER_PROVIDER", _UNREAD)
+        if provider is _UNREAD:  # not this API's layout: ask it
+            provider = trace.get_tracer_provider()
+        _recording = provider is not None and not isinstance(provider, _SILENT)
     return _recording
+
+
+_UNREAD = object()
 
 
 class _NoSpan:
