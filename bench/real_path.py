@@ -95,7 +95,7 @@ def parse_targets(
 ) -> list[tuple[str, Path | None]]:
     """`kind[~variant][@checkout]` items, comma-separated; aliases expand (`bare`,
     `embedded`); with `features`, each chatrpc-upstream target is followed by its variants
-    (bench/stacks.py VARIANTS)."""
+    (bench/stacks.py VARIANTS) when it runs from `default_root`."""
     out: list[tuple[str, Path | None]] = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, where = item.partition("@")
@@ -115,12 +115,16 @@ def parse_targets(
                 raise ValueError(f"{kind} does not run from a checkout: drop @{where}")
             else:
                 out.append((kind, None))
-    if features:  # every feature variant beside each default chatrpc-upstream target
+    if features:  # every feature variant beside this checkout's chatrpc-upstream target
         out = [
             spec
             for name, root in out
             for spec in [(name, root)]
-            + [(f"{name}~{v}", root) for v in VARIANTS if name == "chatrpc-upstream"]
+            + [
+                (f"{name}~{v}", root)
+                for v in VARIANTS
+                if name == "chatrpc-upstream" and root == default_root
+            ]
         ]
     unique: list[tuple[str, Path | None]] = []
     for target in out:

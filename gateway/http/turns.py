@@ -19,7 +19,7 @@ from gateway.http.context import RequestContext
 from gateway.http.responses import JsonResponse
 from gateway.http.sse import EventEncoder, EventStreamResponse, read_head, write_events
 from observability.requests import note
-from observability.tracing import QuietTracer
+from observability.tracing import QuietTracer, recording
 
 tracer = QuietTracer("gateway")  # no span objects while nothing records them
 
@@ -63,9 +63,14 @@ def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, 
     return {"x-trimmed-messages": str(trimmed), **server_metadata}
 
 
-async def traced(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def traced(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The stream's body inside a `response` span (started, not made current: no context is
-    attached across the body's yields)."""
+    attached across the body's yields); the body itself while no span would be recorded (a
+    generator around it cost every write)."""
+    return _in_span(body) if recording() else body
+
+
+async def _in_span(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     span = tracer.start_span("response")
     try:
         async for chunk in body:
