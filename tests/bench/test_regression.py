@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from bench import regression
 
 
@@ -84,3 +86,50 @@ def test_the_base_worktree_is_the_commit_and_is_removed_afterwards():
         ["git", "-C", str(regression.ROOT), "worktree", "list"], capture_output=True, text=True
     ).stdout
     assert str(path) not in listed
+
+
+def test_feature_variants_are_parsed_and_added_for_this_checkout_only(tmp_path):
+    from bench import real_path
+
+    specs = real_path.parse_targets(
+        f"bare-1,chatrpc-upstream@{tmp_path},chatrpc-upstream", regression.ROOT, features=True
+    )
+    names = [name for name, _ in specs]
+
+    assert names == [
+        "bare-1",
+        "chatrpc-upstream",  # the other checkout: no variants
+        "chatrpc-upstream",
+        "chatrpc-upstream~obs-off",
+        "chatrpc-upstream~keys",
+        "chatrpc-upstream~quotas",
+    ]
+    assert real_path.parse_targets("chatrpc-upstream~keys", regression.ROOT) == [
+        ("chatrpc-upstream~keys", regression.ROOT)
+    ]
+    with pytest.raises(ValueError, match="variants"):
+        real_path.parse_targets("bare-1~obs-off", regression.ROOT)
+    with pytest.raises(ValueError, match="variants"):
+        real_path.parse_targets("chatrpc-upstream~nothing", regression.ROOT)
+
+
+def test_the_feature_table_divides_each_variant_by_its_default():
+    from bench import report
+
+    def target(request: float, chunk: float) -> dict:
+        levels = {
+            "unary-c64": {"median": {"cpu_us_per_request": request}},
+            "stream-c64": {"median": {"cpu_us_per_chunk": chunk}},
+        }
+        return {"kind": "chatrpc-upstream", "levels": levels}
+
+    results = {
+        "targets": {
+            "chatrpc-upstream": target(3000.0, 60.0),
+            "chatrpc-upstream~obs-off": target(2700.0, 57.0),
+        }
+    }
+    table = report.feature_table(results)
+
+    assert "2 700 (0.90)" in table and "57.0 (0.95)" in table
+    assert "3 000 " in table and "(1.00)" not in table  # the default is not divided by itself
