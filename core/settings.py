@@ -387,4 +387,6 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         f"`{DEFAULT_METRICS_PORT}`",
     ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+    EnvVar("CHATRPC_ACCESS_LOG", "access_log", "`off`: no INFO line per RPC (`core.rpc`)", "on"),
+    EnvVar("CHATRPC_METRICS", "metrics", "`off`: no metric recorded at all", "on"),
 )

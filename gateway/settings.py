@@ -272,4 +272,11 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "`1` lists the admin routes in the OpenAPI document",
     ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+    EnvVar(
+        "CHATRPC_ACCESS_LOG",
+        "access_log",
+        "`off`: no INFO line per request (`gateway.access`)",
+        "on",
+    ),
+    EnvVar("CHATRPC_METRICS", "metrics", "`off`: no metric recorded at all", "on"),
 )
