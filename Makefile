@@ -17,7 +17,7 @@ STUBS       := clients/chatrpc/v1/chat_service_pb2.py
 # portable CPU baseline (never -march=native) into a cache folder named by a hash of its
 # flags, installs it from there (never from pip's cache) and checks it generates a token.
 
-.PHONY: help install proto proto-lint run run-core run-gateway run-replicas fmt lint typecheck test pytest check clean docs docs-serve browser
+.PHONY: help install proto proto-lint run run-core run-gateway run-replicas fmt lint typecheck test pytest check bench-check clean docs docs-serve browser
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -105,6 +105,16 @@ browser:  ## Debian's chromium for the playground's browser test (apt-get, when 
 	else echo "chromium missing and not root: the playground's browser test will skip"; fi
 
 check: test
+
+# The hot path's regression check (docs/performance.md): this checkout against BASE, bare-1
+# beside them, in one run. No prerequisite on purpose: `proto` and the venv's stamp would
+# reinstall the venv whenever pyproject.toml is newer than it; the check generates missing
+# stubs itself and needs only an existing venv.
+THRESHOLD ?= 1.10
+bench-check:  ## server CPU per request/token of this checkout ÷ BASE=<commit>'s; fails above THRESHOLD (1.10)
+	@test -n "$(BASE)" || { echo "usage: make bench-check BASE=<commit> [THRESHOLD=1.10]" >&2; exit 2; }
+	@test -x $(PY) || { echo "$(PY) is missing: run make install once" >&2; exit 2; }
+	$(PY) -m bench.regression --base $(BASE) --threshold $(THRESHOLD)
 
 clean:  ## remove generated stubs and caches
 	rm -f clients/chatrpc/v1/*_pb2*.py clients/chatrpc/v1/*_pb2*.pyi clients/chatrpc/v1/*.protoset

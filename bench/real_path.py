@@ -40,6 +40,7 @@ from bench.reply import BENCH_MODEL, DEFAULT_PACE, DEFAULT_TOKENS, PACED_MODEL, 
 from bench.stacks import (
     CHATRPC_KINDS,
     TARGET_KINDS,
+    VARIANTS,
     Environment,
     Placement,
     Stack,
@@ -89,22 +90,42 @@ def _say(line: str) -> None:
 # --- set-up ----------------------------------------------------------------------------------
 
 
-def parse_targets(spec: str, default_root: Path) -> list[tuple[str, Path | None]]:
-    """`kind[@checkout]` items, comma-separated; aliases expand (`bare`, `embedded`)."""
+def parse_targets(
+    spec: str, default_root: Path, features: bool = False
+) -> list[tuple[str, Path | None]]:
+    """`kind[~variant][@checkout]` items, comma-separated; aliases expand (`bare`,
+    `embedded`); with `features`, each chatrpc-upstream target is followed by its variants
+    (bench/stacks.py VARIANTS) when it runs from `default_root`."""
     out: list[tuple[str, Path | None]] = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, where = item.partition("@")
+        name, tilde, variant = name.partition("~")
         kinds = ALIASES.get(name, (name,))
         for kind in kinds:
             if kind not in TARGET_KINDS:
                 raise ValueError(f"unknown target {kind!r}; known: {', '.join(TARGET_KINDS)}")
+            if variant and (kind != "chatrpc-upstream" or variant not in VARIANTS):
+                raise ValueError(
+                    f"{kind}~{variant}: variants are chatrpc-upstream's {', '.join(VARIANTS)}"
+                )
             if kind in CHATRPC_KINDS:
                 root = Path(where).resolve() if where else default_root
-                out.append((kind, root))
+                out.append((kind + tilde + variant, root))
             elif where and kind != "llama-inprocess":
                 raise ValueError(f"{kind} does not run from a checkout: drop @{where}")
             else:
                 out.append((kind, None))
+    if features:  # every feature variant beside this checkout's chatrpc-upstream target
+        out = [
+            spec
+            for name, root in out
+            for spec in [(name, root)]
+            + [
+                (f"{name}~{v}", root)
+                for v in VARIANTS
+                if name == "chatrpc-upstream" and root == default_root
+            ]
+        ]
     unique: list[tuple[str, Path | None]] = []
     for target in out:
         if target not in unique:
@@ -380,6 +401,9 @@ def print_tables(full: dict[str, Any]) -> None:
     if any(t["kind"] == "llama-inprocess" for t in results["targets"].values()):
         _say("\nembedded model")
         _say(report.embedded_table(results))
+    if any("~" in label for label in results["targets"]):
+        _say("\nfeature costs (server CPU, both processes; against the defaults)")
+        _say(report.feature_table(results))
     _say("\nratios and goals")
     _say(report.ratio_table(full["ratios"]))
     for line in report.ceiling_lines(results):
@@ -410,6 +434,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the checkout the chatrpc targets without @ run from (default: this one; env "
         "BENCH_ROOT)",
     )
+    parser.add_argument(
+        "--features",
+        action="store_true",
+        help="add every feature variant of chatrpc-upstream (" + ", ".join(VARIANTS) + ") "
+        "and print what each feature costs",
+    )
     parser.add_argument("--levels", default=",".join(lv.name for lv in LEVELS))
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 rep, 2 s per level")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 2)")
@@ -434,7 +464,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (2.0 if args.quick else 6.0)
     args.embedded_runs = args.embedded_runs or (2 if args.quick else 3)
     try:
-        args.specs = parse_targets(args.targets, args.root.resolve())
+        args.specs = parse_targets(args.targets, args.root.resolve(), args.features)
     except ValueError as exc:
         parser.error(str(exc))
     names = [n for n in args.levels.split(",") if n]

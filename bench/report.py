@@ -514,6 +514,37 @@ def ratio_table(ratios: JsonObject, markdown: bool = False) -> str:
     return table
 
 
+_FEATURE_FIGURES = (
+    ("µs/request, c=64", "unary-c64", "cpu_us_per_request"),
+    ("µs/chunk, c=64", "stream-c64", "cpu_us_per_chunk"),
+    ("µs/chunk, 64 paced", "paced-c64", "cpu_us_per_chunk"),
+)
+
+
+def _default_of(label: str) -> str:
+    """`chatrpc-upstream~obs-off@base` → `chatrpc-upstream@base`."""
+    name, at, where = label.partition("@")
+    return name.partition("~")[0] + at + where
+
+
+def feature_table(results: JsonObject, markdown: bool = False) -> str:
+    """Server CPU of each feature variant (bench/stacks.py VARIANTS) and of its default target,
+    with the variant ÷ the default: below 1 for a feature switched off, the feature's cost."""
+    targets = results["targets"]
+    rows = [["target", *(f"{what} (÷ default)" for what, _, _ in _FEATURE_FIGURES)]]
+    for label, target in targets.items():
+        if target["kind"] != "chatrpc-upstream" or not target.get("levels"):
+            continue
+        default = _default_of(label)
+        cells = []
+        for _, level, key in _FEATURE_FIGURES:
+            value = _get(results, label, level, key)
+            base = _get(results, default, level, key) if default != label else None
+            cells.append(fmt(value) + ("" if base is None else f" ({fmt(_div(value, base))})"))
+        rows.append([label, *cells])
+    return render(rows, markdown)
+
+
 def embedded_table(results: JsonObject, markdown: bool = False) -> str:
     labels = [
         label
@@ -613,6 +644,8 @@ def markdown_report(report: JsonObject) -> str:
         "### Non-stream\n\n" + levels_table(results, "unary", markdown=True),
         "### Stream (instant and paced)\n\n" + levels_table(results, "stream", markdown=True),
     ]
+    if any("~" in label for label in results["targets"]):
+        body.append("### Feature costs\n\n" + feature_table(results, markdown=True))
     if any(t["kind"] == "llama-inprocess" for t in results["targets"].values()):
         body.append("### Embedded model\n\n" + embedded_table(results, markdown=True))
     lines = ceiling_lines(results)

@@ -23,6 +23,7 @@ The servers under test run on CPU 0, the mock and the load generator on CPU 1.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -74,6 +75,27 @@ KIND_MODES: dict[str, frozenset[str]] = {
     "llama-inprocess": frozenset({"embedded"}),
 }
 TARGET_KINDS = tuple(KIND_MODES)
+
+# Feature variants of a chatrpc target, `chatrpc-upstream~<variant>[@checkout]`: the same
+# processes with one feature switched away from its default (the default target has every
+# feature at its default: metrics and access lines on, tracing off (no OTEL_* set), no API
+# keys). Each maps to the environment added to both processes; `keys` and `quotas` also
+# make the load generator send the key. docs/performance.md says what each one costs.
+BENCH_KEY = "sk-bench-" + "0" * 24
+VARIANTS: dict[str, dict[str, str]] = {
+    # Metrics not recorded, no exporter, no access line on either face.
+    "obs-off": {
+        "CHATRPC_METRICS": "off",
+        "CHATRPC_ACCESS_LOG": "off",
+        "CHATRPC_METRICS_PORT": "off",
+        "CHATRPC_GATEWAY_METRICS_PORT": "off",
+    },
+    # API keys required: the gateway's Bearer check and the core's key check (the guard),
+    # the key without limits.
+    "keys": {"CHATRPC_AUTH": "required", "CHATRPC_API_KEYS": f"bench={BENCH_KEY}"},
+    # The same key with limits far above the load: every turn counted by the quotas.
+    "quotas": {"CHATRPC_AUTH": "required"},  # + CHATRPC_API_KEYS_FILE, written per run
+}
 
 
 class StackUnavailable(Exception):
@@ -260,7 +282,9 @@ def mock_stack(env: Environment, name: str = "mock", cpus: frozenset[int] | None
     return Stack(name, [service], api_key=env.upstream_key, ready_text=expected_text(env.tokens))
 
 
-def _gateway(env: Environment, label: str, root: Path, core_port: int) -> Service:
+def _gateway(
+    env: Environment, label: str, root: Path, core_port: int, extra: dict[str, str] | None = None
+) -> Service:
     port = free_port()
     return Service(
         f"{label} gateway",
@@ -276,6 +300,7 @@ def _gateway(env: Environment, label: str, root: Path, core_port: int) -> Servic
                 "CHATRPC_AUTH": "disabled",
                 # Metrics recorded and exported as in production, on a free port per process.
                 "CHATRPC_GATEWAY_METRICS_PORT": os.environ.get("BENCH_METRICS_PORT", "0"),
+                **(extra or {}),
             },
         ),
         env.log_dir / f"{_file(label)}-gateway.log",
@@ -284,7 +309,14 @@ def _gateway(env: Environment, label: str, root: Path, core_port: int) -> Servic
     )
 
 
-def _core_env(env: Environment, label: str, root: Path, port: int, catalog: Path) -> dict:
+def _core_env(
+    env: Environment,
+    label: str,
+    root: Path,
+    port: int,
+    catalog: Path,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
     return checkout_env(
         root,
         {
@@ -299,6 +331,7 @@ def _core_env(env: Environment, label: str, root: Path, port: int, catalog: Path
             "CHATRPC_DATABASE_URL": f"sqlite:///{env.log_dir / (_file(label) + '.db')}",
             "CHATRPC_THREADS": str(env.placement.server_threads),
             API_KEY_ENV: env.upstream_key,
+            **(extra or {}),
         },
     )
 
@@ -406,11 +439,33 @@ def embedded_catalog() -> str:
     )
 
 
-def chatrpc_upstream(env: Environment, label: str, root: Path) -> Stack:
+def variant_env(env: Environment, label: str, variant: str) -> dict[str, str]:
+    """The environment a feature variant adds to both processes (see VARIANTS)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    extra = dict(VARIANTS[variant])
+    if variant == "quotas":
+        keys = env.log_dir / f"{_file(label)}-keys.toml"
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        keys.write_text(
+            "[keys.bench]\n"
+            f'sha256 = "{hashlib.sha256(BENCH_KEY.encode()).hexdigest()}"\n'
+            "requests_per_minute = 100000000\n"
+            "tokens_per_minute = 100000000000\n"
+            "concurrent_streams = 100000\n",
+            encoding="utf-8",
+        )
+        extra["CHATRPC_API_KEYS_FILE"] = str(keys)
+    return extra
+
+
+def chatrpc_upstream(env: Environment, label: str, root: Path, variant: str = "") -> Stack:
+    extra = variant_env(env, label, variant) if variant else {}
     core, gateway = _catalog_stack(
-        env, label, root, upstream_catalog(env.mock_url), "openai_compat → mock"
+        env, label, root, upstream_catalog(env.mock_url), "openai_compat → mock", extra
     )
-    return Stack(label, [core, gateway], ready_text=expected_text(env.tokens))
+    key = BENCH_KEY if "CHATRPC_AUTH" in extra else "bench"
+    return Stack(label, [core, gateway], api_key=key, ready_text=expected_text(env.tokens))
 
 
 def chatrpc_synthetic(env: Environment, label: str, root: Path) -> Stack:
@@ -439,7 +494,12 @@ def chatrpc_embedded(env: Environment, label: str, root: Path) -> Stack:
 
 
 def _catalog_stack(
-    env: Environment, label: str, root: Path, catalog_text: str, what: str
+    env: Environment,
+    label: str,
+    root: Path,
+    catalog_text: str,
+    what: str,
+    extra: dict[str, str] | None = None,
 ) -> tuple[Service, Service]:
     """`python -m core` serving `catalog_text` (a models TOML) and a gateway in front of it."""
     check_checkout(root)
@@ -452,12 +512,12 @@ def _catalog_stack(
         "back",
         _py("core"),
         core_port,
-        _core_env(env, label, root, core_port, catalog),
+        _core_env(env, label, root, core_port, catalog, extra),
         env.log_dir / f"{_file(label)}-core.log",
         cpus=env.placement.servers,
         cwd=root,
     )
-    return core, _gateway(env, label, root, core_port)
+    return core, _gateway(env, label, root, core_port, extra)
 
 
 def bare(env: Environment) -> Stack:
@@ -510,8 +570,9 @@ def build_targets(env: Environment, specs: list[tuple[str, Path | None]]) -> lis
     their stacks, not started. Shared stacks (the mock, the bare chain) are built once."""
     targets: list[Target] = []
     bare_stack: Stack | None = None
-    for kind, root in specs:
-        label = kind if root is None or root == ROOT else f"{kind}@{root.name}"
+    for name, root in specs:
+        kind, _, variant = name.partition("~")
+        label = name if root is None or root == ROOT else f"{name}@{root.name}"
         if kind == "direct":
             assert env.mock is not None
             targets.append(Target(label, kind, env.mock))
@@ -526,6 +587,12 @@ def build_targets(env: Environment, specs: list[tuple[str, Path | None]]) -> lis
             targets.append(Target(label, kind, litellm(env)))
         elif kind == "llama-inprocess":
             targets.append(Target(label, kind, None))
+        elif variant:
+            if kind != "chatrpc-upstream":
+                raise ValueError(f"{name}: only chatrpc-upstream has feature variants")
+            checkout = root or ROOT
+            stack = chatrpc_upstream(env, label, checkout, variant)
+            targets.append(Target(label, kind, stack, root=checkout))
         else:
             checkout = root or ROOT
             builder = {

@@ -16,6 +16,7 @@ from core.knowledge import open_knowledge
 from core.memory import open_store
 from core.server.app import CoreServer, create_server
 from core.settings import Settings
+from observability import metrics
 from observability.logs import configure_logging
 from observability.tracing import configure_tracing
 
@@ -61,7 +62,8 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_format)
+        configure_logging(settings.log_format, access=settings.access_log)
+        metrics.record(settings.metrics)
         configure_tracing("chatrpc-core", settings.environ)
         # uvloop runs grpc.aio (measured faster than asyncio's loop: bench/RESULTS.md).
         uvloop.run(serve(settings))

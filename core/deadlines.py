@@ -9,21 +9,25 @@ without threading an argument through the pipeline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _DEADLINE: ContextVar[float | None] = ContextVar("chatrpc_deadline", default=None)
 
 
-@contextmanager
-def deadline_at(when: float) -> Iterator[None]:
-    """Sets the deadline (event-loop time) for the code run inside."""
-    token = _DEADLINE.set(when)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
+class deadline_at:  # a function's name: it is used as `with deadline_at(when):`
+    """Sets the deadline (event-loop time) for the code run inside. A class rather than a
+    generator-based context manager: a streamed reply enters it once per message."""
+
+    __slots__ = ("_token", "_when")
+
+    def __init__(self, when: float) -> None:
+        self._when = when
+
+    def __enter__(self) -> None:
+        self._token: Token[float | None] = _DEADLINE.set(self._when)
+
+    def __exit__(self, *exc: object) -> None:
+        _DEADLINE.reset(self._token)
 
 
 def remaining() -> float | None:

@@ -95,6 +95,8 @@ class Settings:
     # built in code (tests start many cores); the process's default is DEFAULT_METRICS_PORT.
     metrics_port: int | None = None
     log_format: str = "text"  # or "json": one JSON object per line
+    access_log: bool = True  # one INFO line per RPC (CHATRPC_ACCESS_LOG=off: none)
+    metrics: bool = True  # Prometheus metrics recorded (CHATRPC_METRICS=off: none, no cost)
     limits: Limits = field(default_factory=Limits)
     background: BackgroundSettings = field(default_factory=lambda: BackgroundSettings())
     # MCP servers the core may run tools of (core/mcp/config.py); "" registers none.
@@ -157,6 +159,8 @@ class Settings:
             store_reasoning=env.get("CHATRPC_STORE_REASONING", "0") in ("1", "true", "yes"),
             metrics_port=_port_or_off(env, "CHATRPC_METRICS_PORT", DEFAULT_METRICS_PORT),
             log_format=env.get("CHATRPC_LOG_FORMAT", defaults.log_format),
+            access_log=_switch(env, "CHATRPC_ACCESS_LOG", defaults.access_log),
+            metrics=_switch(env, "CHATRPC_METRICS", defaults.metrics),
             database_url=env.get("CHATRPC_DATABASE_URL", defaults.database_url),
             thread_wait_seconds=float(
                 _int(env, "CHATRPC_THREAD_WAIT_SECONDS", int(defaults.thread_wait_seconds))
@@ -217,6 +221,18 @@ def _replica_id(value: str) -> str:
     if not (value.isascii() and value.isprintable() and 0 < len(value) <= 128):
         raise ConfigError("CHATRPC_REPLICA_ID must be 1-128 printable ASCII characters")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off variable: on, off, true, false, 1, 0, yes, no (any case); unset: default."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -422,4 +438,6 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         f"`{DEFAULT_METRICS_PORT}`",
     ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+    EnvVar("CHATRPC_ACCESS_LOG", "access_log", "`off`: no INFO line per RPC (`core.rpc`)", "on"),
+    EnvVar("CHATRPC_METRICS", "metrics", "`off`: no metric recorded at all", "on"),
 )

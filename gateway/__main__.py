@@ -7,13 +7,15 @@ import uvicorn
 from gateway.app import create_app
 from gateway.http.connections import uvicorn_options
 from gateway.settings import Settings
+from observability import metrics
 from observability.logs import configure_logging
 from observability.tracing import configure_tracing
 
 
 def main() -> None:
     settings = Settings.from_env()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, access=settings.access_log)
+    metrics.record(settings.metrics)
     configure_tracing("chatrpc-gateway", settings.otel_environ)
     uvicorn.run(
         create_app(settings),

@@ -85,6 +85,8 @@ class Settings:
     # core still requires an admin key), and listed in the OpenAPI document only if asked.
     admin_routes: bool = False
     admin_in_openapi: bool = False
+    access_log: bool = True  # one INFO line per request (CHATRPC_ACCESS_LOG=off: none)
+    metrics: bool = True  # Prometheus metrics recorded (CHATRPC_METRICS=off: none, no cost)
     # The OTEL_* variables at start-up (observability.tracing reads them).
     otel_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -137,6 +139,8 @@ class Settings:
             log_format=_log_format(env.get("CHATRPC_LOG_FORMAT", d.log_format)),
             admin_routes=env.get(g + "ADMIN_ROUTES", "0") in ("1", "true", "yes"),
             admin_in_openapi=env.get(g + "ADMIN_IN_OPENAPI", "0") in ("1", "true", "yes"),
+            access_log=_switch(env.get("CHATRPC_ACCESS_LOG"), "CHATRPC_ACCESS_LOG", d.access_log),
+            metrics=_switch(env.get("CHATRPC_METRICS"), "CHATRPC_METRICS", d.metrics),
             otel_environ={k: v for k, v in env.items() if k.startswith("OTEL_")},
         )
 
@@ -163,6 +167,18 @@ def _hosts(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
             message = f"CHATRPC_GATEWAY_TRUSTED_PROXIES: {host!r} is no address or CIDR"
             raise ValueError(message) from None
     return hosts
+
+
+def _switch(raw: str | None, name: str, default: bool) -> bool:
+    """An on/off variable (on, off, true, false, 1, 0, yes, no); unset or empty: default."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {raw!r}")
 
 
 def _log_format(raw: str) -> str:
@@ -300,4 +316,11 @@ ENVIRONMENT: Final[tuple[EnvVar, ...]] = (
         "`1` lists the admin routes in the OpenAPI document",
     ),
     EnvVar("CHATRPC_LOG_FORMAT", "log_format", "`json`: one JSON object per log line"),
+    EnvVar(
+        "CHATRPC_ACCESS_LOG",
+        "access_log",
+        "`off`: no INFO line per request (`gateway.access`)",
+        "on",
+    ),
+    EnvVar("CHATRPC_METRICS", "metrics", "`off`: no metric recorded at all", "on"),
 )

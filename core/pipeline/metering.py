@@ -21,9 +21,11 @@ from opentelemetry import trace
 from core.types import ChatEvent, ReasoningDelta, TextDelta, ToolCallDelta, TurnUsage
 from observability import metrics
 from observability.requests import RequestFields, current
+from observability.tracing import QuietTracer
 
 FACE: Final = "grpc"  # the pipeline runs in the core, whose face is gRPC
-tracer: Final = trace.get_tracer("core.pipeline")
+# The pipeline's spans (validate, memory, backend): none made while no provider records them.
+tracer: Final = QuietTracer("core.pipeline")
 # What counts as output for TTFT and ITL (a tuple: isinstance on one is 3x faster than on a
 # union, and this runs per token).
 OUTPUTS: Final = (TextDelta, ToolCallDelta, ReasoningDelta)
@@ -50,11 +52,13 @@ def queued(seconds: float) -> None:
 
 async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncGenerator[ChatEvent, None]:
     """Passes one generation's events on inside the `backend` span, observing its queue wait,
-    first output (also a span event), the gaps between outputs and its tokens."""
+    first output (also a span event), the gaps between outputs and its tokens. The gaps are
+    added to their histogram when the generation ends (metrics.Observations: per token, one
+    observation each cost more than the rest of this loop)."""
     fields = current()
     started = fields.started if fields is not None else time.perf_counter()
     metrics.child(metrics.QUEUE_WAIT, FACE, model).observe(fields.queued if fields else 0.0)
-    itl = metrics.child(metrics.INTER_TOKEN_LATENCY, FACE, model)
+    itl = metrics.Observations(metrics.INTER_TOKEN_LATENCY, FACE, model)
     depth = metrics.child(metrics.MODEL_QUEUE_DEPTH, model)
     last = 0.0
     outputs, chars, billed = 0, 0, False
@@ -68,7 +72,7 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncGenerato
                         chars += len(event.text)
                     now = time.perf_counter()
                     if last:
-                        itl.observe(now - last)
+                        itl.add(now - last)
                     else:
                         _first_output(span, model, now - started)
                         if fields is not None:
@@ -82,6 +86,7 @@ async def metered(events: AsyncIterator[ChatEvent], model: str) -> AsyncGenerato
                     )
                 yield event
     finally:
+        itl.flush()
         depth.dec()
         if not billed and outputs:  # cancelled or failed after output: still generated
             _unfinished(fields, model, max(outputs, -(-chars // 4)))

@@ -45,12 +45,55 @@ async def within(when: float) -> AsyncIterator[None]:
 
 async def until(events: AsyncGenerator[T, None], when: float) -> AsyncGenerator[T, None]:
     """`events` while the deadline lasts; past it, DeadlineExceededError (and `events` is
-    cancelled where it waits). Closed, it closes `events` in the same task."""
+    cancelled where it waits). Closed, it closes `events` in the same task.
+
+    One timer for the whole stream, not a timeout armed and cancelled around each message
+    (within(): measured 10-15 µs a message, once per token on a paced stream): it cancels
+    the task only while it waits for `events`; past the deadline between two waits, the
+    next wait does not start.
+    """
     async with aclosing(events):
-        while True:
-            async with within(when):
+        task = asyncio.current_task()
+        assert task is not None  # a grpc.aio handler runs in a task
+        watch = _Watch(task)
+        timer = asyncio.get_running_loop().call_at(when, watch.fire)
+        try:
+            while True:
+                if watch.fired:
+                    raise DeadlineExceededError("The request's deadline passed.")
+                watch.waiting = True
                 try:
-                    event = await anext(events)
+                    with deadline_at(when):
+                        event = await anext(events)
                 except StopAsyncIteration:
                     return
-            yield event
+                except asyncio.CancelledError:
+                    if watch.cancelled and task.uncancel() <= watch.cancelling:
+                        raise DeadlineExceededError("The request's deadline passed.") from None
+                    raise
+                finally:
+                    watch.waiting = False
+                yield event
+        finally:
+            timer.cancel()
+
+
+class _Watch:
+    """until()'s deadline: when it passes, a flag, and the task cancelled if it is waiting
+    (asyncio.Timeout's way: `cancelling` tells our cancellation from anyone else's)."""
+
+    __slots__ = ("cancelled", "cancelling", "fired", "task", "waiting")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.waiting = False
+        self.fired = False
+        self.cancelled = False
+        self.cancelling = 0
+
+    def fire(self) -> None:
+        self.fired = True
+        if self.waiting:
+            self.cancelling = self.task.cancelling()
+            self.cancelled = True
+            self.task.cancel()

@@ -94,14 +94,23 @@ async def status_on_error(
         yield
     except grpc.aio.AbortError:
         raise
-    except errors.ChatError as exc:
-        await _abort(context, error_to_status(exc), trailers(status_code_for(exc), exc))
     except Exception as exc:
-        if is_driver_failure(exc):  # one a store did not map: still retryable, not INTERNAL
-            logger.warning("storage driver failure: %s", type(exc).__name__)
-            error = errors.StorageError(STORAGE_UNAVAILABLE)
-            await _abort(context, error_to_status(error), trailers(status_code_for(error), error))
-        logger.exception("unexpected error in %s", type(context).__name__)
+        await abort_on(context, exc, trailers)
+
+
+async def abort_on(
+    context: grpc.aio.ServicerContext[Any, Any], exc: Exception, trailers: Trailers = _no_trailers
+) -> None:
+    """Ends the call with the status for `exc`, raised inside it (not an AbortError): a domain
+    error's own, else a generic INTERNAL (the exception logged). Raises AbortError."""
+    if isinstance(exc, errors.ChatError):
+        await _abort(context, error_to_status(exc), trailers(status_code_for(exc), exc))
+    elif is_driver_failure(exc):  # one a store did not map: still retryable, not INTERNAL
+        logger.warning("storage driver failure: %s", type(exc).__name__)
+        error = errors.StorageError(STORAGE_UNAVAILABLE)
+        await _abort(context, error_to_status(error), trailers(status_code_for(error), error))
+    else:
+        logger.error("unexpected error in %s", type(context).__name__, exc_info=exc)
         await _abort(context, internal_status(), trailers(grpc.StatusCode.INTERNAL, None))
 
 

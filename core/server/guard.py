@@ -34,11 +34,12 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from chatrpc.v1 import chat_service_pb2 as pb
+from core.auth import UNLIMITED
 from core.errors import UnauthenticatedError
 from core.keys.budgets import Budgets
 from core.keys.directory import KeyDirectory
 from core.quotas import Quotas
-from core.server.observe import RpcObserver
+from core.server.observe import RpcObserver, RpcScope
 from core.server.rpc import CALL, REPLICA, Call, Context, caller_of
 from core.server.shedding import Shedder, overloaded
 from core.server.spend import SpendMeter
@@ -97,6 +98,9 @@ class Guard(grpc.aio.ServerInterceptor):
         self._replica = {REPLICA: replica_id} if replica_id else {}
         self._in_flight = 0
         self._shedder = Shedder(retry_after)
+        # The wrapped handler of each method, made once: the servicer's own handler is the
+        # same object on every call, and wrapping it again cost every call.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
         self._decoders: dict[str, Decode] = {}
         for method in SERVICE.methods:
             cls = message_factory.GetMessageClass(method.input_type)
@@ -120,6 +124,14 @@ class Guard(grpc.aio.ServerInterceptor):
             return handler
         if self._in_flight >= self._max_in_flight:  # full: refused before it costs anything
             return self._shedder.handler(name, handler.unary_stream is not None)
+        known = self._wrapped.get(name)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(name, handler)
+        self._wrapped[name] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, name: str, handler: Handler) -> Handler:
         decode, turn = self._decoders[name], name in METERED
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -144,7 +156,7 @@ class Guard(grpc.aio.ServerInterceptor):
         async def behavior(data: bytes, context: Context) -> Message:
             async with (
                 self._observer.scope(context, name) as rpc,
-                self._admitted(context, turn, rpc.fields.request_id) as call,
+                self._admitted(context, turn, rpc) as call,
             ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
@@ -182,7 +194,7 @@ class Guard(grpc.aio.ServerInterceptor):
         async def behavior(data: bytes, context: Context) -> None:
             async with (
                 self._observer.scope(context, name) as rpc,
-                self._admitted(context, turn, rpc.fields.request_id) as call,
+                self._admitted(context, turn, rpc) as call,
             ):
                 request = decode(data)
                 CALL.set(call)  # each RPC runs in a task of its own: nothing to reset
@@ -205,9 +217,10 @@ class Guard(grpc.aio.ServerInterceptor):
         return behavior
 
     @asynccontextmanager
-    async def _admitted(self, context: Context, turn: bool, request_id: str) -> AsyncIterator[Call]:
+    async def _admitted(self, context: Context, turn: bool, rpc: RpcScope) -> AsyncIterator[Call]:
         """Steps 1-3 of the module docstring; the call's slot is held until it ends. The
-        request id goes back with the call's other headers."""
+        request id goes back with the call's other headers; a key without limits is not
+        looked up in the quotas (they would admit it with no header)."""
         if self._in_flight >= self._max_in_flight:  # filled since the call was looked up
             raise overloaded(self._retry_after)
         self._in_flight += 1
@@ -216,16 +229,16 @@ class Guard(grpc.aio.ServerInterceptor):
             peer = self._peer(context.peer())
             if peer is not None:
                 await self._quotas.check_peer(peer)
+            request_id = rpc.fields.request_id
             try:
-                values = _text_metadata(context.invocation_metadata())
-                caller = caller_of(values, self._keys, request_id)
+                caller = caller_of(rpc.metadata, self._keys, request_id)
             except UnauthenticatedError:
                 if peer is not None:
                     await self._quotas.bad_key(peer)
                 raise
             headers = {**self._replica, REQUEST_ID_HEADER: request_id}
             call = Call(caller, self._keys.limits_of(caller.key), context, headers)
-            if turn:
+            if turn and call.limits != UNLIMITED:  # no look-up for a key without limits
                 grant = await self._quotas.admit(caller.owner, call.limits)
                 call.headers.update(grant.headers)
                 release = grant.release
@@ -254,10 +267,6 @@ async def _write(context: Context, response: Message) -> None:
         if isinstance(exc, _WRITE_FAILED) or context.done():
             raise asyncio.CancelledError from None
         raise
-
-
-def _text_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:
-    return {name: value for name, value in metadata or () if isinstance(value, str)}
 
 
 def trail(fields: RequestFields) -> dict[str, str]:

@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Final
 
 import grpc
-from opentelemetry import trace
+from opentelemetry import context as otel_context, trace
 
 from core import errors
-from core.server.errors import status_on_error
+from core.server.errors import abort_on
 from observability import metrics
 from observability.requests import (
     ATTEMPTS_HEADER,
@@ -38,7 +39,7 @@ from observability.requests import (
     accept_request_id,
 )
 from observability.timing import SERVER_TIMING, format_timing
-from observability.tracing import context_from
+from observability.tracing import TRACEPARENT, context_from, recording
 
 logger = logging.getLogger("core.rpc")
 tracer = trace.get_tracer("core.server")
@@ -59,10 +60,12 @@ _REFUSALS: Final[tuple[tuple[type[errors.ChatError], str], ...]] = (
 
 @dataclass(slots=True)
 class RpcScope:
-    """One RPC in progress: its request fields (id, model, thread, timings)."""
+    """One RPC in progress: its request fields (id, model, thread, timings) and its text
+    metadata (read once here; the guard takes the key and idempotency key from it)."""
 
     method: str
     fields: RequestFields
+    metadata: dict[str, str] = field(default_factory=dict)
     code: grpc.StatusCode = grpc.StatusCode.OK
 
     def trailers(
@@ -101,51 +104,100 @@ class RpcScope:
 class RpcObserver:
     """Observes every ChatService RPC of one server."""
 
-    @asynccontextmanager
-    async def scope(
-        self, context: grpc.aio.ServicerContext[Any, Any], method: str
-    ) -> AsyncIterator[RpcScope]:
-        """The RPC's scope; errors raised inside become its status (core.server.errors)."""
-        metadata = context.invocation_metadata()
-        presented = next((v for k, v in metadata or () if k == REQUEST_ID_HEADER), None)
-        fields = RequestFields(accept_request_id(presented if isinstance(presented, str) else None))
-        token = CURRENT.set(fields)
-        rpc = RpcScope(method, fields)
-        in_flight = metrics.child(metrics.REQUESTS_IN_FLIGHT, FACE, method)
-        streams = (
-            metrics.child(metrics.STREAMS_IN_FLIGHT, FACE, method) if method in STREAMING else None
-        )
-        in_flight.inc()
-        if streams is not None:
-            streams.inc()
-        span = tracer.start_span(
-            f"{SERVICE}/{method}",
-            context=context_from(metadata),
-            kind=trace.SpanKind.SERVER,
-            attributes={
-                "rpc.system": "grpc",
-                "rpc.service": SERVICE,
-                "rpc.method": method,
-                "chatrpc.request_id": fields.request_id,
-            },
-        )
+    def scope(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> _Observed:
+        """The RPC's scope (`async with`); errors raised inside become its status
+        (core.server.errors)."""
+        return _Observed(context, method)
+
+
+class _Observed:
+    """The scope of one RPC, as a plain class: it runs on every call, and two generator-based
+    context managers and a span around them cost more than what they did. With no tracer
+    provider installed it makes no span: a caller's trace context is attached as it came (a
+    no-op span would carry the same ids), and nothing at all when there is none."""
+
+    __slots__ = ("_attached", "_context", "_method", "_rpc", "_span", "_token", "_use")
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
+        self._context = context
+        self._method = method
+        self._span: trace.Span | None = None
+        self._use: AbstractContextManager[Any] | None = None
+        self._attached: object | None = None
+
+    async def __aenter__(self) -> RpcScope:
+        metadata = self._context.invocation_metadata() or ()
+        values: dict[str, str] = {}
+        for key, value in metadata:
+            # The first x-request-id counts; for the other keys, the last.
+            if isinstance(value, str) and (key != REQUEST_ID_HEADER or key not in values):
+                values[key] = value
+        fields = RequestFields(accept_request_id(values.get(REQUEST_ID_HEADER)))
+        self._token = CURRENT.set(fields)
+        rpc = self._rpc = RpcScope(self._method, fields, values)
+        metrics.child(metrics.REQUESTS_IN_FLIGHT, FACE, self._method).inc()
+        if self._method in STREAMING:
+            metrics.child(metrics.STREAMS_IN_FLIGHT, FACE, self._method).inc()
+        if recording():
+            self._span = tracer.start_span(
+                f"{SERVICE}/{self._method}",
+                context=context_from(metadata),
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "rpc.system": "grpc",
+                    "rpc.service": SERVICE,
+                    "rpc.method": self._method,
+                    "chatrpc.request_id": fields.request_id,
+                },
+            )
+            self._use = trace.use_span(self._span, end_on_exit=True, record_exception=False)
+            self._use.__enter__()
+        elif TRACEPARENT in values:
+            self._attached = otel_context.attach(context_from(values.items()))
+        return rpc
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         try:
-            with trace.use_span(span, end_on_exit=True, record_exception=False):
+            if exc is None:
+                self._context.set_trailing_metadata(self._rpc.trailers(grpc.StatusCode.OK, None))
+            elif isinstance(exc, asyncio.CancelledError):
+                self._rpc.code = grpc.StatusCode.CANCELLED
+            elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+                await abort_on(self._context, exc, self._rpc.trailers)  # raises AbortError
+        except BaseException as raised:
+            self._end(type(raised), raised, raised.__traceback__)
+            raise
+        self._end(kind, exc, tb)
+        return False
+
+    def _end(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        rpc = self._rpc
+        try:
+            if self._span is not None and self._use is not None:
                 try:
-                    async with status_on_error(context, rpc.trailers):
-                        yield rpc
-                        context.set_trailing_metadata(rpc.trailers(grpc.StatusCode.OK, None))
-                except asyncio.CancelledError:
-                    rpc.code = grpc.StatusCode.CANCELLED
-                    raise
-                finally:
-                    _end_span(span, rpc.code)
+                    _end_span(self._span, rpc.code)
                     _record(rpc)
+                finally:
+                    self._use.__exit__(kind, exc, tb)
+            else:
+                _record(rpc)
         finally:
-            in_flight.dec()
-            if streams is not None:
-                streams.dec()
-            CURRENT.reset(token)
+            if self._attached is not None:
+                otel_context.detach(self._attached)  # type: ignore[arg-type]
+            metrics.child(metrics.REQUESTS_IN_FLIGHT, FACE, rpc.method).dec()
+            if rpc.method in STREAMING:
+                metrics.child(metrics.STREAMS_IN_FLIGHT, FACE, rpc.method).dec()
+            CURRENT.reset(self._token)
 
 
 def _end_span(span: trace.Span, code: grpc.StatusCode) -> None:

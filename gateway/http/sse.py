@@ -138,12 +138,17 @@ async def write_events(
     wake = arrived.wake
     frames = encoder.frames
     reader = asyncio.create_task(arrived.read(rest))
+    quiet = _Quiet(wake, heartbeat)
     try:
         batch = b"".join(data for e in head if (data := frames(e)) is not None)
         if batch:
             yield batch
         while True:
-            if not await _woken(wake, heartbeat):
+            quiet.sent()
+            if not wake.is_set():
+                await wake.wait()
+            if quiet.due and not arrived.events and not arrived.ended:
+                wake.clear()
                 yield HEARTBEAT
                 continue
             wake.clear()
@@ -165,6 +170,7 @@ async def write_events(
             yield batch + encoder.end
             return
     finally:
+        quiet.close()
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
@@ -216,23 +222,40 @@ def _text_bytes(event: chatrpc.StreamEvent) -> int:
     return 256
 
 
-async def _woken(wake: asyncio.Event, within: float) -> bool:
-    """Waits for `wake` (at most `within` seconds, if positive); False if it timed out.
+class _Quiet:
+    """Wakes the writer (`due`) once nothing was sent for `every` seconds (0: never).
 
-    Called once per written batch: when events are already waiting it returns at once, and
-    otherwise it arms a timer rather than wait_for's extra task (7 µs a batch).
+    One timer per stream, moved on only when it fires: a written batch just notes the time
+    (sent), where arming and cancelling a timeout around every wait cost each batch 5-10 µs
+    (on a stream paced by the model, every token is a batch).
     """
-    if wake.is_set():
-        return True
-    if within <= 0:
-        await wake.wait()
-        return True
-    try:
-        async with asyncio.timeout(within):
-            await wake.wait()
-    except TimeoutError:
-        return False
-    return True
+
+    def __init__(self, wake: asyncio.Event, every: float) -> None:
+        self._wake = wake
+        self._every = every
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self.due = False
+        if every > 0:
+            self._timer = self._loop.call_at(self._last + every, self._check)
+
+    def sent(self) -> None:
+        """A write just went out (or the writer is about to wait): the quiet starts now."""
+        self.due = False
+        self._last = self._loop.time()
+
+    def _check(self) -> None:
+        late = self._last + self._every
+        if self._loop.time() >= late:
+            self.due = True
+            self._wake.set()
+            late = self._loop.time() + self._every
+        self._timer = self._loop.call_at(late, self._check)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _take(arrived: deque[chatrpc.StreamEvent]) -> list[chatrpc.StreamEvent]:

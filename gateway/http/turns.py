@@ -14,15 +14,15 @@ from contextlib import aclosing
 from typing import Any, Protocol
 
 from fastapi.responses import Response
-from opentelemetry import trace
 
 import chatrpc
 from gateway.http.context import RequestContext
 from gateway.http.responses import JsonResponse
 from gateway.http.sse import EventEncoder, EventStreamResponse, read_head, write_events
 from observability.requests import note
+from observability.tracing import QuietTracer, recording
 
-tracer = trace.get_tracer("gateway")
+tracer = QuietTracer("gateway")  # no span objects while nothing records them
 
 
 class TurnEncoder(EventEncoder, Protocol):
@@ -73,9 +73,14 @@ def turn_headers(trimmed: int, server_metadata: Mapping[str, str]) -> dict[str, 
     return {"x-trimmed-messages": str(trimmed), **server_metadata}
 
 
-async def traced(body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+def traced(body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     """The stream's body inside a `response` span (started, not made current: no context is
-    attached across the body's yields)."""
+    attached across the body's yields); the body itself while no span would be recorded (a
+    generator around it cost every write)."""
+    return _in_span(body) if recording() else body
+
+
+async def _in_span(body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     span = tracer.start_span("response")
     try:
         async with aclosing(body) as chunks:  # closed with this one, in the same task
