@@ -10,9 +10,10 @@ import sys
 import uvloop
 
 from core.auth import load_keyring
-from core.catalog import build_catalog, load_models
+from core.catalog import build_catalog
 from core.errors import ChatError
 from core.knowledge import open_knowledge
+from core.loading import load_models
 from core.memory import open_store
 from core.server.app import CoreServer, create_server
 from core.settings import Settings

@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client.metrics import MetricWrapperBase
 
+import core.environment
 import core.settings
 import gateway.settings
 from observability import metrics
@@ -83,7 +84,7 @@ def metric_table() -> str:
 GENERATORS: dict[str, dict[str, Callable[[], str]]] = {
     "operations/configuration.md": {
         "core-environment": lambda: environment_table(
-            core.settings.Settings(), core.settings.ENVIRONMENT
+            core.settings.Settings(), core.environment.ENVIRONMENT
         ),
         "gateway-environment": lambda: environment_table(
             gateway.settings.Settings(), gateway.settings.ENVIRONMENT

@@ -122,9 +122,7 @@ async def write_events(
     buffer_bytes: int = DEFAULT_BUFFER_BYTES,
 ) -> AsyncGenerator[bytes, None]:
     """Frames `head` and then `rest`; ends with `encoder.end` or the encoder's failure event.
-
     With nothing to send for `heartbeat` seconds (0: never), it sends a HEARTBEAT comment.
-
     A reader task takes the core's messages as they arrive; each write sends everything that
     arrived since the last one (consecutive text deltas as one event). A client that keeps up
     gets each message as soon as it comes, with no timer; a slower client gets fewer, larger

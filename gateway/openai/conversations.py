@@ -22,7 +22,8 @@ from gateway.openai.conversations_convert import (
     message_to_items,
     thread_items,
 )
-from gateway.openai.responses_convert import THREAD_PREFIX, input_to_messages, item_page
+from gateway.openai.responses_convert import THREAD_PREFIX, input_to_messages
+from gateway.openai.responses_items import item_page
 
 router = APIRouter()
 

@@ -16,13 +16,12 @@ from gateway.http.turns import run_turn
 from gateway.openai.conversations import require_conversation
 from gateway.openai.responses_background import find_background, start_background
 from gateway.openai.responses_convert import (
-    input_items,
-    item_page,
     request_to_turn,
     stored_turn_to_openai,
     turn_id,
 )
 from gateway.openai.responses_encoder import ResponseEncoder
+from gateway.openai.responses_items import input_items, item_page
 from gateway.openai.responses_mcp import with_tool_param
 from gateway.openai.responses_types import CreateResponseRequest
 

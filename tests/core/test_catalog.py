@@ -9,12 +9,12 @@ import pytest
 from core.catalog import (
     EmbeddingSpec,
     build_catalog,
-    load_models,
     load_specs,
     override_embedded,
     resolve_key,
 )
 from core.errors import ConfigError, ModelNotConfiguredError
+from core.loading import load_models
 from core.settings import DEFAULT_MODELS_FILE, Settings
 from core.tools import PARSERS, parser_class
 

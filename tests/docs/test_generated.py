@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import core.environment
 import core.settings
 import gateway.settings
 from scripts import gen_docs
@@ -40,7 +41,7 @@ def read_by(from_env: Callable[[Mapping[str, str]], Any]) -> set[str]:
 
 
 SETTINGS = [
-    pytest.param(core.settings.Settings, core.settings.ENVIRONMENT, id="core"),
+    pytest.param(core.settings.Settings, core.environment.ENVIRONMENT, id="core"),
     pytest.param(gateway.settings.Settings, gateway.settings.ENVIRONMENT, id="gateway"),
 ]
 
@@ -91,7 +92,7 @@ def test_the_check_fails_on_an_undocumented_variable():
         env.get("CHATRPC_SOMETHING_NEW")
         return core.settings.Settings.from_env(env)
 
-    documented = {var.name for var in core.settings.ENVIRONMENT}
+    documented = {var.name for var in core.environment.ENVIRONMENT}
     assert read_by(drifted) - documented == {"CHATRPC_SOMETHING_NEW"}
 
 

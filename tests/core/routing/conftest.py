@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import chatrpc
 from core.auth import KeyRing
-from core.catalog import ModelCatalog, load_models, load_specs
+from core.catalog import ModelCatalog, load_specs
+from core.loading import load_models
 from core.settings import Settings
 from tests.servers import CoreThread
 from tests.upstream_fleet import Fleet, fleet
