@@ -25,6 +25,11 @@ from gateway.dbgpt.types import DbgptChatRequest
 from gateway.http.context import Context
 from gateway.http.responses import JsonResponse
 from gateway.openai.completions_convert import CompletionRequest
+from gateway.openai.conversations_convert import (
+    AddItemsBody,
+    CreateConversationBody,
+    UpdateConversationBody,
+)
 from gateway.openai.responses_types import CreateResponseRequest
 from gateway.openai.types import ChatCompletionRequest, EmbeddingRequest
 from gateway.threads.data import NDJSON, EraseRequest, SearchRequest, UpdateRequest
@@ -39,6 +44,9 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/api/v2/chat/completions"): DbgptChatRequest,
     ("post", "/v1/embeddings"): EmbeddingRequest,
     ("post", "/v1/responses"): CreateResponseRequest,
+    ("post", "/v1/conversations"): CreateConversationBody,
+    ("post", "/v1/conversations/{conversation_id}"): UpdateConversationBody,
+    ("post", "/v1/conversations/{conversation_id}/items"): AddItemsBody,
     ("post", "/v1/spaces"): SpaceRequest,
     ("post", "/v1/spaces/{space_id}/documents"): DocumentRequest,
     ("post", "/v1/threads/search"): SearchRequest,

@@ -185,7 +185,7 @@ def test_grpcurl_embeds_with_the_real_model_over_reflection(core_process):
     service = grpcurl(target, "describe", "chatrpc.v1.ChatService")
     assert "rpc Embed ( .chatrpc.v1.EmbedRequest ) returns ( .chatrpc.v1.EmbedResponse )" in service
     assert "// Computes one embedding vector per input text" in service
-    assert "// Required. The texts to embed" in grpcurl(
+    assert "// Required unless token_inputs is set. The texts to embed" in grpcurl(
         target, "describe", "chatrpc.v1.EmbedRequest"
     )
     out = grpcurl(
