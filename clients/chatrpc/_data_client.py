@@ -4,43 +4,25 @@ export_threads, get_key_spend, erase_data."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Generator, Mapping
+from typing import TYPE_CHECKING
 
 import grpc
 
 from chatrpc import _base, _types as t
 from chatrpc._data import DataCalls, Erasure, SpendReport, export_request
 from chatrpc._errors import from_rpc_error
+from chatrpc._hosts import AsyncHost, SyncHost
 
 if TYPE_CHECKING:
-    from chatrpc._base import R, UnaryCall
+    pass
 
 
 class ThreadDataMethods:
     """Client's thread-data and spend methods."""
 
-    _stub: Any
-    _timeout: float | None
-
-    if TYPE_CHECKING:
-
-        def _unary(
-            self,
-            call: UnaryCall[R],
-            timeout: float | None,
-            api_key: str | None,
-            idempotency_key: str | None = None,
-        ) -> R: ...
-
-        def _metadata(
-            self, method: str, api_key: str | None, idempotency_key: str | None
-        ) -> tuple[tuple[str, str], ...]: ...
-
-        def _finished(self, method: str, trailing: Iterable[tuple[str, object]] | None) -> None: ...
-
     def update_thread(
-        self,
+        self: SyncHost,
         thread_id: str | int,
         metadata: Mapping[str, str],
         *,
@@ -57,7 +39,11 @@ class ThreadDataMethods:
         return self._unary(DataCalls.update_thread(thread_id, metadata), timeout, api_key)
 
     def export_threads(
-        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
+        self: SyncHost,
+        thread_id: str | int = "",
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> Generator[bytes, None, None]:
         """Yields the caller's threads (or one) as pieces of whole JSON lines, as the server
         streams them: a thread, then each turn and its messages (docs/retention-and-keys.md).
@@ -86,7 +72,7 @@ class ThreadDataMethods:
             call.cancel()
 
     def get_key_spend(
-        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
+        self: SyncHost, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
     ) -> SpendReport:
         """The spend of the caller's own key per UTC day and model (over `days` days; 0: 31),
         with its totals today and this month.
@@ -97,7 +83,7 @@ class ThreadDataMethods:
         return self._unary(DataCalls.get_key_spend(days), timeout, api_key)
 
     def erase_data(
-        self,
+        self: SyncHost,
         scope: str,
         *,
         user: str = "",
@@ -113,7 +99,11 @@ class ThreadDataMethods:
         return self._unary(DataCalls.erase_data(scope, user), timeout, api_key)
 
     def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+        self: SyncHost,
+        thread_id: str | int,
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> None:
         """Deletes one of the caller's threads and its messages.
 
@@ -126,27 +116,8 @@ class ThreadDataMethods:
 class AsyncThreadDataMethods:
     """AsyncClient's thread-data and spend methods."""
 
-    _stub: Any
-    _timeout: float | None
-
-    if TYPE_CHECKING:
-
-        async def _unary(
-            self,
-            call: UnaryCall[R],
-            timeout: float | None,
-            api_key: str | None,
-            idempotency_key: str | None = None,
-        ) -> R: ...
-
-        def _metadata(
-            self, method: str, api_key: str | None, idempotency_key: str | None
-        ) -> tuple[tuple[str, str], ...]: ...
-
-        def _finished(self, method: str, trailing: Iterable[tuple[str, object]] | None) -> None: ...
-
     async def update_thread(
-        self,
+        self: AsyncHost,
         thread_id: str | int,
         metadata: Mapping[str, str],
         *,
@@ -157,7 +128,11 @@ class AsyncThreadDataMethods:
         return await self._unary(DataCalls.update_thread(thread_id, metadata), timeout, api_key)
 
     async def export_threads(
-        self, thread_id: str | int = "", *, timeout: float | None = None, api_key: str | None = None
+        self: AsyncHost,
+        thread_id: str | int = "",
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """See `Client.export_threads`."""
         call = self._stub.ExportThreads(
@@ -177,13 +152,13 @@ class AsyncThreadDataMethods:
             call.cancel()
 
     async def get_key_spend(
-        self, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
+        self: AsyncHost, *, days: int = 0, timeout: float | None = None, api_key: str | None = None
     ) -> SpendReport:
         """See `Client.get_key_spend`."""
         return await self._unary(DataCalls.get_key_spend(days), timeout, api_key)
 
     async def erase_data(
-        self,
+        self: AsyncHost,
         scope: str,
         *,
         user: str = "",
@@ -194,7 +169,11 @@ class AsyncThreadDataMethods:
         return await self._unary(DataCalls.erase_data(scope, user), timeout, api_key)
 
     async def delete_thread(
-        self, thread_id: str | int, *, timeout: float | None = None, api_key: str | None = None
+        self: AsyncHost,
+        thread_id: str | int,
+        *,
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> None:
         """See `Client.delete_thread`."""
         await self._unary(_base.Calls.delete_thread(thread_id), timeout, api_key)
