@@ -50,6 +50,8 @@ class SpendMeter:
 
     def observe(self, response: Any) -> None:
         """Take the model and usage a ChatResponse, EmbedResponse or stream event carries."""
+        if self._budgets is None:  # nothing to record: no work per streamed message
+            return
         if isinstance(response, pb.StreamChatResponse):
             if response.HasField("start"):
                 self.model = response.start.model or self.model
